@@ -1,0 +1,80 @@
+// Device settings, the DeviceScript way: public values in .env.defaults,
+// secrets in .env.local, both deployed to the board's settings store.
+import { readSetting } from "@devicescript/settings"
+import { sasDeriveDeviceKey } from "./sas"
+import { DPS_DEFAULT_HOST } from "./dps/provisioning"
+
+export interface HostPort {
+    host: string
+    port: number
+}
+
+export interface DeviceConfig {
+    idScope: string
+    registrationId: string
+    /** The individual key, or the one derived from the group key. */
+    deviceKey: string
+    fromGroupKey: boolean
+    dps: HostPort
+    time: HostPort
+    modelId: string
+    sasTtlSec: number
+    dpsTimeoutSec: number
+}
+
+export const MQTT_TLS_PORT = 8883
+const HTTPS_PORT = 443
+
+/** "host", "host:port" or "[v6]:port" -> host and port (`defaultPort` when absent). */
+export function configParseHostPort(value: string, defaultPort: number): HostPort {
+    const text = value.trim()
+    const colon = text.lastIndexOf(":")
+    if (colon > 0 && text.indexOf(":") === colon) {
+        const port = parseInt(text.slice(colon + 1))
+        if (!(port >= 1 && port <= 65535) || "" + port !== text.slice(colon + 1))
+            throw new Error("config: bad port in " + text)
+        return { host: text.slice(0, colon), port }
+    }
+    if (text.length === 0) throw new Error("config: empty host")
+    return { host: text, port: defaultPort }
+}
+
+async function text(key: string, required: boolean): Promise<string> {
+    const v = await readSetting<any>(key, null)
+    if (v === null || v === undefined || ("" + v).trim() === "") {
+        if (required) throw new Error("config: setting " + key + " is missing (.env.defaults / .env.local)")
+        return ""
+    }
+    return ("" + v).trim()
+}
+
+async function positive(key: string, fallback: number): Promise<number> {
+    const v = await text(key, false)
+    if (v === "") return fallback
+    const n = parseInt(v)
+    if (!(n > 0)) throw new Error("config: setting " + key + " must be a positive number")
+    return n
+}
+
+export async function configRead(): Promise<DeviceConfig> {
+    const idScope = await text("ID_SCOPE", true)
+    const registrationId = await text("REG_ID", true)
+    const deviceKeySetting = await text("DEVICE_KEY", false)
+    const groupKey = await text("GROUP_KEY", false)
+    if (!deviceKeySetting && !groupKey)
+        throw new Error("config: set DEVICE_KEY (individual enrollment) or GROUP_KEY (group enrollment) in .env.local")
+    const dps = configParseHostPort((await text("DPS_HOST", false)) || DPS_DEFAULT_HOST, MQTT_TLS_PORT)
+    const timeSetting = await text("TIME_HOST", false)
+    const time = timeSetting ? configParseHostPort(timeSetting, HTTPS_PORT) : { host: dps.host, port: HTTPS_PORT }
+    return {
+        idScope,
+        registrationId,
+        deviceKey: deviceKeySetting || sasDeriveDeviceKey(groupKey, registrationId),
+        fromGroupKey: !deviceKeySetting,
+        dps,
+        time,
+        modelId: await text("MODEL_ID", false),
+        sasTtlSec: await positive("SAS_TTL", 3600),
+        dpsTimeoutSec: await positive("DPS_TIMEOUT", 120),
+    }
+}

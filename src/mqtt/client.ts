@@ -1,0 +1,307 @@
+// MQTT 3.1.1 client over the runtime's single TLS socket. One reader fiber cuts
+// whole packets out of the stream and dispatches them, so a busy application
+// never makes the client lose or misframe a packet.
+import * as ds from "@devicescript/core"
+import { Socket, connect } from "@devicescript/net"
+import { MqttFrameReader, MqttSkipped } from "./frame-reader"
+import {
+    CONNACK,
+    MqttFrame,
+    MqttPublish,
+    PINGRESP,
+    PUBACK,
+    PUBLISH,
+    SUBACK,
+    mqttEncodeConnect,
+    mqttEncodeDisconnect,
+    mqttEncodePingreq,
+    mqttEncodePuback,
+    mqttEncodePublish,
+    mqttEncodeSubscribe,
+    mqttFrameType,
+    mqttParseConnack,
+    mqttParsePacketId,
+    mqttParsePublish,
+    mqttParseSubackCode,
+} from "./packet"
+
+export interface MqttClientOptions {
+    host: string
+    port: number
+    clientId: string
+    username?: string
+    password?: string
+    keepAliveSec: number
+    cleanSession: boolean
+    /** Larger inbound packets are skipped (and logged) instead of buffered. */
+    maxPacketSize: number
+    ackTimeoutMs: number
+    connectTimeoutMs: number
+    /** Received PUBLISH packets held until the application takes them. */
+    inboxSize: number
+}
+
+/** code: the CONNACK return code (5 = not authorized), 0x80 for a refused SUBSCRIBE, 0 otherwise. */
+export class MqttError extends Error {
+    constructor(message: string, readonly code: number) {
+        super()
+        this.name = "MqttError"
+        this.message = message
+    }
+}
+
+const WRITE_CHUNK = 1024
+const CONNACK_REASONS = [
+    "accepted",
+    "unacceptable protocol version",
+    "identifier rejected",
+    "server unavailable",
+    "bad user name or password",
+    "not authorized",
+]
+
+export function mqttConnackReason(code: number): string {
+    return code < CONNACK_REASONS.length ? CONNACK_REASONS[code] : "refused"
+}
+
+export class MqttClient {
+    private sock: Socket = null
+    private reader: MqttFrameReader
+    private wake = ds.emitter<number>()
+    private nextId = 0
+    private acked: number[] = []
+    private subackIds: number[] = []
+    private subackCodes: number[] = []
+    private inbox: MqttPublish[] = []
+    private connack = -1
+    private lastSendMs = 0
+    private pingSentMs = 0
+    private closedReason: string = null
+
+    constructor(readonly opts: MqttClientOptions) {
+        this.reader = new MqttFrameReader(opts.maxPacketSize)
+    }
+
+    isConnected(): boolean {
+        return this.sock !== null && this.closedReason === null && this.connack === 0
+    }
+
+    /** Why the connection ended, or null while it is up. */
+    closeReason(): string {
+        return this.closedReason
+    }
+
+    async connect() {
+        const o = this.opts
+        this.reader.reset()
+        this.acked = []
+        this.subackIds = []
+        this.subackCodes = []
+        this.inbox = []
+        this.connack = -1
+        this.pingSentMs = 0
+        this.closedReason = null
+        const sock = await connect({
+            host: o.host,
+            port: o.port,
+            proto: "tls",
+            timeout: o.connectTimeoutMs,
+        })
+        this.sock = sock
+        const self = this
+        const reader = async () => {
+            await self.readLoop(sock)
+        }
+        reader.start()
+        await this.send(
+            mqttEncodeConnect({
+                clientId: o.clientId,
+                username: o.username,
+                password: o.password,
+                keepAliveSec: o.keepAliveSec,
+                cleanSession: o.cleanSession,
+            })
+        )
+        await this.waitFor(() => self.connack >= 0, o.connectTimeoutMs, "CONNACK")
+        if (this.connack !== 0) {
+            const code = this.connack
+            await this.close()
+            throw new MqttError("mqtt: connection refused: " + mqttConnackReason(code) + " (CONNACK " + code + ")", code)
+        }
+        if (o.keepAliveSec > 0) {
+            const pinger = async () => {
+                await self.keepAlive(sock)
+            }
+            pinger.start()
+        }
+    }
+
+    /** Subscribes one filter; returns the granted QoS, throws when the server refuses (0x80). */
+    async subscribe(filter: string, qos: number): Promise<number> {
+        const id = this.allocId()
+        await this.send(mqttEncodeSubscribe(id, filter, qos))
+        const self = this
+        await this.waitFor(() => self.subackIds.indexOf(id) >= 0, this.opts.ackTimeoutMs, "SUBACK")
+        const i = this.subackIds.indexOf(id)
+        const code = this.subackCodes[i]
+        this.subackIds.insert(i, -1)
+        this.subackCodes.insert(i, -1)
+        if (code === 0x80) throw new MqttError("mqtt: subscription refused: " + filter, 0x80)
+        return code
+    }
+
+    /** QoS 1 resolves on PUBACK and throws on timeout or disconnect. */
+    async publish(topic: string, payload: Buffer, qos: number) {
+        const id = qos > 0 ? this.allocId() : 0
+        await this.send(mqttEncodePublish(topic, payload, qos, id))
+        if (qos === 0) return
+        const self = this
+        await this.waitFor(() => self.takeAck(id), this.opts.ackTimeoutMs, "PUBACK")
+    }
+
+    /** The next received message, or undefined on timeout; throws once the connection is gone. */
+    async receive(timeoutMs: number): Promise<MqttPublish> {
+        const self = this
+        const deadline = ds.millis() + timeoutMs
+        for (;;) {
+            if (this.inbox.length > 0) return this.inbox.shift()
+            if (this.closedReason !== null) throw new MqttError(this.closedReason, 0)
+            const left = deadline - ds.millis()
+            if (left <= 0) return undefined
+            await ds.wait(self.wake, left)
+        }
+    }
+
+    async close() {
+        const sock = this.sock
+        if (sock === null) return
+        if (this.closedReason === null && this.connack === 0) {
+            try {
+                await this.send(mqttEncodeDisconnect())
+            } catch (e) {
+                // the peer is gone already; nothing to tell it
+            }
+        }
+        this.finish("connection closed by client")
+        await sock.close()
+    }
+
+    private allocId(): number {
+        this.nextId = this.nextId >= 65535 ? 1 : this.nextId + 1
+        return this.nextId
+    }
+
+    private takeAck(id: number): boolean {
+        const i = this.acked.indexOf(id)
+        if (i < 0) return false
+        this.acked.insert(i, -1)
+        return true
+    }
+
+    private finish(reason: string) {
+        if (this.closedReason === null) this.closedReason = reason
+        this.sock = null
+        this.wake.emit(0)
+    }
+
+    private async send(buf: Buffer) {
+        const sock = this.sock
+        if (sock === null || this.closedReason !== null)
+            throw new MqttError(this.closedReason || "mqtt: not connected", 0)
+        // Large single TLS writes assert on ESP32; keep each below a record.
+        for (let off = 0; off < buf.length; off += WRITE_CHUNK)
+            await sock.send(buf.slice(off, Math.min(buf.length, off + WRITE_CHUNK)))
+        this.lastSendMs = ds.millis()
+    }
+
+    private async waitFor(done: () => boolean, timeoutMs: number, what: string) {
+        const deadline = ds.millis() + timeoutMs
+        for (;;) {
+            if (done()) return
+            if (this.closedReason !== null)
+                throw new MqttError("mqtt: " + this.closedReason + " while waiting for " + what, 0)
+            const left = deadline - ds.millis()
+            if (left <= 0) throw new MqttError("mqtt: no " + what + " within " + timeoutMs + " ms", 0)
+            await ds.wait(this.wake, left)
+        }
+    }
+
+    private async readLoop(sock: Socket) {
+        try {
+            for (;;) {
+                const data = await sock.recv()
+                if (this.sock !== sock) return
+                if (data === null) {
+                    this.finish("connection closed by server")
+                    return
+                }
+                this.reader.push(data)
+                for (;;) {
+                    const f = this.reader.next()
+                    if (f === null) break
+                    await this.dispatch(f)
+                }
+            }
+        } catch (e) {
+            if (this.sock !== sock) return
+            const msg = (e as Error).message
+            console.log("mqtt: " + msg)
+            this.finish(msg)
+            await sock.close()
+        }
+    }
+
+    private async dispatch(f: MqttFrame | MqttSkipped) {
+        const skipped = (f as MqttSkipped).skipped
+        if (skipped !== undefined) {
+            console.log("mqtt: dropped oversized packet type " + (f.header >> 4) + " (" + skipped + " bytes)")
+            return
+        }
+        const frame = f as MqttFrame
+        const type = mqttFrameType(frame)
+        if (type === PUBLISH) await this.onPublish(mqttParsePublish(frame))
+        else if (type === PUBACK) this.acked.push(mqttParsePacketId(frame))
+        else if (type === SUBACK) {
+            this.subackIds.push(mqttParsePacketId(frame))
+            this.subackCodes.push(mqttParseSubackCode(frame))
+        }
+        else if (type === CONNACK) this.connack = mqttParseConnack(frame)
+        else if (type === PINGRESP) this.pingSentMs = 0
+        else throw new Error("unexpected packet type " + type)
+        this.wake.emit(type)
+    }
+
+    private async onPublish(msg: MqttPublish) {
+        if (msg.qos > 1) throw new Error("QoS 2 PUBLISH not supported")
+        if (this.inbox.length >= this.opts.inboxSize) {
+            // Not acknowledging makes the server deliver a QoS 1 message again later.
+            console.log("mqtt: inbox full, message on " + msg.topic + " not accepted")
+            return
+        }
+        this.inbox.push(msg)
+        if (msg.qos === 1) await this.send(mqttEncodePuback(msg.packetId))
+    }
+
+    private async keepAlive(sock: Socket) {
+        const periodMs = this.opts.keepAliveSec * 1000
+        for (;;) {
+            await ds.sleep(Math.min(1000, periodMs))
+            if (this.sock !== sock || this.closedReason !== null) return
+            const now = ds.millis()
+            if (this.pingSentMs > 0) {
+                if (now - this.pingSentMs > this.opts.ackTimeoutMs) {
+                    this.finish("no PINGRESP within " + this.opts.ackTimeoutMs + " ms")
+                    await sock.close()
+                    return
+                }
+            } else if (now - this.lastSendMs >= periodMs) {
+                this.pingSentMs = now
+                try {
+                    await this.send(mqttEncodePingreq())
+                } catch (e) {
+                    return
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+// In-VM: byte-for-byte vectors of azure-iot-protocol.md section 2 and the encoders under them.
+import { describe, expect, test } from "@devicescript/test"
+import { yieldBetweenTests } from "./vm-yield"
+import { base64Decode, base64Encode } from "../../src/encoding/base64"
+import { urlDecode, urlEncode } from "../../src/encoding/url"
+import { jsonQuote } from "../../src/encoding/json"
+import { sasBuildDpsToken, sasBuildHubToken, sasBuildToken, sasDeriveDeviceKey, sasSign } from "../../src/sas"
+
+const GROUP_KEY = "8isrFI1sGsIlvvFSSFRiMfCNzv21fjbE/+ah/lSh3lF8e2YG1Te7w1KpZhJFFXJrqYKi9yegxkqIChbqOS9Egw=="
+const REG_ID = "sn-007-888-abc-mac-a1-b2-c3-d4-e5-f6"
+const DERIVED = "Jsm0lyGpjaVYVP2g3FnmnmG9dI/9qU24wNoykUmermc="
+const SE = 1893456000
+
+
+describe("base64", () => {
+    yieldBetweenTests()
+    test("RFC 4648 vectors", () => {
+        const cases = ["", "f", "fo", "foo", "foob", "fooba", "foobar"]
+        const want = ["", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"]
+        for (let i = 0; i < cases.length; i++) {
+            expect(base64Encode(Buffer.from(cases[i]))).toBe(want[i])
+            expect(base64Decode(want[i]).toString("utf-8")).toBe(cases[i])
+        }
+    })
+    test("binary round trip", () => {
+        const b = Buffer.alloc(256)
+        for (let i = 0; i < 256; i++) b[i] = 255 - i
+        const back = base64Decode(base64Encode(b))
+        expect(back.length).toBe(256)
+        for (let i = 0; i < 256; i++) expect(back[i]).toBe(255 - i)
+    })
+    test("rejects malformed input", () => {
+        expect(() => base64Decode("abc")).toThrow()
+        expect(() => base64Decode("ab$=")).toThrow()
+        expect(() => base64Decode("a=bc")).toThrow()
+    })
+})
+
+describe("percent-encoding", () => {
+    yieldBetweenTests()
+    test("reserved characters and UTF-8", () => {
+        expect(urlEncode("a/b:c?d=e&f+g#h")).toBe("a%2Fb%3Ac%3Fd%3De%26f%2Bg%23h")
+        expect(urlEncode("A-z_0.9~")).toBe("A-z_0.9~")
+        expect(urlEncode("é ")).toBe("%C3%A9%20")
+        expect(urlEncode("$.ct")).toBe("%24.ct")
+    })
+    test("decodes either case, rejects broken escapes", () => {
+        expect(urlDecode("%2fa%2Fb%C3%A9")).toBe("/a/bé")
+        expect(() => urlDecode("%2")).toThrow()
+        expect(() => urlDecode("%zz")).toThrow()
+    })
+})
+
+describe("json", () => {
+    yieldBetweenTests()
+    test("quotes and escapes", () => {
+        expect(jsonQuote('a"b\\c\n')).toBe('"a\\"b\\\\c\\u000a"')
+        expect(jsonQuote("é")).toBe('"é"')
+    })
+})
+
+describe("sas", () => {
+    yieldBetweenTests()
+    test("group enrollment key derivation", () => {
+        expect(sasDeriveDeviceKey(GROUP_KEY, REG_ID)).toBe(DERIVED)
+    })
+    test("DPS token", () => {
+        expect(sasBuildDpsToken("0ne00000A0A", REG_ID, DERIVED, SE)).toBe(
+            "SharedAccessSignature sr=0ne00000A0A/registrations/" + REG_ID +
+                "&sig=qpIsrloi8Jvjr6VNlLd1Nyl5psB5KmjNgq%2FDdK0dP4Y%3D&skn=registration&se=1893456000"
+        )
+    })
+    test("hub token", () => {
+        expect(sasBuildHubToken("contoso.azure-devices.net", REG_ID, DERIVED, SE)).toBe(
+            "SharedAccessSignature sr=contoso.azure-devices.net%2Fdevices%2F" + REG_ID +
+                "&sig=pfFrkV5hapK3r7irQpcafnu9CT7Qayzc7xdjcvEJR%2Bw%3D&se=1893456000"
+        )
+    })
+    test("module token", () => {
+        expect(
+            sasBuildToken(
+                urlEncode("contoso.azure-devices.net/devices/dev1/modules/mod1"),
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+                SE
+            )
+        ).toBe(
+            "SharedAccessSignature sr=contoso.azure-devices.net%2Fdevices%2Fdev1%2Fmodules%2Fmod1" +
+                "&sig=qlZoHzU3fhemQiB7UbAzmWuvSCqTaAV0to0yy%2FQgQoU%3D&se=1893456000"
+        )
+    })
+    test("C-SDK style lower-case %2f resource", () => {
+        expect(urlEncode(sasSign(DERIVED, "0ne00000A0A%2fregistrations%2f" + REG_ID, SE))).toBe(
+            "Ftn5QKUtT2hR5dOiEsitm1UvvDZqKKXLu%2FdyVyNhXoA%3D"
+        )
+    })
+})
