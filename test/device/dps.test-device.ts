@@ -1,0 +1,131 @@
+// In-VM: DPS topics, bodies, response parsing and the register/poll/retry decisions.
+import { describe, expect, test } from "@devicescript/test"
+import { yieldBetweenTests } from "./vm-yield"
+import {
+    dpsBuildRegisterBody,
+    dpsGetPollTopic,
+    dpsGetRegisterTopic,
+    dpsGetUsername,
+    dpsParseResponse,
+} from "../../src/dps/provisioning"
+import { DPS_ASSIGNED, DPS_FAIL, DPS_POLL, DPS_RETRY, dpsDecide } from "../../src/dps/provisioning-policy"
+import { retryBackoffMs } from "../../src/retry"
+import { httpFindDateHeader, httpParseImfFixdate } from "../../src/time/http-date"
+import { configParseHostPort } from "../../src/config"
+
+function resp(topic: string, body: string) {
+    return dpsParseResponse(topic, Buffer.from(body))
+}
+
+describe("dps wire format", () => {
+    yieldBetweenTests()
+    test("username and topics", () => {
+        expect(dpsGetUsername("0ne00000A0A", "dev-01")).toBe("0ne00000A0A/registrations/dev-01/api-version=2019-03-31")
+        expect(dpsGetRegisterTopic("7")).toBe("$dps/registrations/PUT/iotdps-register/?$rid=7")
+        expect(dpsGetPollTopic("8", "4.65f6a")).toBe(
+            "$dps/registrations/GET/iotdps-get-operationstatus/?$rid=8&operationId=4.65f6a"
+        )
+    })
+    test("register body with model id or custom payload", () => {
+        expect(dpsBuildRegisterBody("dev-01")).toBe('{"registrationId":"dev-01"}')
+        expect(dpsBuildRegisterBody("dev-01", "dtmi:com:example:Thermostat;1")).toBe(
+            '{"registrationId":"dev-01","payload":{"modelId":"dtmi:com:example:Thermostat;1"}}'
+        )
+        expect(dpsBuildRegisterBody("dev-01", undefined, '{"site":"b7"}')).toBe(
+            '{"registrationId":"dev-01","payload":{"site":"b7"}}'
+        )
+    })
+    test("response topic with rid and retry-after", () => {
+        const r = resp("$dps/registrations/res/202/?$rid=12&retry-after=3", '{"operationId":"4.a","status":"assigning"}')
+        expect(r.status).toBe(202)
+        expect(r.rid).toBe("12")
+        expect(r.retryAfterSec).toBe(3)
+        expect(r.body.operationId).toBe("4.a")
+        const n = resp("$dps/registrations/res/200/?$rid=a%2Db", "")
+        expect(n.retryAfterSec).toBe(-1)
+        expect(n.rid).toBe("a-b")
+        expect(n.body).toBe(null)
+        expect(resp("$iothub/twin/res/200/?$rid=1", "{}")).toBe(null)
+        expect(resp("$dps/registrations/res/abc/?$rid=1", "{}")).toBe(null)
+        expect(resp("$dps/registrations/res/200/?$rid=1", "{not json").body).toBe(null)
+    })
+})
+
+describe("dps decisions", () => {
+    yieldBetweenTests()
+    test("assigning polls after retry-after, or 3 s when absent", () => {
+        const d = dpsDecide(resp("$dps/registrations/res/202/?$rid=1&retry-after=5", '{"operationId":"4.x","status":"assigning"}'), 0, 0)
+        expect(d.action).toBe(DPS_POLL)
+        expect(d.delayMs).toBe(5000)
+        expect(d.operationId).toBe("4.x")
+        const e = dpsDecide(resp("$dps/registrations/res/202/?$rid=1", '{"operationId":"4.x","status":"assigning"}'), 0, 0)
+        expect(e.delayMs).toBe(3000)
+        const huge = dpsDecide(resp("$dps/registrations/res/202/?$rid=1&retry-after=99999", '{"operationId":"4.x","status":"assigning"}'), 0, 0)
+        expect(huge.delayMs).toBe(300000)
+    })
+    test("assigned needs hub and device id", () => {
+        const d = dpsDecide(
+            resp("$dps/registrations/res/200/?$rid=2", '{"operationId":"4.x","status":"assigned","registrationState":{"assignedHub":"h.azure-devices.net","deviceId":"d1","status":"assigned"}}'),
+            0, 0
+        )
+        expect(d.action).toBe(DPS_ASSIGNED)
+        expect(d.assignedHub).toBe("h.azure-devices.net")
+        expect(d.deviceId).toBe("d1")
+        expect(dpsDecide(resp("$dps/registrations/res/200/?$rid=2", '{"status":"assigned","registrationState":{}}'), 0, 0).action).toBe(DPS_FAIL)
+    })
+    test("failed and disabled stop with the reason", () => {
+        const f = dpsDecide(
+            resp("$dps/registrations/res/200/?$rid=2", '{"operationId":"4.x","status":"failed","registrationState":{"errorCode":400209,"errorMessage":"no hub"}}'),
+            0, 0
+        )
+        expect(f.action).toBe(DPS_FAIL)
+        expect(f.message).toBe("allocation failed: 400209 no hub")
+        const d = dpsDecide(resp("$dps/registrations/res/200/?$rid=2", '{"operationId":"4.x","status":"disabled"}'), 0, 0)
+        expect(d.action).toBe(DPS_FAIL)
+        expect(d.message).toBe("enrollment is disabled")
+    })
+    test("429 and 5xx retry with backoff, never faster than retry-after", () => {
+        const t = dpsDecide(resp("$dps/registrations/res/429/?$rid=3&retry-after=7", '{"errorCode":429001,"message":"throttled"}'), 0, 0)
+        expect(t.action).toBe(DPS_RETRY)
+        expect(t.delayMs).toBe(7000)
+        const s = dpsDecide(resp("$dps/registrations/res/503/?$rid=3&retry-after=0", "{}"), 3, 0.999)
+        expect(s.action).toBe(DPS_RETRY)
+        expect(s.delayMs >= 8000 && s.delayMs <= 16000).toBe(true)
+    })
+    test("other 4xx are final", () => {
+        const u = dpsDecide(resp("$dps/registrations/res/401/?$rid=3", '{"errorCode":401002,"message":"Unauthorized"}'), 0, 0)
+        expect(u.action).toBe(DPS_FAIL)
+        expect(u.message).toBe("registration refused: 401 401002 Unauthorized")
+        expect(dpsDecide(resp("$dps/registrations/res/404/?$rid=3", ""), 0, 0).action).toBe(DPS_FAIL)
+    })
+    test("backoff doubles, caps, jitters", () => {
+        expect(retryBackoffMs(0, 1000, 60000, 1)).toBe(1000)
+        expect(retryBackoffMs(0, 1000, 60000, 0)).toBe(500)
+        expect(retryBackoffMs(3, 1000, 60000, 1)).toBe(8000)
+        expect(retryBackoffMs(30, 1000, 60000, 1)).toBe(60000)
+    })
+})
+
+describe("time and settings", () => {
+    yieldBetweenTests()
+    test("IMF-fixdate", () => {
+        expect(httpParseImfFixdate("Sun, 06 Nov 1994 08:49:37 GMT")).toBe(784111777)
+        expect(httpParseImfFixdate("Sat, 01 Jan 2030 00:00:00 GMT")).toBe(1893456000)
+        expect(httpParseImfFixdate("Thu, 29 Feb 2024 23:59:59 GMT")).toBe(1709251199)
+        expect(httpParseImfFixdate("Sun, 06 Foo 1994 08:49:37 GMT")).toBe(-1)
+        expect(httpParseImfFixdate("Sun, 06 Nov 1994 08:49 GMT")).toBe(-1)
+        expect(httpParseImfFixdate("garbage")).toBe(-1)
+    })
+    test("Date header found case-insensitively", () => {
+        expect(httpFindDateHeader("HTTP/1.1 200 OK\r\nServer: x\r\ndate: Sun, 06 Nov 1994 08:49:37 GMT")).toBe("Sun, 06 Nov 1994 08:49:37 GMT")
+        expect(httpFindDateHeader("HTTP/1.1 200 OK\r\nServer: x")).toBe(null)
+    })
+    test("host[:port]", () => {
+        const a = configParseHostPort("localhost:18883", 8883)
+        expect(a.host).toBe("localhost")
+        expect(a.port).toBe(18883)
+        expect(configParseHostPort("global.azure-devices-provisioning.net", 8883).port).toBe(8883)
+        expect(() => configParseHostPort("h:99999", 1)).toThrow()
+        expect(() => configParseHostPort("h:12x", 1)).toThrow()
+    })
+})

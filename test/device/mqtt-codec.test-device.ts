@@ -1,0 +1,128 @@
+// In-VM: MQTT framing however the stream is cut, limits, and topic matching.
+import { describe, expect, test } from "@devicescript/test"
+import { yieldBetweenTests } from "./vm-yield"
+import { MqttFrameReader, MqttSkipped } from "../../src/mqtt/frame-reader"
+import {
+    MqttFrame,
+    mqttEncodeConnect,
+    mqttEncodePublish,
+    mqttEncodeRemainingLength,
+    mqttEncodeSubscribe,
+    mqttParsePublish,
+} from "../../src/mqtt/packet"
+import { mqttTopicMatches } from "../../src/mqtt/topic"
+
+function publish(topic: string, size: number): Buffer {
+    const p = Buffer.alloc(size)
+    for (let i = 0; i < size; i++) p[i] = i & 255
+    return mqttEncodePublish(topic, p, 1, 7)
+}
+
+function frames(r: MqttFrameReader): (MqttFrame | MqttSkipped)[] {
+    const out: (MqttFrame | MqttSkipped)[] = []
+    for (;;) {
+        const f = r.next()
+        if (f === null) return out
+        out.push(f)
+    }
+}
+
+describe("remaining length", () => {
+    yieldBetweenTests()
+    test("1 to 4 bytes at the boundaries", () => {
+        expect(mqttEncodeRemainingLength(127).length).toBe(1)
+        expect(mqttEncodeRemainingLength(128).length).toBe(2)
+        expect(mqttEncodeRemainingLength(16383).length).toBe(2)
+        expect(mqttEncodeRemainingLength(16384).length).toBe(3)
+        expect(mqttEncodeRemainingLength(2097152).length).toBe(4)
+        expect(mqttEncodeRemainingLength(268435455).toString("hex")).toBe("ffffff7f")
+        expect(() => mqttEncodeRemainingLength(268435456)).toThrow()
+    })
+    test("a 5-byte length is a protocol error", () => {
+        const r = new MqttFrameReader(1000)
+        r.push(Buffer.from("30ffffffff01", "hex"))
+        expect(() => r.next()).toThrow()
+    })
+})
+
+describe("encoding", () => {
+    yieldBetweenTests()
+    test("CONNECT with credentials and keepalive", () => {
+        const b = mqttEncodeConnect({ clientId: "d", username: "u", password: "p", keepAliveSec: 300, cleanSession: true })
+        expect(b.toString("hex")).toBe("101300044d51545404c2012c000164000175000170")
+    })
+    test("SUBSCRIBE", () => {
+        expect(mqttEncodeSubscribe(10, "a/#", 1).toString("hex")).toBe("820800" + "0a0003612f2301")
+    })
+})
+
+describe("frame reader", () => {
+    yieldBetweenTests()
+    test("byte by byte", () => {
+        const pkt = publish("a/b", 300)
+        const r = new MqttFrameReader(1000)
+        let got = 0
+        for (let i = 0; i < pkt.length; i++) {
+            r.push(pkt.slice(i, i + 1))
+            const f = r.next()
+            if (f !== null) {
+                got++
+                const m = mqttParsePublish(f as MqttFrame)
+                expect(m.topic).toBe("a/b")
+                expect(m.payload.length).toBe(300)
+                expect(m.packetId).toBe(7)
+                expect(i).toBe(pkt.length - 1)
+            }
+        }
+        expect(got).toBe(1)
+    })
+    test("several packets joined in one chunk, then a split one", () => {
+        const a = publish("x", 3)
+        const b = publish("y", 200)
+        const r = new MqttFrameReader(1000)
+        r.push(a.concat(b).concat(a.slice(0, 4)))
+        const fs = frames(r)
+        expect(fs.length).toBe(2)
+        expect(mqttParsePublish(fs[1] as MqttFrame).topic).toBe("y")
+        r.push(a.slice(4))
+        const rest = frames(r)
+        expect(rest.length).toBe(1)
+        expect(mqttParsePublish(rest[0] as MqttFrame).payload.length).toBe(3)
+    })
+    test("oversized packet skipped across chunks, framing kept", () => {
+        const big = publish("big", 3000)
+        const small = publish("ok", 5)
+        const r = new MqttFrameReader(1024)
+        const all = small.concat(big).concat(small)
+        const got: (MqttFrame | MqttSkipped)[] = []
+        for (let off = 0; off < all.length; off += 700) {
+            // Buffer.slice in DeviceScript zero-pads past the end: clamp.
+            r.push(all.slice(off, Math.min(all.length, off + 700)))
+            const fs = frames(r)
+            for (const f of fs) got.push(f)
+        }
+        expect(got.length).toBe(3)
+        expect((got[1] as MqttSkipped).skipped).toBe(big.length)
+        expect(mqttParsePublish(got[2] as MqttFrame).topic).toBe("ok")
+        expect(r.droppedBytes > 2999).toBe(true)
+    })
+    test("malformed PUBLISH is an error, not a crash", () => {
+        const r = new MqttFrameReader(100)
+        r.push(Buffer.from("3205ffff616263", "hex"))
+        const f = r.next() as MqttFrame
+        expect(() => mqttParsePublish(f)).toThrow()
+    })
+})
+
+describe("topic matching", () => {
+    yieldBetweenTests()
+    test("+ and #", () => {
+        expect(mqttTopicMatches("$dps/registrations/res/#", "$dps/registrations/res/202/?$rid=1")).toBe(true)
+        expect(mqttTopicMatches("devices/+/messages/devicebound/#", "devices/d1/messages/devicebound/a=b")).toBe(true)
+        expect(mqttTopicMatches("devices/+/messages/devicebound/#", "devices/d1/messages/events/")).toBe(false)
+        expect(mqttTopicMatches("a/+", "a/b/c")).toBe(false)
+        expect(mqttTopicMatches("a/#", "a")).toBe(true)
+        expect(mqttTopicMatches("a/b", "a/b")).toBe(true)
+        expect(mqttTopicMatches("a/b", "a/c")).toBe(false)
+    })
+})
