@@ -20,6 +20,13 @@ export interface DeviceConfig {
     modelId: string
     sasTtlSec: number
     dpsTimeoutSec: number
+    /** Port of the assigned hub (or gateway): the DPS endpoint's port, as in Azure where both are 8883. */
+    hubPort: number
+    /** IoT Edge transparent gateway to connect through, or "". */
+    gatewayHost: string
+    telemetryIntervalSec: number
+    /** Ignore the stored assignment and run DPS. */
+    reprovision: boolean
 }
 
 export const MQTT_TLS_PORT = 8883
@@ -76,5 +83,9 @@ export async function configRead(): Promise<DeviceConfig> {
         modelId: await text("MODEL_ID", false),
         sasTtlSec: await positive("SAS_TTL", 3600),
         dpsTimeoutSec: await positive("DPS_TIMEOUT", 120),
+        hubPort: dps.port,
+        gatewayHost: await text("GATEWAY_HOST", false),
+        telemetryIntervalSec: await positive("INTERVAL", 10),
+        reprovision: (await text("REPROVISION", false)) === "true" || (await text("REPROVISION", false)) === "1",
     }
 }

@@ -1,16 +1,34 @@
-// Boot: settings -> wall clock -> DPS registration.
-import { configRead } from "./config"
+// Boot: settings -> wall clock -> assignment (stored, or DPS) -> hub session,
+// forever: renew the token by reconnecting, back off on failures, provision
+// again when the hub no longer accepts the identity.
+import * as ds from "@devicescript/core"
+import { DeviceConfig, configRead } from "./config"
 import { WallClock, clockSyncFromHttps } from "./time/clock"
-import { dpsRegister } from "./dps/provisioning-client"
+import { DpsAssignment, dpsRegister } from "./dps/provisioning-client"
+import { HubAuthError, HubSession } from "./hub/hub-session"
+import { DeviceApp } from "./app/device-app"
+import { SimulatedClimateSensor } from "./app/sensors"
+import { retryBackoffMs } from "./retry"
+import {
+    storeForgetAssignment,
+    storeLoadAssignment,
+    storeOwnerOf,
+    storeSaveAssignment,
+} from "./store/assignment-store"
 
-export const FIRMWARE_VERSION = "0.1.0"
+export const FIRMWARE_VERSION = "0.2.0"
+const RECONNECT_BASE_MS = 1000
+const RECONNECT_MAX_MS = 60000
 
-async function boot() {
-    console.log("boot: azure-iot-devicescript " + FIRMWARE_VERSION)
-    const cfg = await configRead()
-    const clock = new WallClock()
-    const now = await clockSyncFromHttps(clock, cfg.time.host, cfg.time.port, 15000)
-    console.log("clock: " + now + " s since epoch (from " + cfg.time.host + ")")
+async function provision(cfg: DeviceConfig, clock: WallClock): Promise<DpsAssignment> {
+    const owner = storeOwnerOf(cfg.idScope, cfg.registrationId)
+    if (!cfg.reprovision) {
+        const stored = await storeLoadAssignment(owner)
+        if (stored !== null) {
+            console.log("dps: using stored assignment " + stored.assignedHub + " / " + stored.deviceId)
+            return stored
+        }
+    }
     const a = await dpsRegister(
         {
             host: cfg.dps.host,
@@ -25,6 +43,55 @@ async function boot() {
         clock
     )
     console.log("dps: assigned to " + a.assignedHub + " as " + a.deviceId)
+    await storeSaveAssignment(owner, a)
+    return a
+}
+
+async function boot() {
+    console.log("boot: azure-iot-devicescript " + FIRMWARE_VERSION)
+    const cfg = await configRead()
+    const clock = new WallClock()
+    const now = await clockSyncFromHttps(clock, cfg.time.host, cfg.time.port, 15000)
+    console.log("clock: " + now + " s since epoch (from " + cfg.time.host + ")")
+    const app = new DeviceApp(FIRMWARE_VERSION, cfg.telemetryIntervalSec, new SimulatedClimateSensor())
+    let assignment = await provision(cfg, clock)
+    let failures = 0
+    for (;;) {
+        const gateway = cfg.gatewayHost
+        const session = new HubSession(
+            {
+                hubHostName: assignment.assignedHub,
+                connectHost: gateway || assignment.assignedHub,
+                // The hub listens where DPS does (8883 in Azure; one port in the emulator).
+                port: cfg.hubPort,
+                deviceId: assignment.deviceId,
+                deviceKey: cfg.deviceKey,
+                modelId: cfg.modelId,
+                sasTtlSec: cfg.sasTtlSec,
+            },
+            app
+        )
+        try {
+            console.log("hub: connecting to " + (gateway || assignment.assignedHub) + " as " + assignment.deviceId)
+            await session.connect(clock)
+            console.log("hub: connected")
+            failures = 0
+            await session.run()
+        } catch (e) {
+            await session.close()
+            if (e instanceof HubAuthError) {
+                console.log("hub: " + (e as Error).message + "; provisioning again")
+                await storeForgetAssignment()
+                cfg.reprovision = true
+                assignment = await provision(cfg, clock)
+                continue
+            }
+            const wait = retryBackoffMs(failures, RECONNECT_BASE_MS, RECONNECT_MAX_MS, Math.random())
+            failures++
+            console.log("hub: connection lost (" + (e as Error).message + "), reconnecting in " + wait + " ms")
+            await ds.sleep(wait)
+        }
+    }
 }
 
 try {

@@ -1,0 +1,84 @@
+// The device's behaviour, independent of the connection: readings on an
+// interval into the telemetry queue, twin and method handling, counters.
+import * as ds from "@devicescript/core"
+import { ClimateSensor } from "./sensors"
+import { TelemetryQueue, telemetryBuildBody } from "./telemetry"
+import { MethodResult, methodHandle } from "./direct-methods"
+import { twinBuildDeviceInfo, twinBuildIntervalAck, twinIsNewer, twinParseDesired } from "./device-twin"
+
+const QUEUE_CAPACITY = 32
+
+export class DeviceApp {
+    readonly queue = new TelemetryQueue(QUEUE_CAPACITY)
+    messagesSent = 0
+    c2dReceived = 0
+    private seq = 0
+    private nextReadingMs = 0
+    private desiredVersion = 0
+    private readonly bootMs = ds.millis()
+
+    constructor(readonly firmwareVersion: string, private intervalSec: number, readonly sensor: ClimateSensor) {}
+
+    interval(): number {
+        return this.intervalSec
+    }
+
+    msUntilTelemetry(): number {
+        return this.nextReadingMs - ds.millis()
+    }
+
+    async takeReading() {
+        this.nextReadingMs = ds.millis() + this.intervalSec * 1000
+        const r = await this.sensor.read()
+        this.seq++
+        this.queue.push({ seq: this.seq, body: telemetryBuildBody(r, this.seq) })
+        if (this.queue.dropped > 0) console.log("app: telemetry queue full, " + this.queue.dropped + " oldest readings dropped so far")
+    }
+
+    deviceInfoJson(): string {
+        return twinBuildDeviceInfo(this.firmwareVersion, this.intervalSec)
+    }
+
+    private setInterval(sec: number) {
+        if (sec === this.intervalSec) return
+        console.log("app: telemetry interval " + this.intervalSec + " s -> " + sec + " s")
+        this.intervalSec = sec
+        this.nextReadingMs = Math.min(this.nextReadingMs, ds.millis() + sec * 1000)
+    }
+
+    /** Applies a desired section if newer than the last applied; returns reported patches to send. */
+    private applyDesired(desired: any, source: string): string[] {
+        const d = twinParseDesired(desired)
+        if (!twinIsNewer(d.version, this.desiredVersion)) {
+            console.log("app: ignoring desired version " + d.version + " (" + source + "), already at " + this.desiredVersion)
+            return []
+        }
+        this.desiredVersion = d.version
+        if (d.intervalInvalid) return [twinBuildIntervalAck(this.intervalSec, 400, d.version, "telemetryInterval must be 1..3600 s")]
+        if (d.interval < 0) return []
+        this.setInterval(d.interval)
+        console.log("app: desired version " + d.version + " applied (" + source + ")")
+        return [twinBuildIntervalAck(d.interval, 200, d.version, "applied")]
+    }
+
+    applyTwin(desired: any): string[] {
+        return this.applyDesired(desired, "twin")
+    }
+
+    applyDesiredPatch(patch: any): string[] {
+        return this.applyDesired(patch, "update")
+    }
+
+    invokeMethod(name: string, payload: string): MethodResult {
+        const r = methodHandle(name, payload, {
+            firmwareVersion: this.firmwareVersion,
+            intervalSec: this.intervalSec,
+            uptimeSec: Math.floor((ds.millis() - this.bootMs) / 1000),
+            messagesSent: this.messagesSent,
+            queued: this.queue.length(),
+            c2dReceived: this.c2dReceived,
+        })
+        if (r.newIntervalSec > 0) this.setInterval(r.newIntervalSec)
+        return r
+    }
+}

@@ -1,0 +1,66 @@
+// The DPS assignment kept in the settings store so a reboot skips DPS.
+// Each value is a small separate key: the runtime writes an oversized value
+// without complaint and then crashes when reading it back (a boot loop).
+import { deleteSetting, readSetting, writeSetting } from "@devicescript/settings"
+
+export interface StoredAssignment {
+    assignedHub: string
+    deviceId: string
+}
+
+const KEY_HUB = "ASG_HUB"
+const KEY_DEVICE = "ASG_DEVICE"
+/** Which ID scope / registration id the assignment belongs to. */
+const KEY_OWNER = "ASG_OWNER"
+/** Key + JSON value must stay well below the store's ~230-byte record. */
+export const STORE_MAX_VALUE = 160
+
+/** Host names and ids only: anything else means the record is damaged. */
+export function storeIsPlausibleValue(v: any): boolean {
+    if (typeof v !== "string" || v.length === 0 || v.length > STORE_MAX_VALUE) return false
+    for (let i = 0; i < v.length; i++) {
+        const c = v.charCodeAt(i)
+        if (c <= 32 || c >= 127 || c === 34 || c === 92) return false
+    }
+    return true
+}
+
+export function storeOwnerOf(idScope: string, registrationId: string): string {
+    return idScope + "/" + registrationId
+}
+
+async function clear() {
+    await deleteSetting(KEY_HUB)
+    await deleteSetting(KEY_DEVICE)
+    await deleteSetting(KEY_OWNER)
+}
+
+/** The stored assignment for this owner, or null (absent, for another owner, or damaged — then wiped). */
+export async function storeLoadAssignment(owner: string): Promise<StoredAssignment> {
+    const hub = await readSetting<any>(KEY_HUB, null)
+    const dev = await readSetting<any>(KEY_DEVICE, null)
+    const own = await readSetting<any>(KEY_OWNER, null)
+    if (hub === null && dev === null && own === null) return null
+    if (!storeIsPlausibleValue(hub) || !storeIsPlausibleValue(dev) || own !== owner) {
+        console.log("store: stored assignment unusable, provisioning again")
+        await clear()
+        return null
+    }
+    return { assignedHub: hub, deviceId: dev }
+}
+
+/** Returns false (and stores nothing) when a value would not fit the store safely. */
+export async function storeSaveAssignment(owner: string, a: StoredAssignment): Promise<boolean> {
+    if (!storeIsPlausibleValue(a.assignedHub) || !storeIsPlausibleValue(a.deviceId) || owner.length > STORE_MAX_VALUE) {
+        console.log("store: assignment too large to persist; DPS will run on every boot")
+        return false
+    }
+    await writeSetting(KEY_HUB, a.assignedHub)
+    await writeSetting(KEY_DEVICE, a.deviceId)
+    await writeSetting(KEY_OWNER, owner)
+    return true
+}
+
+export async function storeForgetAssignment() {
+    await clear()
+}

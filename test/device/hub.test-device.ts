@@ -1,0 +1,106 @@
+// In-VM: hub topics and property bags, twin and method logic, the telemetry queue, stored assignments.
+import { describe, expect, test } from "@devicescript/test"
+import { yieldBetweenTests } from "./vm-yield"
+import { propertyBagDecode, propertyBagEncode, propertyBagGet } from "../../src/hub/property-bag"
+import {
+    hubGetMethodResponseTopic,
+    hubGetTelemetryTopic,
+    hubGetUsername,
+    hubParseC2dTopic,
+    hubParseDesiredTopic,
+    hubParseMethodTopic,
+    hubParseTwinResponseTopic,
+} from "../../src/hub/hub-topics"
+import { twinBuildIntervalAck, twinParseDesired } from "../../src/app/device-twin"
+import { methodHandle } from "../../src/app/direct-methods"
+import { TelemetryQueue, telemetryProperties } from "../../src/app/telemetry"
+import { storeIsPlausibleValue } from "../../src/store/assignment-store"
+
+const STATUS = { firmwareVersion: "1.0", intervalSec: 10, uptimeSec: 5, messagesSent: 3, queued: 1, c2dReceived: 2 }
+
+describe("hub wire format", () => {
+    yieldBetweenTests()
+    test("username with model id", () => {
+        expect(hubGetUsername("h.azure-devices.net", "d1", "dtmi:com:example:Thermostat;1")).toBe(
+            "h.azure-devices.net/d1/?api-version=2021-04-12&model-id=dtmi%3Acom%3Aexample%3AThermostat%3B1"
+        )
+        expect(hubGetUsername("h", "d1")).toBe("h/d1/?api-version=2021-04-12")
+    })
+    test("telemetry topic with encoded system properties", () => {
+        const t = hubGetTelemetryTopic("dev1", telemetryProperties({ seq: 7, body: "{}" }))
+        expect(t).toBe("devices/dev1/messages/events/%24.mid=7&%24.ct=application%2Fjson&%24.ce=utf-8")
+        expect(propertyBagEncode([{ name: "alert", value: "a&b=c/d" }])).toBe("alert=a%26b%3Dc%2Fd")
+    })
+    test("C2D topic properties decoded", () => {
+        const p = hubParseC2dTopic("dev1", "devices/dev1/messages/devicebound/%24.mid=42&%24.to=%2Fdevices%2Fdev1&color=bl%C3%BCe")
+        expect(propertyBagGet(p, "$.mid")).toBe("42")
+        expect(propertyBagGet(p, "$.to")).toBe("/devices/dev1")
+        expect(propertyBagGet(p, "color")).toBe("blüe")
+        expect(hubParseC2dTopic("dev1", "devices/dev2/messages/devicebound/")).toBe(null)
+        expect(propertyBagDecode("").length).toBe(0)
+    })
+    test("twin response, desired and method topics", () => {
+        const r = hubParseTwinResponseTopic("$iothub/twin/res/204/?$rid=5&$version=12")
+        expect(r.status).toBe(204)
+        expect(r.rid).toBe("5")
+        expect(r.version).toBe(12)
+        expect(hubParseTwinResponseTopic("$iothub/twin/res/200/?$rid=1").version).toBe(-1)
+        expect(hubParseTwinResponseTopic("$iothub/twin/res/x")).toBe(null)
+        expect(hubParseDesiredTopic("$iothub/twin/PATCH/properties/desired/?$version=9")).toBe(9)
+        expect(hubParseDesiredTopic("$iothub/methods/POST/a/?$rid=1")).toBe(-1)
+        const m = hubParseMethodTopic("$iothub/methods/POST/reboot/?$rid=ab12")
+        expect(m.name).toBe("reboot")
+        expect(m.rid).toBe("ab12")
+        expect(hubParseMethodTopic("$iothub/methods/POST/?$rid=1")).toBe(null)
+        expect(hubGetMethodResponseTopic(404, "ab12")).toBe("$iothub/methods/res/404/?$rid=ab12")
+    })
+})
+
+describe("twin and methods", () => {
+    yieldBetweenTests()
+    test("desired interval parsed and validated", () => {
+        const ok = twinParseDesired({ telemetryInterval: 5, $version: 3 })
+        expect(ok.version).toBe(3)
+        expect(ok.interval).toBe(5)
+        const bad = twinParseDesired({ telemetryInterval: 0.5, $version: 4 })
+        expect(bad.intervalInvalid).toBe(true)
+        expect(twinParseDesired({ other: 1, $version: 5 }).interval).toBe(-1)
+        expect(twinBuildIntervalAck(5, 200, 3, "applied")).toBe('{"telemetryInterval":{"value":5,"ac":200,"av":3,"ad":"applied"}}')
+    })
+    test("methods: set interval, state, unknown is 404", () => {
+        const s = methodHandle("setTelemetryInterval", '{"seconds":2}', STATUS)
+        expect(s.status).toBe(200)
+        expect(s.newIntervalSec).toBe(2)
+        expect(methodHandle("setTelemetryInterval", "7", STATUS).newIntervalSec).toBe(7)
+        expect(methodHandle("setTelemetryInterval", '{"seconds":0}', STATUS).status).toBe(400)
+        expect(methodHandle("setTelemetryInterval", "not json", STATUS).status).toBe(400)
+        const st = methodHandle("getDeviceState", "null", STATUS)
+        expect(st.status).toBe(200)
+        expect(JSON.parse(st.body).messagesSent).toBe(3)
+        const u = methodHandle("selfDestruct", "{}", STATUS)
+        expect(u.status).toBe(404)
+        expect(u.body).toBe('{"error":"unknown method: selfDestruct"}')
+    })
+})
+
+describe("device state", () => {
+    yieldBetweenTests()
+    test("telemetry queue keeps order and a hard cap", () => {
+        const q = new TelemetryQueue(3)
+        for (let i = 1; i <= 5; i++) q.push({ seq: i, body: "" })
+        expect(q.length()).toBe(3)
+        expect(q.dropped).toBe(2)
+        expect(q.peek().seq).toBe(3)
+        q.ack()
+        expect(q.peek().seq).toBe(4)
+    })
+    test("stored values are checked before use", () => {
+        expect(storeIsPlausibleValue("myhub.azure-devices.net")).toBe(true)
+        expect(storeIsPlausibleValue("")).toBe(false)
+        expect(storeIsPlausibleValue(42)).toBe(false)
+        expect(storeIsPlausibleValue('a"b')).toBe(false)
+        let long = ""
+        for (let i = 0; i < 20; i++) long += "0123456789"
+        expect(storeIsPlausibleValue(long)).toBe(false)
+    })
+})

@@ -1,0 +1,114 @@
+// In-VM: the MQTT client against the scripted TLS peer of test/firmware/mqtt-client.test.ts.
+// The peer picks its script from the client id.
+import * as ds from "@devicescript/core"
+import { readSetting } from "@devicescript/settings"
+import { describe, expect, test } from "@devicescript/test"
+import { MqttClient, MqttError } from "../../src/mqtt/client"
+
+async function client(clientId: string, keepAliveSec: number, maxPacketSize: number): Promise<MqttClient> {
+    const host = await readSetting<string>("PEER_HOST")
+    const port = await readSetting<number>("PEER_PORT")
+    return new MqttClient({
+        host,
+        port,
+        clientId,
+        username: "user",
+        password: "secret",
+        keepAliveSec,
+        cleanSession: true,
+        maxPacketSize,
+        ackTimeoutMs: 1500,
+        connectTimeoutMs: 5000,
+        inboxSize: 4,
+    })
+}
+
+async function errorOf(f: () => Promise<void>): Promise<MqttError> {
+    try {
+        await f()
+    } catch (e) {
+        return e as MqttError
+    }
+    return null
+}
+
+describe("mqtt client", () => {
+    test("packets split byte by byte and joined in one write", async () => {
+        const c = await client("split", 0, 2048)
+        await c.connect()
+        expect(await c.subscribe("t/#", 1)).toBe(1)
+        const a = await c.receive(3000)
+        const b = await c.receive(3000)
+        const d = await c.receive(3000)
+        expect(a.topic).toBe("t/1")
+        expect(a.payload.toString("utf-8")).toBe("one")
+        expect(b.topic).toBe("t/2")
+        expect(b.payload.length).toBe(1500)
+        expect(d.topic).toBe("t/3")
+        await c.publish("done", Buffer.from("split"), 1)
+        await c.close()
+    })
+    test("oversized packet skipped, connection and framing kept", async () => {
+        const c = await client("oversized", 0, 2048)
+        await c.connect()
+        const m = await c.receive(3000)
+        expect(m.topic).toBe("after/big")
+        expect(c.isConnected()).toBe(true)
+        await c.publish("done", Buffer.from("oversized"), 1)
+        await c.close()
+    })
+    test("dropped mid-packet, then reconnect starts clean", async () => {
+        const c = await client("drop", 0, 2048)
+        await c.connect()
+        const e = await errorOf(async () => {
+            await c.receive(3000)
+        })
+        expect(e !== null).toBe(true)
+        expect(c.isConnected()).toBe(false)
+        await c.connect()
+        const m = await c.receive(3000)
+        expect(m.topic).toBe("after/reconnect")
+        expect(m.payload.toString("utf-8")).toBe("whole")
+        await c.publish("done", Buffer.from("drop"), 1)
+        await c.close()
+    })
+    test("refused CONNACK surfaces the return code", async () => {
+        const c = await client("refused", 0, 2048)
+        const e = await errorOf(async () => {
+            await c.connect()
+        })
+        expect(e.code).toBe(5)
+        expect(e.message.indexOf("not authorized") >= 0).toBe(true)
+    })
+    test("SUBACK failure is an error", async () => {
+        const c = await client("subfail", 0, 2048)
+        await c.connect()
+        const e = await errorOf(async () => {
+            await c.subscribe("forbidden/#", 1)
+        })
+        expect(e.code).toBe(0x80)
+        await c.close()
+    })
+    test("PUBACK tracked per packet id, missing one times out", async () => {
+        const c = await client("puback", 0, 2048)
+        await c.connect()
+        await c.publish("ack/me", Buffer.from("1"), 1)
+        const e = await errorOf(async () => {
+            await c.publish("ignore/me", Buffer.from("2"), 1)
+        })
+        expect(e.message.indexOf("PUBACK") >= 0).toBe(true)
+        await c.close()
+    })
+    test("keepalive: PINGREQ answered keeps the link, unanswered closes it", async () => {
+        const ok = await client("pingok", 1, 2048)
+        await ok.connect()
+        await ds.sleep(3500)
+        expect(ok.isConnected()).toBe(true)
+        await ok.close()
+        const dead = await client("pingdead", 1, 2048)
+        await dead.connect()
+        await ds.sleep(4500)
+        expect(dead.isConnected()).toBe(false)
+        expect(dead.closeReason().indexOf("PINGRESP") >= 0).toBe(true)
+    })
+})
