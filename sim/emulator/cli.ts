@@ -1,0 +1,47 @@
+// Runs the emulator standalone:
+//   npx ts-node sim/emulator/cli.ts --config sim/emulator.config.json [--secrets .emulator/secrets.json]
+// With --secrets, enrollments without keys get generated ones saved there (0600).
+import * as path from "path"
+import { Emulator, EmulatorConfig, describeEvent, enrollmentId, generateMissingKeys, loadConfig } from "./index"
+
+function arg(name: string): string | undefined {
+    const i = process.argv.indexOf(name)
+    return i >= 0 ? process.argv[i + 1] : undefined
+}
+
+function trustLine(config: EmulatorConfig): string {
+    const ca = config.tls.ca
+    if (!ca) return "clients must trust: the CA that issued the server certificate (tls.ca not set)"
+    if (ca.includes("-----BEGIN")) return "clients must trust: the PEM in tls.ca of the config"
+    const rel = path.relative(process.cwd(), ca)
+    return `clients must trust: ${rel.startsWith("..") ? ca : rel}`
+}
+
+async function main() {
+    const configFile = arg("--config")
+    if (!configFile) throw new Error("usage: cli.ts --config <file> [--secrets <file>]")
+    const secretsFile = arg("--secrets")
+    let config = loadConfig(configFile, secretsFile)
+    if (secretsFile) config = generateMissingKeys(config, secretsFile)
+    const emulator = new Emulator(config)
+    emulator.on("event", (name, data) => console.log(describeEvent(name, data)))
+    const { mqttPort, httpsPort } = await emulator.start()
+    const host = config.bind.includes(":") ? `[${config.bind}]` : config.bind
+    console.log(`emulator: DPS (MQTT 3.1.1 over TLS) on mqtts://${host}:${mqttPort}`)
+    console.log(`emulator: time (HTTPS Date header) on https://${host}:${httpsPort}`)
+    console.log(`emulator: ${trustLine(config)}`)
+    console.log(`emulator: ID scope ${config.dps.idScope}; hubs ${config.hubs.map((h) => h.hostName).join(", ")}`)
+    const list = config.enrollments.map((e) => `${enrollmentId(e)} (${e.kind}${e.enabled ? "" : ", disabled"})`)
+    console.log(`emulator: enrollments ${list.join(", ")}${secretsFile ? `; keys in ${secretsFile}` : ""}`)
+    process.once("SIGINT", () => {
+        void emulator.stop().then(() => {
+            console.log("emulator: stopped")
+            process.exit(0)
+        })
+    })
+}
+
+main().catch((e: Error) => {
+    console.error(`emulator: ${e.message}`)
+    process.exit(1)
+})

@@ -1,0 +1,243 @@
+// The emulator's configuration: a JSON file of public values plus a secrets file of keys
+// (git-ignored), validated into one typed object. Relative TLS paths resolve against the
+// config file's directory; a TLS value holding "-----BEGIN" is PEM text itself.
+import * as fs from "fs"
+import * as path from "path"
+import { randomBytes } from "crypto"
+
+export interface SymmetricKeyAttestation {
+    type: "symmetricKey"
+    primaryKey?: string
+    secondaryKey?: string
+}
+
+/** Per-enrollment misbehaviour, so one emulator serves many test scenarios at once. Counted per registration id. */
+export interface EnrollmentFaults {
+    /** Seconds in `retry-after` (default: dps.retryAfter). */
+    retryAfter?: number
+    /** How many polls are answered 202 `assigning` before the result (default 1, like DPS). */
+    pollsBeforeAssigned?: number
+    /** The first N register requests are answered 429 (errorCode 429001). */
+    throttle?: number
+    /** The first N register requests (after any throttling) are answered with serverErrorStatus. */
+    serverError?: number
+    serverErrorStatus?: 500 | 503
+    /** Allocation ends in a 200 with status `failed` and these details. */
+    failAllocation?: { errorCode: number; errorMessage: string }
+}
+
+interface EnrollmentBase {
+    attestation: SymmetricKeyAttestation
+    iotHubHostName: string
+    enabled: boolean
+    faults: EnrollmentFaults
+}
+
+export interface IndividualEnrollment extends EnrollmentBase {
+    kind: "individual"
+    registrationId: string
+    deviceId: string
+}
+
+export interface GroupEnrollment extends EnrollmentBase {
+    kind: "group"
+    enrollmentGroupId: string
+}
+
+export type Enrollment = IndividualEnrollment | GroupEnrollment
+
+export interface EmulatorConfig {
+    bind: string
+    ports: { mqtt: number; https: number }
+    /** PEM text or file paths (absolute after loading). */
+    tls: { cert: string; key: string; ca?: string }
+    dps: {
+        idScope: string
+        retryAfter: number
+        /**
+         * How bad credentials are answered. "connack": CONNACK 5 (strict MQTT). "register": the CONNECT
+         * succeeds and every request gets 401 (errorCode 401002), as Azure DPS itself was seen to do;
+         * only then does the official Node SDK report an UnauthorizedError.
+         */
+        authFailure: "connack" | "register"
+    }
+    hubs: { hostName: string }[]
+    enrollments: Enrollment[]
+}
+
+export type SecretsFile = Record<string, { primaryKey: string; secondaryKey: string }>
+
+export class ConfigError extends Error {}
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"])
+
+export function enrollmentId(e: Enrollment): string {
+    return e.kind === "individual" ? e.registrationId : e.enrollmentGroupId
+}
+
+/** Every reason the input is not a valid configuration, so a user fixes them in one go. */
+function validate(raw: any, baseDir: string): EmulatorConfig {
+    const problems: string[] = []
+    const need = (ok: boolean, msg: string) => {
+        if (!ok) problems.push(msg)
+    }
+    const isObj = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v)
+    const isPort = (v: unknown) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535
+    const isNonNegInt = (v: unknown) => Number.isInteger(v) && (v as number) >= 0
+    const isKey = (v: unknown) => typeof v === "string" && /^[A-Za-z0-9+/]+={0,2}$/.test(v) && Buffer.from(v, "base64").length >= 16
+
+    need(isObj(raw), "config must be a JSON object")
+    if (!isObj(raw)) throw new ConfigError(problems.join("; "))
+    const bind = raw.bind ?? "127.0.0.1"
+    need(LOOPBACK.has(bind), `bind must be a loopback address (127.0.0.1, localhost, ::1), not ${bind}`)
+    const ports = { mqtt: raw.ports?.mqtt ?? 8883, https: raw.ports?.https ?? 8443 }
+    need(isPort(ports.mqtt) && isPort(ports.https), "ports.mqtt and ports.https must be 0..65535 (0 = any free port)")
+    const tls = raw.tls ?? {}
+    const pemOrPath = (v: unknown, name: string, required: boolean): string | undefined => {
+        if (v === undefined && !required) return undefined
+        need(typeof v === "string" && v.length > 0, `tls.${name} must be a file path or PEM text`)
+        if (typeof v !== "string") return undefined
+        return v.includes("-----BEGIN") ? v : path.resolve(baseDir, v)
+    }
+    const cert = pemOrPath(tls.cert, "cert", true)
+    const key = pemOrPath(tls.key, "key", true)
+    const ca = pemOrPath(tls.ca, "ca", false)
+    const idScope = raw.dps?.idScope
+    need(typeof idScope === "string" && /^[A-Za-z0-9]{1,64}$/.test(idScope), "dps.idScope must be alphanumeric, e.g. 0ne0000E4B1")
+    const retryAfter = raw.dps?.retryAfter ?? 3
+    need(isNonNegInt(retryAfter), "dps.retryAfter must be a whole number of seconds")
+    const authFailure = raw.dps?.authFailure ?? "connack"
+    need(authFailure === "connack" || authFailure === "register", 'dps.authFailure must be "connack" or "register"')
+    const hubs: { hostName: string }[] = Array.isArray(raw.hubs) ? raw.hubs : []
+    need(hubs.length > 0 && hubs.every((h) => typeof h?.hostName === "string" && h.hostName), "hubs must list at least one { hostName }")
+    const hubNames = hubs.map((h) => String(h.hostName).toLowerCase())
+
+    const enrollments: Enrollment[] = []
+    const seen = new Set<string>()
+    for (const [i, e] of (Array.isArray(raw.enrollments) ? raw.enrollments : []).entries()) {
+        const where = `enrollments[${i}]`
+        if (!isObj(e)) {
+            problems.push(`${where} must be an object`)
+            continue
+        }
+        const individual = typeof e.registrationId === "string"
+        const id: unknown = individual ? e.registrationId : e.enrollmentGroupId
+        need(typeof id === "string" && /^[A-Za-z0-9._:-]{1,128}$/.test(id), `${where} needs a registrationId or enrollmentGroupId (a-z 0-9 . _ : -)`)
+        const idText = String(id).toLowerCase()
+        need(!seen.has(idText), `${where}: id ${String(id)} is used twice`)
+        seen.add(idText)
+        const att = e.attestation ?? {}
+        need(att.type === "symmetricKey", `${where}.attestation.type must be symmetricKey`)
+        need(att.primaryKey === undefined || isKey(att.primaryKey), `${where}: primaryKey must be base64 of at least 16 bytes`)
+        need(att.secondaryKey === undefined || isKey(att.secondaryKey), `${where}: secondaryKey must be base64 of at least 16 bytes`)
+        const hub = e.iotHubHostName ?? hubs[0]?.hostName
+        need(typeof hub === "string" && hubNames.includes(hub.toLowerCase()), `${where}.iotHubHostName must be one of hubs`)
+        need(e.enabled === undefined || typeof e.enabled === "boolean", `${where}.enabled must be true or false`)
+        const f = e.faults ?? {}
+        need(isObj(f), `${where}.faults must be an object`)
+        for (const k of ["retryAfter", "pollsBeforeAssigned", "throttle", "serverError"])
+            need(f[k] === undefined || isNonNegInt(f[k]), `${where}.faults.${k} must be a whole number >= 0`)
+        need(f.serverErrorStatus === undefined || [500, 503].includes(f.serverErrorStatus), `${where}.faults.serverErrorStatus must be 500 or 503`)
+        const fa = f.failAllocation
+        need(
+            fa === undefined || (Number.isInteger(fa?.errorCode) && typeof fa?.errorMessage === "string"),
+            `${where}.faults.failAllocation must be { errorCode: number, errorMessage: string }`
+        )
+        const base: EnrollmentBase = {
+            attestation: { type: "symmetricKey", primaryKey: att.primaryKey, secondaryKey: att.secondaryKey },
+            iotHubHostName: hub,
+            enabled: e.enabled ?? true,
+            faults: { ...f },
+        }
+        if (individual) {
+            need(e.deviceId === undefined || (typeof e.deviceId === "string" && e.deviceId.length > 0), `${where}.deviceId must be a string`)
+            enrollments.push({ ...base, kind: "individual", registrationId: e.registrationId, deviceId: e.deviceId ?? e.registrationId })
+        } else enrollments.push({ ...base, kind: "group", enrollmentGroupId: e.enrollmentGroupId })
+    }
+    if (problems.length) throw new ConfigError(problems.join("; "))
+    return { bind, ports, tls: { cert: cert!, key: key!, ca }, dps: { idScope, retryAfter, authFailure }, hubs, enrollments }
+}
+
+/** Validates a configuration given in code (enrollment kinds inferred from their id field). */
+export function validateConfig(raw: unknown, baseDir = process.cwd()): EmulatorConfig {
+    return validate(raw, baseDir)
+}
+
+function readJson(file: string): unknown {
+    let text: string
+    try {
+        text = fs.readFileSync(file, "utf8")
+    } catch (e) {
+        throw new ConfigError(`cannot read ${file}: ${(e as Error).message}`)
+    }
+    try {
+        return JSON.parse(text)
+    } catch (e) {
+        throw new ConfigError(`${file} is not valid JSON: ${(e as Error).message}`)
+    }
+}
+
+function readSecrets(file: string): SecretsFile {
+    if (!fs.existsSync(file)) return {}
+    const secrets = readJson(file)
+    if (typeof secrets !== "object" || secrets === null || Array.isArray(secrets))
+        throw new ConfigError(`${file} must map enrollment ids to { primaryKey, secondaryKey }`)
+    return secrets as SecretsFile
+}
+
+/** Keys from the secrets file fill in keys the config file leaves out. */
+function withSecrets(raw: any, secrets: SecretsFile): any {
+    if (!Array.isArray(raw?.enrollments)) return raw
+    const enrollments = raw.enrollments.map((e: any) => {
+        const s = secrets[e?.registrationId ?? e?.enrollmentGroupId]
+        if (!s) return e
+        const att = e.attestation ?? {}
+        return {
+            ...e,
+            attestation: { ...att, primaryKey: att.primaryKey ?? s.primaryKey, secondaryKey: att.secondaryKey ?? s.secondaryKey },
+        }
+    })
+    return { ...raw, enrollments }
+}
+
+export function loadConfig(configFile: string, secretsFile?: string): EmulatorConfig {
+    const secrets = secretsFile ? readSecrets(secretsFile) : {}
+    return validate(withSecrets(readJson(configFile), secrets), path.dirname(path.resolve(configFile)))
+}
+
+function newKey(): string {
+    return randomBytes(64).toString("base64")
+}
+
+/**
+ * Like `az iot dps enrollment create`: random 64-byte keys for enrollments that have none,
+ * saved to the secrets file (0600, merged with what it holds). Returns the completed config.
+ */
+export function generateMissingKeys(config: EmulatorConfig, secretsFile: string): EmulatorConfig {
+    const secrets = readSecrets(secretsFile)
+    let changed = false
+    const enrollments = config.enrollments.map((e) => {
+        if (e.attestation.primaryKey && e.attestation.secondaryKey) return e
+        const id = enrollmentId(e)
+        const saved = secrets[id]
+        const primaryKey = e.attestation.primaryKey ?? saved?.primaryKey ?? newKey()
+        const secondaryKey = e.attestation.secondaryKey ?? saved?.secondaryKey ?? newKey()
+        if (!saved || saved.primaryKey !== primaryKey || saved.secondaryKey !== secondaryKey) {
+            secrets[id] = { primaryKey, secondaryKey }
+            changed = true
+        }
+        return { ...e, attestation: { ...e.attestation, primaryKey, secondaryKey } }
+    })
+    if (changed) {
+        fs.mkdirSync(path.dirname(secretsFile), { recursive: true })
+        const tmp = `${secretsFile}.${process.pid}.tmp`
+        fs.writeFileSync(tmp, JSON.stringify(secrets, null, 2) + "\n", { mode: 0o600 })
+        fs.renameSync(tmp, secretsFile)
+    }
+    return { ...config, enrollments }
+}
+
+/** The enrollments that still have no primary key (the emulator refuses to start with any). */
+export function enrollmentsWithoutKeys(config: EmulatorConfig): string[] {
+    return config.enrollments.filter((e) => !e.attestation.primaryKey).map(enrollmentId)
+}

@@ -1,0 +1,100 @@
+// The DPS face: binds MQTT connections to CONNECT authentication and the registrar, and
+// reports each step as an event.
+import { CONNACK_NOT_AUTHORIZED, ConnectionClosed, MqttConnection } from "./mqtt-connection"
+import { EmulatorConfig } from "./config"
+import { dpsAuthenticate } from "./dps-auth"
+import { DPS_RESPONSE_FILTER, dpsParseRequestTopic, dpsResponseTopic } from "./dps-protocol"
+import { DpsRegistrar, DpsReply, DpsSession } from "./dps-registrar"
+import { Emit } from "./events"
+import { EmulatorState } from "./state"
+import type { IConnectPacket, IPublishPacket, ISubscribePacket } from "mqtt-packet"
+
+const FACE = "dps"
+
+export class DpsFace {
+    private readonly registrar: DpsRegistrar
+
+    constructor(
+        private readonly config: EmulatorConfig,
+        state: EmulatorState,
+        private readonly emit: Emit,
+        private readonly now: () => Date = () => new Date()
+    ) {
+        this.registrar = new DpsRegistrar(state, config.dps.retryAfter)
+    }
+
+    attach(conn: MqttConnection): void {
+        // Stays undefined on a connection admitted with bad credentials (dps.authFailure "register").
+        let session: DpsSession | undefined
+        let responseQos: 0 | 1 = 1
+        conn.on("connect", (p: IConnectPacket) => {
+            const auth = dpsAuthenticate(p, this.config, Math.floor(this.now().getTime() / 1000))
+            if (!auth.ok) {
+                const deferred = this.config.dps.authFailure === "register"
+                const answer = deferred ? "401 at registration" : "CONNACK 5"
+                this.emit("dps.refused", { remote: conn.remote, clientId: p.clientId, answer, reason: auth.reason })
+                return deferred ? conn.accept() : conn.refuse(CONNACK_NOT_AUTHORIZED, auth.reason)
+            }
+            session = { registrationId: auth.registrationId, enrollment: auth.enrollment }
+            conn.accept()
+            this.emit("dps.connect", {
+                remote: conn.remote,
+                registrationId: auth.registrationId,
+                enrollmentId: auth.enrollment.kind === "individual" ? auth.enrollment.registrationId : auth.enrollment.enrollmentGroupId,
+                enrollmentKind: auth.enrollment.kind,
+                key: auth.key,
+                apiVersion: auth.apiVersion,
+            })
+        })
+        conn.on("subscribe", (p: ISubscribePacket) => {
+            const granted = p.subscriptions.map((s) => (s.topic === DPS_RESPONSE_FILTER ? Math.min(s.qos, 1) : 0x80))
+            const res = p.subscriptions.findIndex((s) => s.topic === DPS_RESPONSE_FILTER)
+            if (res >= 0) responseQos = granted[res] as 0 | 1
+            conn.suback(p.messageId!, granted)
+        })
+        conn.on("publish", (p: IPublishPacket) => {
+            const req = dpsParseRequestTopic(p.topic)
+            if (!req) return conn.close(`publish to unknown topic ${JSON.stringify(p.topic)}`)
+            const body = typeof p.payload === "string" ? Buffer.from(p.payload) : p.payload
+            const now = this.now()
+            let reply: DpsReply
+            if (!session) reply = this.registrar.unauthorized(now)
+            else if (req.kind === "register") {
+                reply = this.registrar.register(session, body, now)
+                const payload = reply.outcome.kind === "assigning" ? reply.outcome.record.payload : undefined
+                this.emit("dps.register", { registrationId: session.registrationId, rid: req.rid, payload })
+            } else reply = this.registrar.poll(session, req.operationId, now)
+            conn.publish(dpsResponseTopic(reply.status, req.rid, reply.retryAfter), JSON.stringify(reply.body), responseQos)
+            this.report(session?.registrationId ?? conn.clientId ?? "", reply)
+        })
+        conn.on("closed", (c: ConnectionClosed) => {
+            if (c.violation) this.emit("connection.error", { face: FACE, remote: conn.remote, clientId: conn.clientId, reason: c.reason })
+            const { reason, bytesIn, bytesOut, wireBytesIn, wireBytesOut } = c
+            this.emit("connection.close", { face: FACE, remote: conn.remote, clientId: conn.clientId, reason, bytesIn, bytesOut, wireBytesIn, wireBytesOut })
+        })
+    }
+
+    private report(registrationId: string, reply: DpsReply) {
+        const o = reply.outcome
+        switch (o.kind) {
+            case "assigning":
+                return this.emit("dps.assigning", { registrationId, operationId: o.operationId, retryAfter: reply.retryAfter ?? 0 })
+            case "assigned":
+                return this.emit("dps.assigned", {
+                    registrationId,
+                    deviceId: o.record.deviceId!,
+                    hub: o.record.assignedHub!,
+                    enrollmentGroupId: o.record.enrollmentGroupId,
+                })
+            case "failed":
+            case "disabled":
+                return this.emit("dps.failed", { registrationId, status: o.kind, errorCode: o.record.errorCode, errorMessage: o.record.errorMessage })
+            case "throttled":
+                return this.emit("dps.throttled", { registrationId, status: reply.status, retryAfter: reply.retryAfter ?? 0 })
+            case "unavailable":
+                return this.emit("dps.unavailable", { registrationId, status: reply.status, retryAfter: reply.retryAfter ?? 0 })
+            case "rejected":
+                return this.emit("dps.rejected", { registrationId, status: reply.status, errorCode: o.errorCode, message: o.message })
+        }
+    }
+}

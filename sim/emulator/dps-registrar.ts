@@ -1,0 +1,159 @@
+// What DPS answers to register and poll requests of an authenticated device: the
+// register -> assigning -> assigned/failed/disabled flow with the enrollment's injected faults.
+import { Enrollment, enrollmentId } from "./config"
+import { dpsErrorBody, dpsNewEtag, dpsNewOperationId } from "./dps-protocol"
+import { EmulatorState, RegistrationRecord } from "./state"
+
+export interface DpsSession {
+    registrationId: string
+    enrollment: Enrollment
+}
+
+export type DpsOutcome =
+    | { kind: "assigning" | "assigned" | "failed" | "disabled"; operationId: string; record: RegistrationRecord }
+    | { kind: "throttled" | "unavailable" | "rejected"; errorCode: number; message: string }
+
+export interface DpsReply {
+    status: number
+    body: object
+    retryAfter?: number
+    outcome: DpsOutcome
+}
+
+export class DpsRegistrar {
+    constructor(
+        private readonly state: EmulatorState,
+        private readonly defaultRetryAfter: number
+    ) {}
+
+    register(session: DpsSession, body: Buffer, now: Date): DpsReply {
+        const request = parseRegisterBody(body)
+        if (typeof request === "string") return this.error(400, 400001, request, now)
+        if (request.registrationId !== undefined && request.registrationId.toLowerCase() !== session.registrationId.toLowerCase())
+            return this.error(400, 400004, "registrationId in the body does not match the connection's registration id", now)
+        const faults = session.enrollment.faults
+        const served = this.state.faultsServed(session.registrationId)
+        if (served.throttled < (faults.throttle ?? 0)) {
+            served.throttled++
+            return this.error(429, 429001, "Operations are being throttled for this tenant.", now, this.retryAfter(session))
+        }
+        if (served.serverErrors < (faults.serverError ?? 0)) {
+            served.serverErrors++
+            const status = faults.serverErrorStatus ?? 503
+            return this.error(status, status * 1000, "The service is temporarily unavailable.", now, this.retryAfter(session))
+        }
+        const previous = this.state.registration(session.registrationId)
+        const stamp = now.toISOString()
+        const record: RegistrationRecord = {
+            registrationId: session.registrationId,
+            enrollmentId: enrollmentId(session.enrollment),
+            enrollmentGroupId: session.enrollment.kind === "group" ? session.enrollment.enrollmentGroupId : undefined,
+            status: "assigning",
+            payload: request.payload,
+            createdDateTimeUtc: previous?.createdDateTimeUtc ?? stamp,
+            lastUpdatedDateTimeUtc: stamp,
+            etag: dpsNewEtag(),
+        }
+        this.state.putRegistration(record)
+        const operationId = dpsNewOperationId()
+        const pollsLeft = faults.pollsBeforeAssigned ?? 1
+        this.state.addOperation({ operationId, registrationId: session.registrationId, pollsLeft })
+        return {
+            status: 202,
+            body: { operationId, status: "assigning" },
+            retryAfter: this.retryAfter(session),
+            outcome: { kind: "assigning", operationId, record },
+        }
+    }
+
+    poll(session: DpsSession, operationId: string | undefined, now: Date): DpsReply {
+        const op = operationId === undefined ? undefined : this.state.operation(operationId)
+        if (!op || op.registrationId.toLowerCase() !== session.registrationId.toLowerCase())
+            return this.error(404, 404001, "Operation not found.", now)
+        if (!op.result && op.pollsLeft > 0) {
+            op.pollsLeft--
+            const registrationState = { registrationId: session.registrationId, status: "assigning" }
+            const record = this.state.registration(session.registrationId)!
+            return {
+                status: 202,
+                body: { operationId: op.operationId, status: "assigning", registrationState },
+                retryAfter: this.retryAfter(session),
+                outcome: { kind: "assigning", operationId: op.operationId, record },
+            }
+        }
+        op.result ??= this.allocate(session, now)
+        const final = op.result
+        const status = final.status as "assigned" | "failed" | "disabled"
+        return {
+            status: 200,
+            body: { operationId: op.operationId, status, registrationState: registrationStateView(final) },
+            outcome: { kind: status, operationId: op.operationId, record: final },
+        }
+    }
+
+    /** The answer to every request of a connection whose credentials failed (dps.authFailure "register"). */
+    unauthorized(now: Date): DpsReply {
+        return this.error(401, 401002, "Unauthorized", now)
+    }
+
+    /** Allocation: the enrollment decides between assigned, failed and disabled. */
+    private allocate(session: DpsSession, now: Date): RegistrationRecord {
+        const e = session.enrollment
+        const record = this.state.registration(session.registrationId)!
+        const base = { ...record, lastUpdatedDateTimeUtc: now.toISOString(), etag: dpsNewEtag() }
+        const fail = e.faults.failAllocation
+        let done: RegistrationRecord
+        if (!e.enabled) done = { ...base, status: "disabled" }
+        else if (fail) done = { ...base, status: "failed", errorCode: fail.errorCode, errorMessage: fail.errorMessage }
+        else {
+            const deviceId = e.kind === "individual" ? e.deviceId : session.registrationId
+            done = { ...base, status: "assigned", deviceId, assignedHub: e.iotHubHostName }
+        }
+        this.state.putRegistration(done)
+        return done
+    }
+
+    private retryAfter(session: DpsSession): number {
+        return session.enrollment.faults.retryAfter ?? this.defaultRetryAfter
+    }
+
+    /** `retryAfter` is sent with 429 and 5xx answers, never with other errors. */
+    private error(status: number, errorCode: number, message: string, now: Date, retryAfter?: number): DpsReply {
+        const kind = status === 429 ? "throttled" : status >= 500 ? "unavailable" : "rejected"
+        return { status, body: dpsErrorBody(errorCode, message, now), retryAfter, outcome: { kind, errorCode, message } }
+    }
+}
+
+/** The `registrationState` object of a final answer, field order as DPS writes it. */
+export function registrationStateView(r: RegistrationRecord): object {
+    const common = { registrationId: r.registrationId, createdDateTimeUtc: r.createdDateTimeUtc }
+    const tail = { lastUpdatedDateTimeUtc: r.lastUpdatedDateTimeUtc, etag: r.etag }
+    if (r.status === "failed")
+        return { ...common, status: r.status, errorCode: r.errorCode, errorMessage: r.errorMessage, ...tail }
+    if (r.status !== "assigned") return { ...common, status: r.status, ...tail }
+    return {
+        ...common,
+        assignedHub: r.assignedHub,
+        deviceId: r.deviceId,
+        ...(r.enrollmentGroupId ? { symmetricKey: { enrollmentGroupId: r.enrollmentGroupId } } : {}),
+        status: r.status,
+        substatus: "initialAssignment",
+        ...tail,
+        ...(r.payload !== undefined ? { payload: r.payload } : {}),
+    }
+}
+
+/** `{"registrationId":..., "payload":...}`; an empty body is an empty request. */
+function parseRegisterBody(body: Buffer): { registrationId?: string; payload?: unknown } | string {
+    const text = body.toString("utf8").trim()
+    if (!text) return {}
+    let json: any
+    try {
+        json = JSON.parse(text)
+    } catch {
+        return "register body is not JSON"
+    }
+    if (typeof json !== "object" || json === null || Array.isArray(json)) return "register body must be a JSON object"
+    if (json.registrationId !== undefined && typeof json.registrationId !== "string") return "registrationId must be a string"
+    return { registrationId: json.registrationId, payload: json.payload }
+}

@@ -1,0 +1,206 @@
+// One client's MQTT 3.1.1 session on the server side: framing with a size limit, CONNECT
+// first and once, keepalive and CONNECT timeouts, PINGREQ, QoS 1 acks both ways, and bounded
+// buffers. Faces (DPS now, the hub later) get whole packets and decide what they mean.
+import { EventEmitter } from "events"
+import * as net from "net"
+import * as tls from "tls"
+import mqtt = require("mqtt-packet")
+import { MqttFramer } from "./mqtt-framer"
+
+export interface MqttLimits {
+    maxPacketBytes: number
+    connectTimeoutMs: number
+    /** Unacknowledged QoS 1 messages to one client before it counts as stuck. */
+    maxInflight: number
+    /** Bytes queued for a client that does not read before it is dropped. */
+    maxWriteBufferBytes: number
+}
+
+export const DPS_LIMITS: MqttLimits = {
+    maxPacketBytes: 256 * 1024,
+    connectTimeoutMs: 10_000,
+    maxInflight: 64,
+    maxWriteBufferBytes: 1024 * 1024,
+}
+
+export interface ConnectionClosed {
+    reason: string
+    /** True when the server closed it for a protocol or limit violation. */
+    violation: boolean
+    /** MQTT bytes, inside TLS. */
+    bytesIn: number
+    bytesOut: number
+    /** TCP bytes including the TLS handshake and records: the real cost on a device's radio. */
+    wireBytesIn: number
+    wireBytesOut: number
+}
+
+/** CONNACK return codes of MQTT 3.1.1. */
+export const CONNACK_UNACCEPTABLE_PROTOCOL = 1
+export const CONNACK_NOT_AUTHORIZED = 5
+
+/**
+ * Events: `connect` (IConnectPacket; the listener must call accept() or refuse() before returning),
+ * `publish` (IPublishPacket, QoS 0/1, already acknowledged), `subscribe` (ISubscribePacket; answer with suback()),
+ * `closed` (ConnectionClosed, once).
+ */
+export class MqttConnection extends EventEmitter {
+    readonly remote: string
+    clientId?: string
+    bytesIn = 0
+    bytesOut = 0
+    private phase: "awaiting-connect" | "deciding" | "connected" | "closing" = "awaiting-connect"
+    private readonly framer: MqttFramer
+    private readonly parser = mqtt.parser()
+    private readonly inflight = new Set<number>()
+    private nextMessageId = 1
+    private timer?: NodeJS.Timeout
+    private keepaliveMs = 0
+    private closeReason?: { reason: string; violation: boolean }
+
+    constructor(
+        private readonly sock: tls.TLSSocket,
+        private readonly limits: MqttLimits,
+        private readonly wire?: net.Socket
+    ) {
+        super()
+        this.remote = `${sock.remoteAddress}:${sock.remotePort}`
+        this.framer = new MqttFramer(limits.maxPacketBytes)
+        this.parser.on("packet", (p: mqtt.Packet) => this.onPacket(p))
+        this.parser.on("error", (e: Error) => this.violation(`malformed packet: ${e.message}`))
+        sock.on("data", (d: Buffer) => this.onData(d))
+        sock.on("error", (e) => this.close(`socket error: ${e.message}`, false))
+        sock.on("end", () => this.close("client closed the connection", false))
+        sock.on("close", () => this.finish())
+        this.arm(limits.connectTimeoutMs, "no CONNECT in time")
+    }
+
+    accept(): void {
+        if (this.phase !== "deciding") return
+        this.phase = "connected"
+        this.send({ cmd: "connack", returnCode: 0, sessionPresent: false })
+        this.arm(this.keepaliveMs, "keepalive timeout")
+    }
+
+    refuse(returnCode: number, reason: string): void {
+        if (this.phase !== "deciding") return
+        this.send({ cmd: "connack", returnCode, sessionPresent: false })
+        this.close(`refused (CONNACK ${returnCode}): ${reason}`, false)
+    }
+
+    publish(topic: string, payload: string | Buffer, qos: 0 | 1): void {
+        if (this.phase !== "connected") return
+        if (qos === 0) return void this.send({ cmd: "publish", topic, payload, qos: 0, dup: false, retain: false })
+        if (this.inflight.size >= this.limits.maxInflight)
+            return this.violation(`${this.inflight.size} messages left unacknowledged`)
+        while (this.inflight.has(this.nextMessageId)) this.advanceMessageId()
+        const messageId = this.nextMessageId
+        this.advanceMessageId()
+        this.inflight.add(messageId)
+        this.send({ cmd: "publish", topic, payload, qos: 1, messageId, dup: false, retain: false })
+    }
+
+    suback(messageId: number, granted: number[]): void {
+        this.send({ cmd: "suback", messageId, granted })
+    }
+
+    /** Ends the session; `reason` goes to the `closed` event, as a violation unless said otherwise. */
+    close(reason: string, violation = true): void {
+        if (this.closeReason) return
+        this.closeReason = { reason, violation }
+        this.phase = "closing"
+        clearTimeout(this.timer)
+        this.sock.end()
+        // A peer that never reads would keep a half-closed socket forever.
+        setTimeout(() => this.sock.destroy(), 2000).unref()
+    }
+
+    private violation(reason: string) {
+        this.close(reason, true)
+    }
+
+    private advanceMessageId() {
+        this.nextMessageId = this.nextMessageId === 65535 ? 1 : this.nextMessageId + 1
+    }
+
+    private arm(ms: number, reason: string) {
+        clearTimeout(this.timer)
+        if (ms > 0) this.timer = setTimeout(() => this.violation(reason), ms)
+    }
+
+    private send(packet: object) {
+        if (this.closeReason) return
+        if (this.sock.writableLength > this.limits.maxWriteBufferBytes)
+            return this.violation("client does not read its messages")
+        const buf = mqtt.generate(packet as mqtt.Packet)
+        this.bytesOut += buf.length
+        this.sock.write(buf)
+    }
+
+    private onData(chunk: Buffer) {
+        this.bytesIn += chunk.length
+        if (this.phase === "closing") return
+        const r = this.framer.push(chunk)
+        if ("error" in r) return this.violation(r.error)
+        for (const frame of r.frames) {
+            if (this.closeReason) return
+            try {
+                this.parser.parse(frame)
+            } catch (e) {
+                return this.violation(`malformed packet: ${(e as Error).message}`)
+            }
+        }
+    }
+
+    private onPacket(p: mqtt.Packet) {
+        if (this.phase === "closing") return
+        if (this.phase === "awaiting-connect") return this.onConnect(p)
+        this.arm(this.keepaliveMs, "keepalive timeout")
+        switch (p.cmd) {
+            case "pingreq":
+                return this.send({ cmd: "pingresp" })
+            case "disconnect":
+                return this.close("client disconnected", false)
+            case "puback":
+                this.inflight.delete(p.messageId!)
+                return
+            case "subscribe":
+                return void this.emit("subscribe", p)
+            case "unsubscribe":
+                return this.send({ cmd: "unsuback", messageId: p.messageId })
+            case "publish":
+                if (p.qos === 2) return this.violation("QoS 2 publish is not supported")
+                if (p.qos === 1) this.send({ cmd: "puback", messageId: p.messageId })
+                return void this.emit("publish", p)
+            default:
+                return this.violation(`unexpected ${p.cmd.toUpperCase()} packet`)
+        }
+    }
+
+    private onConnect(p: mqtt.Packet) {
+        if (p.cmd !== "connect") return this.violation(`${p.cmd.toUpperCase()} before CONNECT`)
+        this.clientId = p.clientId
+        this.phase = "deciding"
+        if (p.protocolVersion !== 4 || p.protocolId !== "MQTT")
+            return this.refuse(CONNACK_UNACCEPTABLE_PROTOCOL, `MQTT protocol version ${p.protocolVersion} (only 3.1.1)`)
+        // The server allows one and a half keepalive periods of silence (MQTT 3.1.1 section 3.1.2.10).
+        this.keepaliveMs = (p.keepalive ?? 0) * 1500
+        this.emit("connect", p)
+        if (this.phase === "deciding") this.refuse(CONNACK_NOT_AUTHORIZED, "no face accepted the connection")
+    }
+
+    private finish() {
+        clearTimeout(this.timer)
+        const why = this.closeReason ?? { reason: "connection lost", violation: false }
+        this.closeReason = why
+        this.phase = "closing"
+        const closed: ConnectionClosed = {
+            ...why,
+            bytesIn: this.bytesIn,
+            bytesOut: this.bytesOut,
+            wireBytesIn: this.wire?.bytesRead ?? 0,
+            wireBytesOut: this.wire?.bytesWritten ?? 0,
+        }
+        this.emit("closed", closed)
+    }
+}

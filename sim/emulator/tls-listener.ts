@@ -1,0 +1,74 @@
+// A TLS 1.2+ listener on a loopback address that survives whatever clients send:
+// handshake timeout, every socket with an error handler, clean shutdown of open sockets.
+import * as tls from "tls"
+import * as net from "net"
+
+export interface TlsMaterial {
+    cert: string
+    key: string
+}
+
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000
+
+export interface TlsListener {
+    port: number
+    close(): Promise<void>
+}
+
+export function serverTlsOptions(m: TlsMaterial): tls.TlsOptions {
+    return { cert: m.cert, key: m.key, minVersion: "TLSv1.2", handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }
+}
+
+/** Closes the server and every socket it accepted; resolves when all are gone. */
+export function closeServer(server: net.Server, sockets: Map<string, net.Socket>): Promise<void> {
+    return new Promise((resolve) => {
+        server.close(() => resolve())
+        for (const s of sockets.values()) s.destroy()
+    })
+}
+
+export function listen(server: net.Server, host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+        server.once("error", reject)
+        server.listen(port, host, () => {
+            server.off("error", reject)
+            resolve((server.address() as net.AddressInfo).port)
+        })
+    })
+}
+
+const endpoint = (s: net.Socket) => `${s.remoteAddress}:${s.remotePort}`
+
+/** Tracks raw sockets by remote endpoint (so stop() can end them) and gives each one an error handler. */
+export function trackSockets(server: net.Server): Map<string, net.Socket> {
+    const sockets = new Map<string, net.Socket>()
+    server.on("connection", (s: net.Socket) => {
+        const key = endpoint(s)
+        sockets.set(key, s)
+        // Answers are small writes in a row (PUBACK, then the response): no Nagle delay between them.
+        s.setNoDelay(true)
+        s.on("error", () => {}) // reported by the TLS layer or the face
+        s.on("close", () => sockets.delete(key))
+    })
+    return sockets
+}
+
+/** `onSecure` also gets the TCP socket under the TLS one, whose counters are the bytes on the wire. */
+export async function startTlsListener(
+    material: TlsMaterial,
+    host: string,
+    port: number,
+    onSecure: (sock: tls.TLSSocket, wire: net.Socket | undefined) => void,
+    onTlsError: (remote: string, reason: string) => void
+): Promise<TlsListener> {
+    const server = tls.createServer(serverTlsOptions(material))
+    const sockets = trackSockets(server)
+    server.on("secureConnection", (sock: tls.TLSSocket) => onSecure(sock, sockets.get(endpoint(sock))))
+    server.on("tlsClientError", (err, sock) => {
+        onTlsError(`${sock.remoteAddress}:${sock.remotePort}`, `TLS handshake failed: ${err.message}`)
+        sock.destroy()
+    })
+    server.on("error", (err) => onTlsError("listener", err.message))
+    const actual = await listen(server, host, port)
+    return { port: actual, close: () => closeServer(server, sockets) }
+}

@@ -1,0 +1,109 @@
+// Compiles a DeviceScript entry file with the pinned CLI. The CLI always writes to one place
+// (.devicescript/bin/bytecode.devs), so builds are serialized: in this process by a queue, across
+// processes (tests and `npm start` side by side) by a lock directory.
+import { spawn } from "child_process"
+import * as fs from "fs"
+import * as path from "path"
+import { ROOT } from "../paths"
+
+const CLI = path.join(ROOT, "node_modules", "@devicescript", "cli", "devicescript")
+const CLI_OUTPUT = path.join(ROOT, ".devicescript", "bin", "bytecode.devs")
+const LOCK_DIR = path.join(ROOT, ".devicescript", "build.lock")
+const LOCK_OWNER = path.join(LOCK_DIR, "pid")
+const LOCK_POLL_MS = 100
+
+export interface BuildResult {
+    outFile: string
+    bytes: number
+}
+
+let queue: Promise<unknown> = Promise.resolve()
+
+/** Builds `entry` into `outFile`, skipped when `outFile` is newer than every .ts under src/ and the entry's directory. */
+export function buildFirmware(entry: string, outFile: string, opts: { force?: boolean } = {}): Promise<BuildResult> {
+    const run = queue.then(() => build(path.resolve(ROOT, entry), path.resolve(ROOT, outFile), !!opts.force))
+    queue = run.catch(() => undefined)
+    return run
+}
+
+async function build(entry: string, outFile: string, force: boolean): Promise<BuildResult> {
+    if (force || !isNewerThanSources(outFile, [path.join(ROOT, "src"), path.dirname(entry)])) {
+        const release = await lockBuilds()
+        try {
+            await runCli(["build", "--no-colors", path.relative(ROOT, entry)])
+            fs.mkdirSync(path.dirname(outFile), { recursive: true })
+            fs.copyFileSync(CLI_OUTPUT, outFile)
+        } finally {
+            release()
+        }
+    }
+    return { outFile, bytes: fs.statSync(outFile).size }
+}
+
+function isNewerThanSources(file: string, dirs: string[]): boolean {
+    if (!fs.existsSync(file)) return false
+    const built = fs.statSync(file).mtimeMs
+    return dirs.every((dir) => newestTsMtime(dir) < built)
+}
+
+function newestTsMtime(dir: string): number {
+    let newest = 0
+    if (!fs.existsSync(dir)) return newest
+    for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
+        if (ent.name.startsWith(".") || ent.name === "node_modules") continue
+        const p = path.join(dir, ent.name)
+        if (ent.isDirectory()) newest = Math.max(newest, newestTsMtime(p))
+        else if (ent.name.endsWith(".ts")) newest = Math.max(newest, fs.statSync(p).mtimeMs)
+    }
+    return newest
+}
+
+function runCli(args: string[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
+        let output = ""
+        child.stdout.on("data", (d) => (output += d))
+        child.stderr.on("data", (d) => (output += d))
+        child.on("error", reject)
+        child.on("close", (code) => {
+            if (code === 0) resolve()
+            else reject(new Error(`devs ${args.join(" ")} failed (exit ${code}):\n${output.trim()}`))
+        })
+    })
+}
+
+/** mkdir is atomic; a lock whose owner process is gone is taken over (signal 0 only probes). */
+async function lockBuilds(): Promise<() => void> {
+    fs.mkdirSync(path.dirname(LOCK_DIR), { recursive: true })
+    for (;;) {
+        try {
+            fs.mkdirSync(LOCK_DIR)
+            fs.writeFileSync(LOCK_OWNER, String(process.pid))
+            return () => fs.rmSync(LOCK_DIR, { recursive: true, force: true })
+        } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
+        }
+        if (!lockOwnerAlive()) fs.rmSync(LOCK_DIR, { recursive: true, force: true })
+        else await new Promise((r) => setTimeout(r, LOCK_POLL_MS))
+    }
+}
+
+function lockOwnerAlive(): boolean {
+    let pid: number
+    try {
+        pid = Number(fs.readFileSync(LOCK_OWNER, "utf8"))
+    } catch {
+        // Just created and the owner not written yet, unless its creator died in between.
+        try {
+            return Date.now() - fs.statSync(LOCK_DIR).mtimeMs < 5000
+        } catch {
+            return false
+        }
+    }
+    try {
+        process.kill(pid, 0)
+        return true
+    } catch (e) {
+        return (e as NodeJS.ErrnoException).code === "EPERM"
+    }
+}

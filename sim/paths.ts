@@ -1,0 +1,12 @@
+// Where the project keeps what setup generates; one place so tools agree.
+import * as path from "path"
+
+export const ROOT = path.resolve(__dirname, "..")
+export const TEST_PKI_DIR = path.join(ROOT, "certs", "test-pki")
+export const EMULATOR_ROOT_CA = path.join(TEST_PKI_DIR, "emulator-root.pem")
+export const FIRMWARE_ENTRY = path.join(ROOT, "src", "main.ts")
+export const FIRMWARE_IMAGE = path.join(ROOT, "build", "firmware.devs")
+export const EMULATOR_CONFIG = path.join(ROOT, "sim", "emulator.config.json")
+export const EMULATOR_SECRETS = path.join(ROOT, ".emulator", "secrets.json")
+export const ENV_DEFAULTS = path.join(ROOT, ".env.defaults")
+export const ENV_LOCAL = path.join(ROOT, ".env.local")

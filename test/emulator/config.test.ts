@@ -1,0 +1,89 @@
+// The emulator's configuration: the shipped default, secrets kept apart, generated keys,
+// and validation that names every problem.
+import * as assert from "assert"
+import * as fs from "fs"
+import * as path from "path"
+import { ConfigError, generateMissingKeys, loadConfig, validateConfig } from "../../sim/emulator/config"
+import { ROOT } from "../../sim/paths"
+import { tempDir } from "./fixtures"
+
+const DEFAULT_CONFIG = path.join(ROOT, "sim", "emulator.config.json")
+
+describe("emulator configuration", () => {
+    it("ships a default with public values only: sim-device-01, the sim-group group, hub localhost, ports 8883/8443", () => {
+        const text = fs.readFileSync(DEFAULT_CONFIG, "utf8")
+        assert.ok(!/primaryKey|secondaryKey/.test(text))
+        const c = loadConfig(DEFAULT_CONFIG)
+        assert.deepStrictEqual(c.ports, { mqtt: 8883, https: 8443 })
+        assert.deepStrictEqual(c.enrollments.map((e) => [e.kind, e.kind === "individual" ? e.registrationId : e.enrollmentGroupId]), [
+            ["individual", "sim-device-01"],
+            ["group", "sim-group"],
+        ])
+        assert.deepStrictEqual(c.hubs, [{ hostName: "localhost" }])
+        // Paths resolve against the config file, so any working directory works.
+        assert.strictEqual(c.tls.ca, path.join(ROOT, "certs", "test-pki", "emulator-root.pem"))
+    })
+
+    it("generates missing keys once into a 0600 secrets file and reuses them", () => {
+        const secrets = path.join(tempDir("emulator-config"), "nested", "secrets.json")
+        const first = generateMissingKeys(loadConfig(DEFAULT_CONFIG, secrets), secrets)
+        assert.strictEqual(fs.statSync(secrets).mode & 0o777, 0o600)
+        for (const e of first.enrollments) {
+            assert.strictEqual(Buffer.from(e.attestation.primaryKey!, "base64").length, 64)
+            assert.notStrictEqual(e.attestation.primaryKey, e.attestation.secondaryKey)
+        }
+        const again = generateMissingKeys(loadConfig(DEFAULT_CONFIG, secrets), secrets)
+        assert.deepStrictEqual(again.enrollments, first.enrollments)
+        const saved = JSON.parse(fs.readFileSync(secrets, "utf8"))
+        assert.deepStrictEqual(Object.keys(saved).sort(), ["sim-device-01", "sim-group"])
+    })
+
+    it("takes keys from the secrets file when the config leaves them out, and config keys win", () => {
+        const dir = tempDir("emulator-config")
+        const key = Buffer.alloc(32, 7).toString("base64")
+        const own = Buffer.alloc(32, 9).toString("base64")
+        fs.writeFileSync(path.join(dir, "secrets.json"), JSON.stringify({ a: { primaryKey: key, secondaryKey: key }, b: { primaryKey: key, secondaryKey: key } }))
+        fs.writeFileSync(
+            path.join(dir, "config.json"),
+            JSON.stringify({
+                tls: { cert: "server.pem", key: "server.key" },
+                dps: { idScope: "0ne00000001" },
+                hubs: [{ hostName: "hub.local" }],
+                enrollments: [
+                    { registrationId: "a", attestation: { type: "symmetricKey" } },
+                    { enrollmentGroupId: "b", attestation: { type: "symmetricKey", primaryKey: own } },
+                ],
+            })
+        )
+        const c = loadConfig(path.join(dir, "config.json"), path.join(dir, "secrets.json"))
+        assert.strictEqual(c.enrollments[0].attestation.primaryKey, key)
+        assert.strictEqual(c.enrollments[1].attestation.primaryKey, own)
+        assert.strictEqual(c.enrollments[1].attestation.secondaryKey, key)
+        assert.strictEqual(c.enrollments[0].iotHubHostName, "hub.local")
+        assert.strictEqual(c.tls.cert, path.join(dir, "server.pem"))
+        assert.strictEqual(c.bind, "127.0.0.1")
+    })
+
+    it("names every problem of an invalid configuration at once", () => {
+        const bad = {
+            bind: "0.0.0.0",
+            ports: { mqtt: 70000, https: 8443 },
+            tls: { cert: "c.pem" },
+            dps: { idScope: "bad scope!" },
+            hubs: [{ hostName: "hub" }],
+            enrollments: [
+                { registrationId: "x", attestation: { type: "x509" }, iotHubHostName: "elsewhere" },
+                { registrationId: "X", attestation: { type: "symmetricKey", primaryKey: "short" }, faults: { throttle: -1, serverErrorStatus: 502 } },
+            ],
+        }
+        assert.throws(
+            () => validateConfig(bad),
+            (e: Error) => {
+                assert.ok(e instanceof ConfigError)
+                for (const needle of ["bind", "ports", "tls.key", "idScope", "attestation.type", "iotHubHostName", "used twice", "primaryKey", "throttle", "serverErrorStatus"])
+                    assert.ok(e.message.includes(needle), `${needle} missing in: ${e.message}`)
+                return true
+            }
+        )
+    })
+})
