@@ -80,7 +80,11 @@ async function boot() {
         } catch (e) {
             await session.close()
             if (e instanceof HubAuthError) {
-                console.log("hub: " + (e as Error).message + "; provisioning again")
+                // Refused right after a fresh assignment too: back off rather than hammer DPS.
+                const pause = failures > 0 ? retryBackoffMs(failures, RECONNECT_BASE_MS, RECONNECT_MAX_MS, Math.random()) : 0
+                failures++
+                console.log("hub: " + (e as Error).message + "; provisioning again" + (pause > 0 ? " in " + pause + " ms" : ""))
+                if (pause > 0) await ds.sleep(pause)
                 await storeForgetAssignment()
                 cfg.reprovision = true
                 assignment = await provision(cfg, clock)

@@ -51,6 +51,7 @@ export class MqttError extends Error {
 }
 
 const WRITE_CHUNK = 1024
+const RECV_POLL_MS = 1000
 const CONNACK_REASONS = [
     "accepted",
     "unacceptable protocol version",
@@ -229,8 +230,11 @@ export class MqttClient {
     private async readLoop(sock: Socket) {
         try {
             for (;;) {
-                const data = await sock.recv()
+                // A bounded wait: a socket closed from this side never wakes its reader,
+                // and a fiber parked forever would pin this client in the heap.
+                const data = await sock.recv(RECV_POLL_MS)
                 if (this.sock !== sock) return
+                if (data === undefined) continue
                 if (data === null) {
                     this.finish("connection closed by server")
                     return

@@ -111,4 +111,15 @@ describe("mqtt client", () => {
         expect(dead.isConnected()).toBe(false)
         expect(dead.closeReason().indexOf("PINGRESP") >= 0).toBe(true)
     })
+    test("connect/close cycles do not leak the heap", async () => {
+        for (let i = 0; i < 40; i++) {
+            const c = await client("cycle", 0, 2048)
+            await c.connect()
+            await c.close()
+        }
+        const c = await client("cycle", 0, 2048)
+        await c.connect()
+        expect(c.isConnected()).toBe(true)
+        await c.close()
+    })
 })

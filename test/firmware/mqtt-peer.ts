@@ -70,6 +70,9 @@ const SCRIPTS: Record<string, Script> = {
         if (pkt.cmd === "connect") sock.write(connack(0))
         if (pkt.cmd === "pingreq") sock.write(gen({ cmd: "pingresp" }))
     },
+    cycle(sock, pkt) {
+        if (pkt.cmd === "connect") sock.write(connack(0))
+    },
     pingdead(sock, pkt) {
         if (pkt.cmd === "connect") sock.write(connack(0))
     },

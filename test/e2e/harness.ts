@@ -1,0 +1,52 @@
+// End-to-end plumbing: the real firmware image booted in the simulator host against
+// an emulator on ephemeral ports, with the emulator's root CA as the image's only trust anchor.
+import { buildFirmware } from "../../sim/host/build"
+import { SimulatedDevice } from "../../sim/host/device"
+import { FirmwareImage } from "../../sim/host/image"
+import { DeviceSettings } from "../../sim/host/device-settings"
+import { FIRMWARE_ENTRY, FIRMWARE_IMAGE } from "../../sim/paths"
+import { ID_SCOPE, RunningEmulator } from "../emulator/fixtures"
+import * as fs from "fs"
+
+export async function firmwareBytecode(): Promise<Buffer> {
+    const { outFile } = await buildFirmware(FIRMWARE_ENTRY, FIRMWARE_IMAGE)
+    return fs.readFileSync(outFile)
+}
+
+export interface BootedDevice {
+    device: SimulatedDevice
+    /** Resolves with the first console line matching `re`; rejects on timeout with the last lines. */
+    line(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>
+    stop(): Promise<void>
+}
+
+/** Boots the firmware with settings pointing at the emulator; `settings` adds REG_ID and a key. */
+export async function bootDevice(
+    emu: RunningEmulator,
+    settings: DeviceSettings,
+    opts: { flashFile?: string; trustAnchors?: string[] } = {}
+): Promise<BootedDevice> {
+    const image: FirmwareImage = {
+        bytecode: await firmwareBytecode(),
+        settings: {
+            ID_SCOPE,
+            DPS_HOST: `localhost:${emu.mqttPort}`,
+            TIME_HOST: `localhost:${emu.httpsPort}`,
+            ...settings,
+        },
+        trustAnchors: opts.trustAnchors ?? [emu.ca],
+    }
+    const device = new SimulatedDevice(image, { flashFile: opts.flashFile })
+    await device.boot()
+    return {
+        device,
+        line: (re, timeoutMs = 20000) => device.waitForConsole(re, timeoutMs),
+        stop: () => device.stop(),
+    }
+}
+
+/** The outcome of provisioning as the device reports it: assigned hub and id, or its fatal error. */
+export async function provisioningOutcome(d: BootedDevice, timeoutMs = 20000): Promise<{ hub?: string; deviceId?: string; fatal?: string }> {
+    const m = await d.line(/^dps: assigned to (\S+) as (\S+)|^fatal: (.*)/, timeoutMs)
+    return m[3] !== undefined ? { fatal: m[3] } : { hub: m[1], deviceId: m[2] }
+}
