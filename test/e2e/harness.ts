@@ -24,7 +24,7 @@ export interface BootedDevice {
 export async function bootDevice(
     emu: RunningEmulator,
     settings: DeviceSettings,
-    opts: { flashFile?: string; trustAnchors?: string[] } = {}
+    opts: { flashFile?: string; trustAnchors?: string[]; onConsole?: (line: string) => void } = {}
 ): Promise<BootedDevice> {
     const image: FirmwareImage = {
         bytecode: await firmwareBytecode(),
@@ -37,6 +37,7 @@ export async function bootDevice(
         trustAnchors: opts.trustAnchors ?? [emu.ca],
     }
     const device = new SimulatedDevice(image, { flashFile: opts.flashFile })
+    if (opts.onConsole) device.on("console", opts.onConsole)
     await device.boot()
     return {
         device,

@@ -1,0 +1,15 @@
+// `npm run bench`: prints figures, asserts nothing. Loopback only, bounded in time.
+import { benchProvisioning } from "./provisioning"
+
+async function main() {
+    console.log(`bench: node ${process.version}, ${new Date().toISOString()}`)
+    await benchProvisioning()
+}
+
+main().then(
+    () => process.exit(0),
+    (e: Error) => {
+        console.error(`bench: ${e.message}`)
+        process.exit(1)
+    }
+)
