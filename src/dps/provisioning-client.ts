@@ -5,6 +5,7 @@ import { MqttClient, MqttError } from "../mqtt/client"
 import { sasBuildDpsToken } from "../sas"
 import { retryBackoffMs } from "../retry"
 import { WallClock } from "../time/clock"
+import { FirmwareError } from "../errors"
 import {
     DPS_SUBSCRIBE_TOPIC,
     dpsBuildRegisterBody,
@@ -34,11 +35,9 @@ export interface DpsAssignment {
 }
 
 /** A refusal that retrying with the same settings cannot fix. */
-export class ProvisioningError extends Error {
+export class ProvisioningError extends FirmwareError {
     constructor(message: string) {
-        super()
-        this.name = "ProvisioningError"
-        this.message = message
+        super("ProvisioningError", message)
     }
 }
 

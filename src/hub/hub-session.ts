@@ -7,6 +7,7 @@ import { MqttClient, MqttError } from "../mqtt/client"
 import { MqttPublish } from "../mqtt/packet"
 import { sasBuildHubToken } from "../sas"
 import { WallClock } from "../time/clock"
+import { FirmwareError } from "../errors"
 import { propertyBagGet } from "./property-bag"
 import {
     HUB_DESIRED_FILTER,
@@ -38,11 +39,9 @@ export interface HubOptions {
 }
 
 /** The hub refused the device's credentials: the identity is gone or changed, so provision again. */
-export class HubAuthError extends Error {
+export class HubAuthError extends FirmwareError {
     constructor(message: string) {
-        super()
-        this.name = "HubAuthError"
-        this.message = message
+        super("HubAuthError", message)
     }
 }
 

@@ -4,6 +4,7 @@
 import * as ds from "@devicescript/core"
 import { Socket, connect } from "@devicescript/net"
 import { MqttFrameReader, MqttSkipped } from "./frame-reader"
+import { FirmwareError } from "../errors"
 import {
     CONNACK,
     MqttFrame,
@@ -42,11 +43,9 @@ export interface MqttClientOptions {
 }
 
 /** code: the CONNACK return code (5 = not authorized), 0x80 for a refused SUBSCRIBE, 0 otherwise. */
-export class MqttError extends Error {
+export class MqttError extends FirmwareError {
     constructor(message: string, readonly code: number) {
-        super()
-        this.name = "MqttError"
-        this.message = message
+        super("MqttError", message)
     }
 }
 

@@ -1,0 +1,9 @@
+// Named errors the firmware's loops branch on. DeviceScript's Error subclasses
+// cannot pass the message to super(), so it is set here once.
+export class FirmwareError extends Error {
+    constructor(name: string, message: string) {
+        super()
+        this.name = name
+        this.message = message
+    }
+}
