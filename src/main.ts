@@ -55,6 +55,10 @@ async function boot() {
     console.log("clock: " + now + " s since epoch (from " + cfg.time.host + ")")
     const app = new DeviceApp(FIRMWARE_VERSION, cfg.telemetryIntervalSec, new SimulatedClimateSensor())
     let assignment = await provision(cfg, clock)
+    const sampler = async () => {
+        await app.runSampler()
+    }
+    sampler.start()
     let failures = 0
     for (;;) {
         const gateway = cfg.gatewayHost

@@ -27,7 +27,20 @@ export class DeviceApp {
         return this.nextReadingMs - ds.millis()
     }
 
-    async takeReading() {
+    /**
+     * Takes readings on schedule whatever the connection does, so an outage
+     * leaves them queued rather than untaken. Runs forever (start it as a fiber).
+     */
+    async runSampler() {
+        for (;;) {
+            const wait = this.msUntilTelemetry()
+            // Short sleeps pick up an interval change within a second.
+            if (wait > 0) await ds.sleep(Math.min(wait, 1000))
+            else await this.takeReading()
+        }
+    }
+
+    private async takeReading() {
         this.nextReadingMs = ds.millis() + this.intervalSec * 1000
         const r = await this.sensor.read()
         this.seq++

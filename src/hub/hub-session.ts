@@ -82,7 +82,7 @@ export class HubSession {
             await this.mqtt.connect()
         } catch (e) {
             const code = e instanceof MqttError ? (e as MqttError).code : 0
-            if (code === 4 || code === 5) throw new HubAuthError("hub refused " + o.deviceId + ": " + (e as Error).message)
+            if (code === 4 || code === 5) throw new HubAuthError("refused " + o.deviceId + ": " + (e as Error).message)
             throw e
         }
         this.renewAtMs = ds.millis() + Math.floor(ttl * 1000 * RENEW_AT)
@@ -106,7 +106,8 @@ export class HubSession {
                 await this.mqtt.close()
                 return
             }
-            const wait = Math.max(1, Math.min(app.msUntilTelemetry(), this.renewAtMs - now))
+            // Wake just after the sampler's next reading to send it.
+            const wait = Math.max(20, Math.min(app.msUntilTelemetry() + 20, this.renewAtMs - now))
             const msg = await this.mqtt.receive(wait)
             if (msg !== undefined) {
                 try {
@@ -117,7 +118,6 @@ export class HubSession {
                     console.log("hub: could not handle message on " + msg.topic + ": " + (e as Error).message)
                 }
             }
-            if (app.msUntilTelemetry() <= 0) await app.takeReading()
         }
     }
 
