@@ -22,6 +22,35 @@ async function expectLine(device: SimulatedDevice, ok: RegExp, what: string): Pr
     return m
 }
 
+async function poll<T>(what: string, f: () => T | undefined): Promise<T> {
+    for (const end = Date.now() + STEP_TIMEOUT_MS; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+        const v = f()
+        if (v !== undefined) return v
+    }
+    throw new Error(`no ${what} within ${STEP_TIMEOUT_MS / 1000} s`)
+}
+
+/** What an operator would do from the cloud side, each step visible on both ends. */
+async function serviceSide(emulator: Emulator, device: SimulatedDevice, deviceId: string) {
+    const service = emulator.service
+    say("demo", `service: set desired telemetryInterval = 2 (az iot hub device-twin update)`)
+    const { version } = service.updateDesired(deviceId, { telemetryInterval: 2 })
+    await expectLine(device, new RegExp(`^app: desired version ${version} applied`), "the desired property applied")
+    const ack = await poll("the reported acknowledgement", () => {
+        const r = (service.getTwin(deviceId).properties.reported as Record<string, { av?: number }>).telemetryInterval
+        return r?.av === version ? r : undefined
+    })
+    say("demo", `service: twin reported telemetryInterval = ${JSON.stringify(ack)} (desired version ${version})`)
+    say("demo", "service: invoke direct method getDeviceState (az iot hub invoke-device-method)")
+    const state = await service.invokeMethod(deviceId, "getDeviceState", null, 10)
+    say("demo", `service: method answered ${state.status} ${JSON.stringify(state.payload)}`)
+    say("demo", "service: send C2D message 'hello from the cloud' (az iot device c2d-message send)")
+    service.sendC2d(deviceId, "hello from the cloud", { properties: { source: "demo" } })
+    await expectLine(device, /^hub: c2d message .*hello from the cloud/, "the C2D message")
+    const before = service.telemetry(deviceId).length
+    await expectLine(device, new RegExp(`^hub: telemetry #${before + 2} acknowledged`), "telemetry at the new interval")
+}
+
 async function main() {
     if (!fs.existsSync(FIRMWARE_IMAGE) || !fs.existsSync(EMULATOR_ROOT_CA) || !fs.existsSync(ENV_LOCAL)) await setup(false)
     const config = generateMissingKeys(loadConfig(EMULATOR_CONFIG, EMULATOR_SECRETS), EMULATOR_SECRETS)
@@ -39,7 +68,12 @@ async function main() {
     try {
         await device.boot()
         const assigned = await expectLine(device, /^dps: assigned to (\S+) as (\S+)/, "DPS assignment")
-        say("demo", `provisioned: hub ${assigned[1]}, device id ${assigned[2]}`)
+        const deviceId = assigned[2]
+        say("demo", `provisioned: hub ${assigned[1]}, device id ${deviceId}`)
+        await expectLine(device, /^hub: connected/, "hub connection")
+        await expectLine(device, /^hub: telemetry #2 acknowledged/, "acknowledged telemetry")
+        await serviceSide(emulator, device, deviceId)
+        say("demo", "done: provisioned, connected, telemetry flowing, twin, method and C2D handled")
     } finally {
         await device.stop()
         await emulator.stop()

@@ -25,14 +25,18 @@ async function main() {
     if (secretsFile) config = generateMissingKeys(config, secretsFile)
     const emulator = new Emulator(config)
     emulator.on("event", (name, data) => console.log(describeEvent(name, data)))
-    const { mqttPort, httpsPort } = await emulator.start()
+    const { mqttPort, httpsPort, servicePort } = await emulator.start()
     const host = config.bind.includes(":") ? `[${config.bind}]` : config.bind
-    console.log(`emulator: DPS (MQTT 3.1.1 over TLS) on mqtts://${host}:${mqttPort}`)
+    console.log(`emulator: DPS and IoT Hub (MQTT 3.1.1 over TLS) on mqtts://${host}:${mqttPort}`)
     console.log(`emulator: time (HTTPS Date header) on https://${host}:${httpsPort}`)
+    if (servicePort !== undefined)
+        console.log(`emulator: service endpoint on https://${host}:${servicePort} (npx ts-node sim/emulator/service-cli.ts --help)`)
+    else console.log("emulator: service endpoint off (no service key: run with --secrets)")
     console.log(`emulator: ${trustLine(config)}`)
     console.log(`emulator: ID scope ${config.dps.idScope}; hubs ${config.hubs.map((h) => h.hostName).join(", ")}`)
     const list = config.enrollments.map((e) => `${enrollmentId(e)} (${e.kind}${e.enabled ? "" : ", disabled"})`)
     console.log(`emulator: enrollments ${list.join(", ")}${secretsFile ? `; keys in ${secretsFile}` : ""}`)
+    if (config.devices.length) console.log(`emulator: devices ${config.devices.map((d) => `${d.deviceId} (${d.hub}, ${d.status})`).join(", ")}`)
     process.once("SIGINT", () => {
         void emulator.stop().then(() => {
             console.log("emulator: stopped")

@@ -46,9 +46,26 @@ export interface GroupEnrollment extends EnrollmentBase {
 
 export type Enrollment = IndividualEnrollment | GroupEnrollment
 
+/** A hub device identity created up front, as `az iot hub device-identity create` does. */
+export interface DeviceIdentityConfig {
+    deviceId: string
+    hub: string
+    primaryKey?: string
+    secondaryKey?: string
+    status: "enabled" | "disabled"
+}
+
+/** The `iothubowner`-style policy whose key signs requests to the service endpoint. */
+export const SERVICE_POLICY = "iothubowner"
+/** Where the service policy's keys live in the secrets file. */
+export const SERVICE_SECRET_ID = "$iothubowner"
+/** Where a configured device's keys live in the secrets file. */
+export const deviceSecretId = (deviceId: string) => `devices/${deviceId}`
+
 export interface EmulatorConfig {
     bind: string
-    ports: { mqtt: number; https: number }
+    /** `service`: the HTTPS management endpoint (service-endpoint.ts). */
+    ports: { mqtt: number; https: number; service: number }
     /** PEM text or file paths (absolute after loading). */
     tls: { cert: string; key: string; ca?: string }
     dps: {
@@ -63,6 +80,11 @@ export interface EmulatorConfig {
     }
     hubs: { hostName: string }[]
     enrollments: Enrollment[]
+    devices: DeviceIdentityConfig[]
+    /** Keys of the service policy; without a primary key the management endpoint stays off. */
+    service: { primaryKey?: string; secondaryKey?: string }
+    /** Clock skew allowed on hub SAS tokens, also added to their expiry (IoT Hub: 300 s). */
+    sasSkewSec: number
 }
 
 export type SecretsFile = Record<string, { primaryKey: string; secondaryKey: string }>
@@ -90,8 +112,8 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
     if (!isObj(raw)) throw new ConfigError(problems.join("; "))
     const bind = raw.bind ?? "127.0.0.1"
     need(LOOPBACK.has(bind), `bind must be a loopback address (127.0.0.1, localhost, ::1), not ${bind}`)
-    const ports = { mqtt: raw.ports?.mqtt ?? 8883, https: raw.ports?.https ?? 8443 }
-    need(isPort(ports.mqtt) && isPort(ports.https), "ports.mqtt and ports.https must be 0..65535 (0 = any free port)")
+    const ports = { mqtt: raw.ports?.mqtt ?? 8883, https: raw.ports?.https ?? 8443, service: raw.ports?.service ?? 8444 }
+    need(isPort(ports.mqtt) && isPort(ports.https) && isPort(ports.service), "ports.mqtt, ports.https and ports.service must be 0..65535 (0 = any free port)")
     const tls = raw.tls ?? {}
     const pemOrPath = (v: unknown, name: string, required: boolean): string | undefined => {
         if (v === undefined && !required) return undefined
@@ -154,8 +176,26 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
             enrollments.push({ ...base, kind: "individual", registrationId: e.registrationId, deviceId: e.deviceId ?? e.registrationId })
         } else enrollments.push({ ...base, kind: "group", enrollmentGroupId: e.enrollmentGroupId })
     }
+    const devices: DeviceIdentityConfig[] = []
+    for (const [i, d] of (Array.isArray(raw.devices) ? raw.devices : []).entries()) {
+        const where = `devices[${i}]`
+        // IoT Hub's device id alphabet.
+        need(typeof d?.deviceId === "string" && /^[A-Za-z0-9\-:.+%_#*?!(),=@$']{1,128}$/.test(d.deviceId), `${where}.deviceId is not a valid device id`)
+        const hub = d?.hub ?? hubs[0]?.hostName
+        need(typeof hub === "string" && hubNames.includes(hub.toLowerCase()), `${where}.hub must be one of hubs`)
+        need(d?.primaryKey === undefined || isKey(d.primaryKey), `${where}: primaryKey must be base64 of at least 16 bytes`)
+        need(d?.secondaryKey === undefined || isKey(d.secondaryKey), `${where}: secondaryKey must be base64 of at least 16 bytes`)
+        const status = d?.status ?? "enabled"
+        need(status === "enabled" || status === "disabled", `${where}.status must be enabled or disabled`)
+        devices.push({ deviceId: d?.deviceId, hub, primaryKey: d?.primaryKey, secondaryKey: d?.secondaryKey, status })
+    }
+    const service = { primaryKey: raw.service?.primaryKey, secondaryKey: raw.service?.secondaryKey }
+    need(service.primaryKey === undefined || isKey(service.primaryKey), "service.primaryKey must be base64 of at least 16 bytes")
+    need(service.secondaryKey === undefined || isKey(service.secondaryKey), "service.secondaryKey must be base64 of at least 16 bytes")
+    const sasSkewSec = raw.sasSkewSec ?? 300
+    need(isNonNegInt(sasSkewSec), "sasSkewSec must be a whole number of seconds")
     if (problems.length) throw new ConfigError(problems.join("; "))
-    return { bind, ports, tls: { cert: cert!, key: key!, ca }, dps: { idScope, retryAfter, authFailure }, hubs, enrollments }
+    return { bind, ports, tls: { cert: cert!, key: key!, ca }, dps: { idScope, retryAfter, authFailure }, hubs, enrollments, devices, service, sasSkewSec }
 }
 
 /** Validates a configuration given in code (enrollment kinds inferred from their id field). */
@@ -187,8 +227,12 @@ function readSecrets(file: string): SecretsFile {
 
 /** Keys from the secrets file fill in keys the config file leaves out. */
 function withSecrets(raw: any, secrets: SecretsFile): any {
-    if (!Array.isArray(raw?.enrollments)) return raw
-    const enrollments = raw.enrollments.map((e: any) => {
+    if (typeof raw !== "object" || raw === null) return raw
+    const fill = (o: any, s?: { primaryKey: string; secondaryKey: string }) =>
+        s ? { ...o, primaryKey: o?.primaryKey ?? s.primaryKey, secondaryKey: o?.secondaryKey ?? s.secondaryKey } : o
+    const devices = Array.isArray(raw.devices) ? raw.devices.map((d: any) => fill(d, secrets[deviceSecretId(d?.deviceId)])) : raw.devices
+    const service = fill(raw.service ?? {}, secrets[SERVICE_SECRET_ID])
+    const enrollments = !Array.isArray(raw.enrollments) ? raw.enrollments : raw.enrollments.map((e: any) => {
         const s = secrets[e?.registrationId ?? e?.enrollmentGroupId]
         if (!s) return e
         const att = e.attestation ?? {}
@@ -197,7 +241,7 @@ function withSecrets(raw: any, secrets: SecretsFile): any {
             attestation: { ...att, primaryKey: att.primaryKey ?? s.primaryKey, secondaryKey: att.secondaryKey ?? s.secondaryKey },
         }
     })
-    return { ...raw, enrollments }
+    return { ...raw, enrollments, devices, service }
 }
 
 export function loadConfig(configFile: string, secretsFile?: string): EmulatorConfig {
@@ -210,34 +254,38 @@ function newKey(): string {
 }
 
 /**
- * Like `az iot dps enrollment create`: random 64-byte keys for enrollments that have none,
- * saved to the secrets file (0600, merged with what it holds). Returns the completed config.
+ * Like `az iot dps enrollment create` / `az iot hub device-identity create`: random 64-byte keys for
+ * enrollments, devices and the service policy that have none, saved to the secrets file (0600, merged
+ * with what it holds). Returns the completed config.
  */
 export function generateMissingKeys(config: EmulatorConfig, secretsFile: string): EmulatorConfig {
     const secrets = readSecrets(secretsFile)
     let changed = false
-    const enrollments = config.enrollments.map((e) => {
-        if (e.attestation.primaryKey && e.attestation.secondaryKey) return e
-        const id = enrollmentId(e)
+    const complete = <T extends { primaryKey?: string; secondaryKey?: string }>(id: string, keys: T): T => {
+        if (keys.primaryKey && keys.secondaryKey) return keys
         const saved = secrets[id]
-        const primaryKey = e.attestation.primaryKey ?? saved?.primaryKey ?? newKey()
-        const secondaryKey = e.attestation.secondaryKey ?? saved?.secondaryKey ?? newKey()
+        const primaryKey = keys.primaryKey ?? saved?.primaryKey ?? newKey()
+        const secondaryKey = keys.secondaryKey ?? saved?.secondaryKey ?? newKey()
         if (!saved || saved.primaryKey !== primaryKey || saved.secondaryKey !== secondaryKey) {
             secrets[id] = { primaryKey, secondaryKey }
             changed = true
         }
-        return { ...e, attestation: { ...e.attestation, primaryKey, secondaryKey } }
-    })
+        return { ...keys, primaryKey, secondaryKey }
+    }
+    const enrollments = config.enrollments.map((e) => ({ ...e, attestation: complete(enrollmentId(e), e.attestation) }))
+    const devices = config.devices.map((d) => complete(deviceSecretId(d.deviceId), d))
+    const service = complete(SERVICE_SECRET_ID, config.service)
     if (changed) {
         fs.mkdirSync(path.dirname(secretsFile), { recursive: true })
         const tmp = `${secretsFile}.${process.pid}.tmp`
         fs.writeFileSync(tmp, JSON.stringify(secrets, null, 2) + "\n", { mode: 0o600 })
         fs.renameSync(tmp, secretsFile)
     }
-    return { ...config, enrollments }
+    return { ...config, enrollments, devices, service }
 }
 
-/** The enrollments that still have no primary key (the emulator refuses to start with any). */
+/** The enrollments and devices that still have no primary key (the emulator refuses to start with any). */
 export function enrollmentsWithoutKeys(config: EmulatorConfig): string[] {
-    return config.enrollments.filter((e) => !e.attestation.primaryKey).map(enrollmentId)
+    const devices = config.devices.filter((d) => !d.primaryKey).map((d) => deviceSecretId(d.deviceId))
+    return [...config.enrollments.filter((e) => !e.attestation.primaryKey).map(enrollmentId), ...devices]
 }

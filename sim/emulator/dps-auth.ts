@@ -21,7 +21,8 @@ function findIndividual(config: EmulatorConfig, registrationId: string): Individ
     return config.enrollments.find((e): e is IndividualEnrollment => e.kind === "individual" && e.registrationId.toLowerCase() === id)
 }
 
-function groupDeviceKeys(group: GroupEnrollment, registrationId: string): SasKeys {
+/** A group device's keys: each derived from the group's key and the registration id. */
+export function groupDeviceKeys(group: GroupEnrollment, registrationId: string): SasKeys {
     const { primaryKey, secondaryKey } = group.attestation
     return {
         primaryKey: sasDeriveDeviceKey(primaryKey!, registrationId),

@@ -1,17 +1,18 @@
 // The DPS face: binds MQTT connections to CONNECT authentication and the registrar, and
 // reports each step as an event.
-import { CONNACK_NOT_AUTHORIZED, ConnectionClosed, MqttConnection } from "./mqtt-connection"
+import { CONNACK_NOT_AUTHORIZED, MqttConnection } from "./mqtt-connection"
 import { EmulatorConfig } from "./config"
 import { dpsAuthenticate } from "./dps-auth"
 import { DPS_RESPONSE_FILTER, dpsParseRequestTopic, dpsResponseTopic } from "./dps-protocol"
 import { DpsRegistrar, DpsReply, DpsSession } from "./dps-registrar"
 import { Emit } from "./events"
+import { MqttFace } from "./mqtt-router"
 import { EmulatorState } from "./state"
 import type { IConnectPacket, IPublishPacket, ISubscribePacket } from "mqtt-packet"
 
-const FACE = "dps"
+export class DpsFace implements MqttFace {
+    readonly name = "dps"
 
-export class DpsFace {
     private readonly registrar: DpsRegistrar
 
     constructor(
@@ -23,29 +24,10 @@ export class DpsFace {
         this.registrar = new DpsRegistrar(state, config.dps.retryAfter)
     }
 
-    attach(conn: MqttConnection): void {
+    attach(conn: MqttConnection, connect: IConnectPacket): void {
         // Stays undefined on a connection admitted with bad credentials (dps.authFailure "register").
         let session: DpsSession | undefined
         let responseQos: 0 | 1 = 1
-        conn.on("connect", (p: IConnectPacket) => {
-            const auth = dpsAuthenticate(p, this.config, Math.floor(this.now().getTime() / 1000))
-            if (!auth.ok) {
-                const deferred = this.config.dps.authFailure === "register"
-                const answer = deferred ? "401 at registration" : "CONNACK 5"
-                this.emit("dps.refused", { remote: conn.remote, clientId: p.clientId, answer, reason: auth.reason })
-                return deferred ? conn.accept() : conn.refuse(CONNACK_NOT_AUTHORIZED, auth.reason)
-            }
-            session = { registrationId: auth.registrationId, enrollment: auth.enrollment }
-            conn.accept()
-            this.emit("dps.connect", {
-                remote: conn.remote,
-                registrationId: auth.registrationId,
-                enrollmentId: auth.enrollment.kind === "individual" ? auth.enrollment.registrationId : auth.enrollment.enrollmentGroupId,
-                enrollmentKind: auth.enrollment.kind,
-                key: auth.key,
-                apiVersion: auth.apiVersion,
-            })
-        })
         conn.on("subscribe", (p: ISubscribePacket) => {
             const granted = p.subscriptions.map((s) => (s.topic === DPS_RESPONSE_FILTER ? Math.min(s.qos, 1) : 0x80))
             const res = p.subscriptions.findIndex((s) => s.topic === DPS_RESPONSE_FILTER)
@@ -67,10 +49,23 @@ export class DpsFace {
             conn.publish(dpsResponseTopic(reply.status, req.rid, reply.retryAfter), JSON.stringify(reply.body), responseQos)
             this.report(session?.registrationId ?? conn.clientId ?? "", reply)
         })
-        conn.on("closed", (c: ConnectionClosed) => {
-            if (c.violation) this.emit("connection.error", { face: FACE, remote: conn.remote, clientId: conn.clientId, reason: c.reason })
-            const { reason, bytesIn, bytesOut, wireBytesIn, wireBytesOut } = c
-            this.emit("connection.close", { face: FACE, remote: conn.remote, clientId: conn.clientId, reason, bytesIn, bytesOut, wireBytesIn, wireBytesOut })
+        // Handlers first: a connection admitted with bad credentials still gets its 401 answers.
+        const auth = dpsAuthenticate(connect, this.config, Math.floor(this.now().getTime() / 1000))
+        if (!auth.ok) {
+            const deferred = this.config.dps.authFailure === "register"
+            const answer = deferred ? "401 at registration" : "CONNACK 5"
+            this.emit("dps.refused", { remote: conn.remote, clientId: connect.clientId, answer, reason: auth.reason })
+            return deferred ? conn.accept() : conn.refuse(CONNACK_NOT_AUTHORIZED, auth.reason)
+        }
+        session = { registrationId: auth.registrationId, enrollment: auth.enrollment }
+        conn.accept()
+        this.emit("dps.connect", {
+            remote: conn.remote,
+            registrationId: auth.registrationId,
+            enrollmentId: auth.enrollment.kind === "individual" ? auth.enrollment.registrationId : auth.enrollment.enrollmentGroupId,
+            enrollmentKind: auth.enrollment.kind,
+            key: auth.key,
+            apiVersion: auth.apiVersion,
         })
     }
 

@@ -1,6 +1,7 @@
 // What DPS answers to register and poll requests of an authenticated device: the
 // register -> assigning -> assigned/failed/disabled flow with the enrollment's injected faults.
 import { Enrollment, enrollmentId } from "./config"
+import { groupDeviceKeys } from "./dps-auth"
 import { dpsErrorBody, dpsNewEtag, dpsNewOperationId } from "./dps-protocol"
 import { EmulatorState, RegistrationRecord } from "./state"
 
@@ -108,6 +109,9 @@ export class DpsRegistrar {
         else {
             const deviceId = e.kind === "individual" ? e.deviceId : session.registrationId
             done = { ...base, status: "assigned", deviceId, assignedHub: e.iotHubHostName }
+            // The hub identity gets the keys the device signs with, as DPS creates it in the linked hub.
+            const keys = e.kind === "individual" ? e.attestation : groupDeviceKeys(e, session.registrationId)
+            this.state.hub.assignDevice(deviceId, e.iotHubHostName, { primaryKey: keys.primaryKey!, secondaryKey: keys.secondaryKey }, now)
         }
         this.state.putRegistration(done)
         return done

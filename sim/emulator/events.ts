@@ -19,6 +19,39 @@ export interface EmulatorEvents {
     "dps.throttled": { registrationId: string; status: number; retryAfter: number }
     "dps.unavailable": { registrationId: string; status: number; retryAfter: number }
     "dps.rejected": { registrationId: string; status: number; errorCode: number; message: string }
+    "hub.connect": {
+        remote: string
+        deviceId: string
+        hub: string
+        key: "primary" | "secondary"
+        apiVersion?: string
+        modelId?: string
+        /** A clean=0 session found its stored subscriptions. */
+        sessionPresent: boolean
+    }
+    /** CONNACK 5: bad credentials, unknown or disabled device. */
+    "hub.refused": { remote: string; clientId?: string; deviceId?: string; reason: string }
+    "hub.telemetry": {
+        deviceId: string
+        hub: string
+        properties: Record<string, string>
+        systemProperties: Record<string, string>
+        body: Buffer
+        enqueuedTimeUtc: string
+        sequenceNumber: number
+    }
+    "hub.twin.get": { deviceId: string }
+    "hub.twin.reported": { deviceId: string; patch: object; version: number }
+    /** A desired-properties update from the service; `delivered` when the device was listening. */
+    "hub.twin.desired": { deviceId: string; patch: object; version: number; delivered: boolean }
+    "hub.c2d.queued": { deviceId: string; messageId: string; pending: number }
+    "hub.c2d.sent": { deviceId: string; messageId: string; deliveryCount: number }
+    "hub.c2d.completed": { deviceId: string; messageId: string }
+    "hub.method.request": { deviceId: string; methodName: string; rid: string; timeoutSec: number }
+    /** The device's status, or 504 when it did not answer in time. */
+    "hub.method.response": { deviceId: string; methodName: string; status: number }
+    "hub.device": { deviceId: string; hub: string; change: "enabled" | "disabled" | "deleted" }
+    "service.request": { remote: string; method: string; path: string; status: number }
     /** A connection closed for a protocol violation, a limit, or a failed TLS handshake. */
     "connection.error": { face: string; remote: string; clientId?: string; reason: string }
     /** Every closed MQTT connection, with the bytes each way: MQTT (inside TLS) and on the wire (TCP, TLS included). */
@@ -42,7 +75,7 @@ export type Emit = <K extends EmulatorEventName>(name: K, data: EmulatorEvents[K
 /** One readable line per event, for the console. */
 export function describeEvent<K extends EmulatorEventName>(name: K, data: EmulatorEvents[K]): string {
     const e = data as any
-    const who = e.registrationId ?? e.clientId ?? e.remote
+    const who = e.registrationId ?? e.deviceId ?? e.clientId ?? e.remote
     switch (name) {
         case "dps.connect":
             return `dps: ${who} connected (${e.enrollmentKind} enrollment ${e.enrollmentId}, ${e.key} key, api-version ${e.apiVersion})`
@@ -64,6 +97,35 @@ export function describeEvent<K extends EmulatorEventName>(name: K, data: Emulat
             return `dps: ${who} answered ${e.status} (injected server error, retry after ${e.retryAfter} s)`
         case "dps.rejected":
             return `dps: ${who} request rejected: ${e.status} ${e.errorCode} ${e.message}`
+        case "hub.connect":
+            return `hub: ${who} connected to ${e.hub} (${e.key} key${e.modelId ? `, model ${e.modelId}` : ""}${e.sessionPresent ? ", session resumed" : ""})`
+        case "hub.refused":
+            return `hub: refused ${who} (CONNACK 5): ${e.reason}`
+        case "hub.telemetry": {
+            const text = e.body.toString("utf8")
+            const props = Object.keys(e.properties).length ? ` ${JSON.stringify(e.properties)}` : ""
+            return `hub: ${who} telemetry #${e.sequenceNumber}${props}: ${text.length > 200 ? text.slice(0, 200) + "..." : text}`
+        }
+        case "hub.twin.get":
+            return `hub: ${who} reads its twin`
+        case "hub.twin.reported":
+            return `hub: ${who} reported ${JSON.stringify(e.patch)} (version ${e.version})`
+        case "hub.twin.desired":
+            return `hub: desired ${JSON.stringify(e.patch)} for ${who} (version ${e.version}, ${e.delivered ? "pushed" : "device not listening"})`
+        case "hub.c2d.queued":
+            return `hub: C2D ${e.messageId} queued for ${who} (${e.pending} pending)`
+        case "hub.c2d.sent":
+            return `hub: C2D ${e.messageId} sent to ${who} (delivery ${e.deliveryCount})`
+        case "hub.c2d.completed":
+            return `hub: C2D ${e.messageId} completed by ${who}`
+        case "hub.method.request":
+            return `hub: method ${e.methodName} called on ${who} (timeout ${e.timeoutSec} s)`
+        case "hub.method.response":
+            return `hub: method ${e.methodName} on ${who} answered ${e.status}`
+        case "hub.device":
+            return `hub: device ${who} ${e.change}`
+        case "service.request":
+            return `service: ${e.method} ${e.path} from ${e.remote}: ${e.status}`
         case "connection.error":
             return `${e.face}: connection ${e.remote}${e.clientId ? ` (${e.clientId})` : ""} closed: ${e.reason}`
         case "connection.close":

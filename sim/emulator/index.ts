@@ -1,11 +1,17 @@
-// The emulator: one in-memory state with faces on top (DPS over MQTT, the time endpoint).
+// The emulator: one in-memory state with faces on top (DPS and IoT Hub over one MQTT port,
+// the time endpoint, the service side in code and over HTTPS).
 // Events (see events.ts) report every step; none carries a key or token.
 import { EventEmitter } from "events"
 import * as fs from "fs"
 import { EmulatorConfig, enrollmentsWithoutKeys } from "./config"
 import { DpsFace } from "./dps-face"
+import { dpsParseUsername } from "./dps-protocol"
 import { EmulatorEventName, EmulatorEvents } from "./events"
-import { DPS_LIMITS, MqttConnection } from "./mqtt-connection"
+import { HubFace } from "./hub-face"
+import { MQTT_LIMITS, MqttConnection } from "./mqtt-connection"
+import { routeMqttConnection } from "./mqtt-router"
+import { HubService } from "./service"
+import { startServiceEndpoint } from "./service-endpoint"
 import { EmulatorState, RegistrationRecord } from "./state"
 import { startTimeEndpoint } from "./time-endpoint"
 import { startTlsListener, TlsListener, TlsMaterial } from "./tls-listener"
@@ -14,10 +20,15 @@ export * from "./config"
 export * from "./events"
 export type { RegistrationRecord } from "./state"
 export { sasBuildToken, sasDeriveDeviceKey } from "./sas"
+export { HubService, HubServiceError } from "./service"
+export type { C2dOptions, MethodResult } from "./service"
+export type { DeviceView, TelemetryMessage } from "./hub-registry"
 
 export interface EmulatorPorts {
     mqttPort: number
     httpsPort: number
+    /** The management endpoint; undefined when no service key is configured. */
+    servicePort?: number
 }
 
 function readPem(value: string, what: string): string {
@@ -38,12 +49,22 @@ export interface Emulator {
 
 export class Emulator extends EventEmitter {
     readonly state = new EmulatorState()
+    readonly hub: HubFace
+    /** The hubs' service side: C2D, methods, twins, identities, telemetry. */
+    readonly service: HubService
     private servers: TlsListener[] = []
 
     constructor(readonly config: EmulatorConfig) {
         super()
         const missing = enrollmentsWithoutKeys(config)
         if (missing.length) throw new Error(`enrollments without keys: ${missing.join(", ")} (see generateMissingKeys)`)
+        const emit = this.report.bind(this)
+        this.hub = new HubFace(config, this.state, emit)
+        this.service = new HubService(this.state, this.hub, emit)
+        this.on("hub.telemetry", (m) => this.service.publishTelemetry(m))
+        const now = new Date()
+        for (const d of config.devices)
+            this.state.hub.assignDevice(d.deviceId, d.hub, { primaryKey: d.primaryKey!, secondaryKey: d.secondaryKey }, now, d.status)
     }
 
     /** Emits a typed event (the faces' reporting path), and `event` (name, data) for loggers that take every one. */
@@ -63,14 +84,16 @@ export class Emulator extends EventEmitter {
         }
         const emit = this.report.bind(this)
         const dps = new DpsFace(this.config, this.state, emit)
+        // A DPS user name names `registrations`; everything else is for a hub.
+        const pick = (p: { username?: string }) => (p.username !== undefined && dpsParseUsername(p.username) ? dps : this.hub)
         const tlsError = (face: string) => (remote: string, reason: string) => emit("connection.error", { face, remote, reason })
         try {
             const mqtt = await startTlsListener(
                 material,
                 this.config.bind,
                 this.config.ports.mqtt,
-                (sock, wire) => dps.attach(new MqttConnection(sock, DPS_LIMITS, wire)),
-                tlsError("dps")
+                (sock, wire) => routeMqttConnection(new MqttConnection(sock, MQTT_LIMITS, wire), pick, emit),
+                tlsError("mqtt")
             )
             this.servers.push(mqtt)
             const time = await startTimeEndpoint(
@@ -81,7 +104,10 @@ export class Emulator extends EventEmitter {
                 tlsError("time")
             )
             this.servers.push(time)
-            return { mqttPort: mqtt.port, httpsPort: time.port }
+            if (!this.config.service.primaryKey) return { mqttPort: mqtt.port, httpsPort: time.port }
+            const service = await startServiceEndpoint(material, this.config, this.service, emit)
+            this.servers.push(service)
+            return { mqttPort: mqtt.port, httpsPort: time.port, servicePort: service.port }
         } catch (e) {
             await this.stop()
             throw e

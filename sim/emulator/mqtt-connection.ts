@@ -16,7 +16,8 @@ export interface MqttLimits {
     maxWriteBufferBytes: number
 }
 
-export const DPS_LIMITS: MqttLimits = {
+// One port serves DPS and the hubs; 256 KB is also IoT Hub's device-to-cloud message limit.
+export const MQTT_LIMITS: MqttLimits = {
     maxPacketBytes: 256 * 1024,
     connectTimeoutMs: 10_000,
     maxInflight: 64,
@@ -39,9 +40,13 @@ export interface ConnectionClosed {
 export const CONNACK_UNACCEPTABLE_PROTOCOL = 1
 export const CONNACK_NOT_AUTHORIZED = 5
 
+// IoT Hub caps the keepalive it honours at 1177 s, so it waits at most 1.5 x that.
+const MAX_KEEPALIVE_TIMEOUT_MS = 1767_000
+
 /**
  * Events: `connect` (IConnectPacket; the listener must call accept() or refuse() before returning),
  * `publish` (IPublishPacket, QoS 0/1, already acknowledged), `subscribe` (ISubscribePacket; answer with suback()),
+ * `unsubscribe` (IUnsubscribePacket, already acknowledged), `puback` (message id of one of our QoS 1 publishes),
  * `closed` (ConnectionClosed, once).
  */
 export class MqttConnection extends EventEmitter {
@@ -75,10 +80,10 @@ export class MqttConnection extends EventEmitter {
         this.arm(limits.connectTimeoutMs, "no CONNECT in time")
     }
 
-    accept(): void {
+    accept(sessionPresent = false): void {
         if (this.phase !== "deciding") return
         this.phase = "connected"
-        this.send({ cmd: "connack", returnCode: 0, sessionPresent: false })
+        this.send({ cmd: "connack", returnCode: 0, sessionPresent })
         this.arm(this.keepaliveMs, "keepalive timeout")
     }
 
@@ -88,16 +93,22 @@ export class MqttConnection extends EventEmitter {
         this.close(`refused (CONNACK ${returnCode}): ${reason}`, false)
     }
 
-    publish(topic: string, payload: string | Buffer, qos: 0 | 1): void {
-        if (this.phase !== "connected") return
+    /** Returns the message id of a QoS 1 publish (its PUBACK comes as a `puback` event). */
+    publish(topic: string, payload: string | Buffer, qos: 0 | 1): number | undefined {
+        if (this.phase !== "connected") return undefined
         if (qos === 0) return void this.send({ cmd: "publish", topic, payload, qos: 0, dup: false, retain: false })
         if (this.inflight.size >= this.limits.maxInflight)
-            return this.violation(`${this.inflight.size} messages left unacknowledged`)
+            return void this.violation(`${this.inflight.size} messages left unacknowledged`)
         while (this.inflight.has(this.nextMessageId)) this.advanceMessageId()
         const messageId = this.nextMessageId
         this.advanceMessageId()
         this.inflight.add(messageId)
         this.send({ cmd: "publish", topic, payload, qos: 1, messageId, dup: false, retain: false })
+        return messageId
+    }
+
+    get connected(): boolean {
+        return this.phase === "connected"
     }
 
     suback(messageId: number, granted: number[]): void {
@@ -162,12 +173,13 @@ export class MqttConnection extends EventEmitter {
             case "disconnect":
                 return this.close("client disconnected", false)
             case "puback":
-                this.inflight.delete(p.messageId!)
+                if (this.inflight.delete(p.messageId!)) this.emit("puback", p.messageId)
                 return
             case "subscribe":
                 return void this.emit("subscribe", p)
             case "unsubscribe":
-                return this.send({ cmd: "unsuback", messageId: p.messageId })
+                this.send({ cmd: "unsuback", messageId: p.messageId })
+                return void this.emit("unsubscribe", p)
             case "publish":
                 if (p.qos === 2) return this.violation("QoS 2 publish is not supported")
                 if (p.qos === 1) this.send({ cmd: "puback", messageId: p.messageId })
@@ -184,7 +196,7 @@ export class MqttConnection extends EventEmitter {
         if (p.protocolVersion !== 4 || p.protocolId !== "MQTT")
             return this.refuse(CONNACK_UNACCEPTABLE_PROTOCOL, `MQTT protocol version ${p.protocolVersion} (only 3.1.1)`)
         // The server allows one and a half keepalive periods of silence (MQTT 3.1.1 section 3.1.2.10).
-        this.keepaliveMs = (p.keepalive ?? 0) * 1500
+        this.keepaliveMs = Math.min((p.keepalive ?? 0) * 1500, MAX_KEEPALIVE_TIMEOUT_MS)
         this.emit("connect", p)
         if (this.phase === "deciding") this.refuse(CONNACK_NOT_AUTHORIZED, "no face accepted the connection")
     }

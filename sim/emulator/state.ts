@@ -1,5 +1,7 @@
 // The emulator's one in-memory state, shared by its faces: registrations and the DPS
-// operations that lead to them. Registration ids are case-insensitive, as in DPS.
+// operations that lead to them (registration ids are case-insensitive, as in DPS), and the
+// hubs' device identities.
+import { HubRegistry } from "./hub-registry"
 
 export type RegistrationStatus = "assigning" | "assigned" | "failed" | "disabled"
 
@@ -33,6 +35,7 @@ export interface Operation {
 const OPERATIONS_KEPT_PER_REGISTRATION = 4
 
 export class EmulatorState {
+    readonly hub = new HubRegistry()
     private readonly registrationsById = new Map<string, RegistrationRecord>()
     private readonly operationsById = new Map<string, Operation>()
     private readonly operationsByRegistration = new Map<string, string[]>()

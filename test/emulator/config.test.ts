@@ -10,11 +10,11 @@ import { tempDir } from "./fixtures"
 const DEFAULT_CONFIG = path.join(ROOT, "sim", "emulator.config.json")
 
 describe("emulator configuration", () => {
-    it("ships a default with public values only: sim-device-01, the sim-group group, hub localhost, ports 8883/8443", () => {
+    it("ships a default with public values only: sim-device-01, the sim-group group, hub localhost, ports 8883/8443/8444", () => {
         const text = fs.readFileSync(DEFAULT_CONFIG, "utf8")
         assert.ok(!/primaryKey|secondaryKey/.test(text))
         const c = loadConfig(DEFAULT_CONFIG)
-        assert.deepStrictEqual(c.ports, { mqtt: 8883, https: 8443 })
+        assert.deepStrictEqual(c.ports, { mqtt: 8883, https: 8443, service: 8444 })
         assert.deepStrictEqual(c.enrollments.map((e) => [e.kind, e.kind === "individual" ? e.registrationId : e.enrollmentGroupId]), [
             ["individual", "sim-device-01"],
             ["group", "sim-group"],
@@ -35,7 +35,8 @@ describe("emulator configuration", () => {
         const again = generateMissingKeys(loadConfig(DEFAULT_CONFIG, secrets), secrets)
         assert.deepStrictEqual(again.enrollments, first.enrollments)
         const saved = JSON.parse(fs.readFileSync(secrets, "utf8"))
-        assert.deepStrictEqual(Object.keys(saved).sort(), ["sim-device-01", "sim-group"])
+        // The service policy's key sits beside the enrollments'.
+        assert.deepStrictEqual(Object.keys(saved).sort(), ["$iothubowner", "sim-device-01", "sim-group"])
     })
 
     it("takes keys from the secrets file when the config leaves them out, and config keys win", () => {

@@ -114,6 +114,8 @@ export function dpsConnectPacket(o: DpsConnectOptions): mqtt.IConnectPacket {
 export class RawClient {
     readonly received: mqtt.Packet[] = []
     readonly closed: Promise<void>
+    /** Acknowledge the server's QoS 1 publishes (off to leave a C2D message unacknowledged). */
+    autoAck = true
     private readonly consumed = new Set<mqtt.Packet>()
     private waiters: { pred: (p: mqtt.Packet) => boolean; resolve: (p: mqtt.Packet) => void; reject: (e: Error) => void }[] = []
     private nextId = 1
@@ -123,7 +125,7 @@ export class RawClient {
         const parser = mqtt.parser()
         parser.on("packet", (p: mqtt.Packet) => {
             this.received.push(p)
-            if (p.cmd === "publish" && p.qos === 1) this.send({ cmd: "puback", messageId: p.messageId })
+            if (p.cmd === "publish" && p.qos === 1 && this.autoAck) this.send({ cmd: "puback", messageId: p.messageId })
             const i = this.waiters.findIndex((w) => w.pred(p))
             if (i >= 0) this.waiters.splice(i, 1)[0].resolve(p)
         })

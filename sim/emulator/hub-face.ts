@@ -1,0 +1,220 @@
+// The IoT Hub face: admits device connections (hub-auth), keeps one session per device, and
+// serves telemetry, twin requests, method responses and C2D acknowledgements on it. The
+// service side (service.ts) reaches devices through deliverC2d, pushDesired and sendMethodRequest.
+import type { IConnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePacket } from "mqtt-packet"
+import { EmulatorConfig } from "./config"
+import { dpsErrorBody } from "./dps-protocol"
+import { Emit } from "./events"
+import { hubAuthenticate } from "./hub-auth"
+import {
+    HUB_MAX_SUBSCRIPTIONS,
+    HubSubscription,
+    hubC2dTopic,
+    hubDesiredPatchTopic,
+    hubMethodRequestTopic,
+    hubParseRequestTopic,
+    hubSubscriptionKind,
+    hubTwinResponseTopic,
+} from "./hub-protocol"
+import { DeviceRecord, SessionSubscription } from "./hub-registry"
+import { MethodCalls } from "./methods"
+import { CONNACK_NOT_AUTHORIZED, MqttConnection } from "./mqtt-connection"
+import { MqttFace } from "./mqtt-router"
+import { propertyBagBuild, propertyBagParse } from "./property-bag"
+import { EmulatorState } from "./state"
+import { JsonObject, twinApplyPatch, twinDocument, twinParsePatch } from "./twin"
+
+const SUBACK_FAILURE = 0x80
+// setTimeout's limit; a token valid for longer than ~24 days is re-armed by reconnecting anyway.
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+interface HubSession {
+    conn: MqttConnection
+    device: DeviceRecord
+    subscriptions: Map<string, SessionSubscription>
+    expiry?: NodeJS.Timeout
+}
+
+export class HubFace implements MqttFace {
+    readonly name = "hub"
+    readonly methods = new MethodCalls()
+    private readonly sessions = new Map<string, HubSession>()
+
+    constructor(
+        private readonly config: EmulatorConfig,
+        private readonly state: EmulatorState,
+        private readonly emit: Emit,
+        private readonly now: () => Date = () => new Date()
+    ) {}
+
+    isConnected(deviceId: string): boolean {
+        return this.sessions.get(deviceId)?.conn.connected ?? false
+    }
+
+    attach(conn: MqttConnection, connect: IConnectPacket): void {
+        const auth = hubAuthenticate(
+            connect,
+            this.config.hubs.map((h) => h.hostName),
+            this.state.hub,
+            Math.floor(this.now().getTime() / 1000),
+            this.config.sasSkewSec
+        )
+        if (!auth.ok) {
+            this.emit("hub.refused", { remote: conn.remote, clientId: connect.clientId, deviceId: auth.deviceId, reason: auth.reason })
+            return conn.refuse(CONNACK_NOT_AUTHORIZED, auth.reason)
+        }
+        const device = auth.device
+        const previous = this.sessions.get(device.deviceId)
+        if (previous) this.end(previous, "another connection for the device took over")
+        // clean=0 keeps the subscriptions on the device for the next connection, as the SDKs expect.
+        const stored = connect.clean ? undefined : device.session
+        const subscriptions = stored ?? new Map<string, SessionSubscription>()
+        device.session = connect.clean ? undefined : subscriptions
+        const session: HubSession = { conn, device, subscriptions }
+        this.sessions.set(device.deviceId, session)
+        conn.on("subscribe", (p: ISubscribePacket) => this.subscribe(session, p))
+        conn.on("unsubscribe", (p: IUnsubscribePacket) => p.unsubscriptions.forEach((f) => subscriptions.delete(f)))
+        conn.on("publish", (p: IPublishPacket) => this.onPublish(session, p))
+        conn.on("puback", (messageId: number) => this.onPuback(session, messageId))
+        conn.on("closed", () => {
+            clearTimeout(session.expiry)
+            if (this.sessions.get(device.deviceId) === session) this.end(session)
+        })
+        conn.accept(stored !== undefined)
+        const delay = auth.expiresAtSec * 1000 - this.now().getTime()
+        session.expiry = setTimeout(() => conn.close("SAS token expired", false), Math.min(Math.max(delay, 0), MAX_TIMER_MS))
+        device.lastActivityTimeUtc = this.now().toISOString()
+        this.emit("hub.connect", {
+            remote: conn.remote,
+            deviceId: device.deviceId,
+            hub: device.hub,
+            key: auth.key,
+            apiVersion: auth.user.apiVersion,
+            modelId: auth.user.modelId,
+            sessionPresent: stored !== undefined,
+        })
+        this.deliverC2d(device.deviceId)
+    }
+
+    /** Disconnects a device now (the service disabled or deleted it). */
+    disconnect(deviceId: string, reason: string): void {
+        const s = this.sessions.get(deviceId)
+        if (s) this.end(s, reason)
+    }
+
+    /** Sends the device's queued C2D messages it has not been handed yet, if it listens for them. */
+    deliverC2d(deviceId: string): void {
+        const s = this.sessions.get(deviceId)
+        const sub = s && this.subscribed(s, "c2d")
+        if (!s || !sub || !s.conn.connected) return
+        const queue = s.device.c2d
+        for (const m of queue.undelivered()) {
+            const topic = hubC2dTopic(deviceId, propertyBagBuild(m.systemProperties, m.properties))
+            const packetId = s.conn.publish(topic, m.body, sub.qos)
+            if (sub.qos === 1 && packetId === undefined) return
+            queue.delivered(m, packetId ?? 0)
+            this.emit("hub.c2d.sent", { deviceId, messageId: m.messageId, deliveryCount: m.deliveryCount })
+            // At QoS 0 there is no acknowledgement to wait for.
+            if (sub.qos === 0) this.complete(s, 0)
+        }
+    }
+
+    /** Publishes a desired-properties patch to the device if it listens; false otherwise. */
+    pushDesired(deviceId: string, patch: JsonObject, version: number): boolean {
+        const s = this.sessions.get(deviceId)
+        const sub = s && this.subscribed(s, "twin-desired")
+        if (!s || !sub || !s.conn.connected) return false
+        s.conn.publish(hubDesiredPatchTopic(version), JSON.stringify({ ...patch, $version: version }), sub.qos)
+        return true
+    }
+
+    /** Whether the device is connected and subscribed for `kind`. */
+    listens(deviceId: string, kind: HubSubscription): boolean {
+        const s = this.sessions.get(deviceId)
+        return !!s && s.conn.connected && this.subscribed(s, kind) !== undefined
+    }
+
+    /** Publishes a method request at QoS 0, as IoT Hub does (check listens() first). */
+    sendMethodRequest(deviceId: string, methodName: string, rid: string, payload: unknown): void {
+        this.sessions.get(deviceId)?.conn.publish(hubMethodRequestTopic(methodName, rid), JSON.stringify(payload ?? null), 0)
+    }
+
+    private subscribed(s: HubSession, kind: HubSubscription): SessionSubscription | undefined {
+        for (const sub of s.subscriptions.values()) if (sub.kind === kind) return sub
+        return undefined
+    }
+
+    private end(s: HubSession, reason?: string) {
+        this.sessions.delete(s.device.deviceId)
+        clearTimeout(s.expiry)
+        s.device.c2d.connectionLost()
+        if (reason) s.conn.close(reason, false)
+    }
+
+    private subscribe(s: HubSession, p: ISubscribePacket) {
+        const granted = p.subscriptions.map(({ topic, qos }) => {
+            const kind = hubSubscriptionKind(topic, s.device.deviceId)
+            if (!kind || (!s.subscriptions.has(topic) && s.subscriptions.size >= HUB_MAX_SUBSCRIPTIONS)) return SUBACK_FAILURE
+            const q = Math.min(qos, 1) as 0 | 1
+            s.subscriptions.set(topic, { kind, qos: q })
+            return q
+        })
+        s.conn.suback(p.messageId!, granted)
+        this.deliverC2d(s.device.deviceId)
+    }
+
+    private onPuback(s: HubSession, messageId: number) {
+        if (this.sessions.get(s.device.deviceId) === s) this.complete(s, messageId)
+    }
+
+    private complete(s: HubSession, packetId: number) {
+        const m = s.device.c2d.complete(packetId)
+        if (m) this.emit("hub.c2d.completed", { deviceId: s.device.deviceId, messageId: m.messageId })
+    }
+
+    private onPublish(s: HubSession, p: IPublishPacket) {
+        const deviceId = s.device.deviceId
+        const req = hubParseRequestTopic(p.topic, deviceId)
+        if (!req) return s.conn.close(`publish to unknown topic ${JSON.stringify(p.topic)}`)
+        const body = typeof p.payload === "string" ? Buffer.from(p.payload) : p.payload
+        const now = this.now()
+        s.device.lastActivityTimeUtc = now.toISOString()
+        switch (req.kind) {
+            case "telemetry": {
+                const bag = propertyBagParse(req.bag)
+                if (!bag.ok) return s.conn.close(bag.reason)
+                const m = this.state.hub.addTelemetry(s.device, {
+                    deviceId,
+                    hub: s.device.hub,
+                    properties: bag.properties,
+                    systemProperties: bag.systemProperties,
+                    body,
+                    enqueuedTimeUtc: now.toISOString(),
+                })
+                return this.emit("hub.telemetry", m)
+            }
+            case "twin-get":
+                this.emit("hub.twin.get", { deviceId })
+                return this.twinReply(s, 200, req.rid, JSON.stringify(twinDocument(s.device.twin)))
+            case "twin-reported": {
+                const patch = twinParsePatch(body)
+                const r =
+                    patch === undefined
+                        ? ({ ok: false, status: 400, errorCode: 400004, message: "reported patch is not JSON" } as const)
+                        : twinApplyPatch(s.device.twin, "reported", patch)
+                if (!r.ok) return this.twinReply(s, r.status, req.rid, JSON.stringify(dpsErrorBody(r.errorCode, r.message, now)))
+                s.device.twin = r.twin
+                this.emit("hub.twin.reported", { deviceId, patch: patch as JsonObject, version: r.version })
+                return this.twinReply(s, 204, req.rid, "", r.version)
+            }
+            case "method-response":
+                return void this.methods.respond(deviceId, req.rid, req.status, body)
+        }
+    }
+
+    /** Twin answers go out only on a `$iothub/twin/res/#` subscription, at its QoS. */
+    private twinReply(s: HubSession, status: number, rid: string, body: string, version?: number) {
+        const sub = this.subscribed(s, "twin-responses")
+        if (sub) s.conn.publish(hubTwinResponseTopic(status, rid, version), body, sub.qos)
+    }
+}

@@ -1,0 +1,97 @@
+// The hubs' device identities and what each device owns: its keys, status, twin, C2D queue,
+// the last telemetry it sent and, for clean=0 sessions, its subscriptions. Device ids are
+// case-sensitive, as in IoT Hub.
+import { C2dQueue } from "./c2d-queue"
+import { HubSubscription } from "./hub-protocol"
+import { SasKeys } from "./sas"
+import { Twin, twinNew } from "./twin"
+
+export const TELEMETRY_KEPT_PER_DEVICE = 1000
+
+export type DeviceStatus = "enabled" | "disabled"
+
+/** One subscription of a device session: the feature it asks for and the QoS granted. */
+export interface SessionSubscription {
+    kind: HubSubscription
+    qos: 0 | 1
+}
+
+export interface TelemetryMessage {
+    deviceId: string
+    hub: string
+    properties: Record<string, string>
+    systemProperties: Record<string, string>
+    body: Buffer
+    enqueuedTimeUtc: string
+    sequenceNumber: number
+}
+
+export interface DeviceRecord {
+    deviceId: string
+    /** The hub host name the identity lives in. */
+    hub: string
+    keys: SasKeys
+    status: DeviceStatus
+    twin: Twin
+    c2d: C2dQueue
+    telemetry: TelemetryMessage[]
+    /** Subscriptions of a clean=0 session, kept across connections (filter -> feature). */
+    session?: Map<string, SessionSubscription>
+    createdTimeUtc: string
+    lastActivityTimeUtc?: string
+}
+
+/** What the service side may see of an identity: never its keys. */
+export interface DeviceView {
+    deviceId: string
+    hub: string
+    status: DeviceStatus
+    connectionState: "Connected" | "Disconnected"
+    cloudToDeviceMessageCount: number
+    createdTimeUtc: string
+    lastActivityTimeUtc?: string
+}
+
+export class HubRegistry {
+    private readonly devices = new Map<string, DeviceRecord>()
+    private sequence = 0
+
+    device(deviceId: string): DeviceRecord | undefined {
+        return this.devices.get(deviceId)
+    }
+
+    all(): DeviceRecord[] {
+        return [...this.devices.values()]
+    }
+
+    /** Creates the identity, or updates the keys and hub of an existing one (its status and twin stay). */
+    assignDevice(deviceId: string, hub: string, keys: SasKeys, now: Date, status: DeviceStatus = "enabled"): DeviceRecord {
+        const existing = this.devices.get(deviceId)
+        if (existing) return Object.assign(existing, { hub, keys })
+        const rec: DeviceRecord = {
+            deviceId,
+            hub,
+            keys,
+            status,
+            twin: twinNew(),
+            c2d: new C2dQueue(deviceId),
+            telemetry: [],
+            createdTimeUtc: now.toISOString(),
+        }
+        this.devices.set(deviceId, rec)
+        return rec
+    }
+
+    delete(deviceId: string): boolean {
+        return this.devices.delete(deviceId)
+    }
+
+    /** Stores a device's message (the oldest goes beyond the bound) with the hub's next sequence number. */
+    addTelemetry(rec: DeviceRecord, m: Omit<TelemetryMessage, "sequenceNumber">): TelemetryMessage {
+        const stored = { ...m, sequenceNumber: ++this.sequence }
+        rec.telemetry.push(stored)
+        if (rec.telemetry.length > TELEMETRY_KEPT_PER_DEVICE) rec.telemetry.shift()
+        rec.lastActivityTimeUtc = m.enqueuedTimeUtc
+        return stored
+    }
+}

@@ -1,0 +1,202 @@
+// The service side over HTTPS, so a running emulator can be driven from another terminal
+// (service-cli.ts) the way `az iot hub` drives a hub. TLS with the emulator's certificate,
+// loopback only, every request signed with the service policy's key (a SAS token for the
+// hub host name, skn=iothubowner). JSON in and out; errors as {errorCode, message}.
+import * as http from "http"
+import * as https from "https"
+import { EmulatorConfig, SERVICE_POLICY } from "./config"
+import { Emit } from "./events"
+import { TelemetryMessage } from "./hub-registry"
+import { HubService, HubServiceError } from "./service"
+import { sasCheckClaims, sasMatchKey, sasParse } from "./sas"
+import { closeServer, listen, serverTlsOptions, TlsListener, TlsMaterial, trackSockets } from "./tls-listener"
+
+const MAX_BODY_BYTES = 128 * 1024
+
+/** The JSON line `monitor-events` streams for one telemetry message. */
+export function telemetryJson(m: TelemetryMessage) {
+    const { body, ...rest } = m
+    return { ...rest, body: body.toString("utf8") }
+}
+
+/** Checks `Authorization: SharedAccessSignature sr={hub}&sig=...&se=...&skn=iothubowner`; a reason when refused. */
+export function serviceAuthorize(header: string | undefined, config: EmulatorConfig, nowSec: number): string | undefined {
+    const keys = config.service
+    if (!keys.primaryKey) return "the service endpoint has no key"
+    if (!header) return "no Authorization header"
+    const parsed = sasParse(header)
+    if (!parsed.ok) return parsed.reason
+    let audience: string
+    try {
+        audience = decodeURIComponent(parsed.token.sr)
+    } catch {
+        return "sr is not URL-encoded correctly"
+    }
+    const hub = config.hubs.find((h) => h.hostName.toLowerCase() === audience.toLowerCase())
+    if (!hub) return `sr ${JSON.stringify(audience)} names no hub of this emulator`
+    const problem = sasCheckClaims(parsed.token, { resource: hub.hostName, skn: SERVICE_POLICY }, nowSec, config.sasSkewSec)
+    if (problem) return problem
+    return sasMatchKey(parsed.token, { primaryKey: keys.primaryKey, secondaryKey: keys.secondaryKey }) ? undefined : "signature does not match the service key"
+}
+
+class HttpError extends Error {
+    constructor(
+        readonly errorCode: number,
+        message: string
+    ) {
+        super(message)
+    }
+}
+
+function readJson(req: http.IncomingMessage): Promise<any> {
+    return new Promise((resolve, reject) => {
+        const chunks: Buffer[] = []
+        let size = 0
+        req.on("data", (c: Buffer) => {
+            size += c.length
+            if (size > MAX_BODY_BYTES) {
+                reject(new HttpError(413000, `request body over ${MAX_BODY_BYTES} bytes`))
+                req.destroy()
+            } else chunks.push(c)
+        })
+        req.on("error", reject)
+        req.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8")
+            if (!text.trim()) return resolve({})
+            try {
+                resolve(JSON.parse(text))
+            } catch {
+                reject(new HttpError(400004, "request body is not JSON"))
+            }
+        })
+    })
+}
+
+type Route = (service: HubService, ids: string[], body: () => Promise<any>) => Promise<{ status: number; json?: unknown }>
+
+// [method, path pattern (one capture per id), handler]
+const ROUTES: [string, RegExp, Route][] = [
+    ["GET", /^\/devices$/, async (s) => ({ status: 200, json: s.listDevices() })],
+    ["GET", /^\/devices\/([^/]+)$/, async (s, [id]) => ({ status: 200, json: s.getDevice(id) })],
+    [
+        "PATCH",
+        /^\/devices\/([^/]+)$/,
+        async (s, [id], body) => {
+            const { status } = await body()
+            if (status !== "enabled" && status !== "disabled") throw new HttpError(400004, 'body must be {"status":"enabled"|"disabled"}')
+            return { status: 200, json: s.setDeviceStatus(id, status) }
+        },
+    ],
+    ["DELETE", /^\/devices\/([^/]+)$/, async (s, [id]) => (s.deleteDevice(id), { status: 204 })],
+    ["GET", /^\/twins\/([^/]+)$/, async (s, [id]) => ({ status: 200, json: s.getTwin(id) })],
+    [
+        "PATCH",
+        /^\/twins\/([^/]+)$/,
+        async (s, [id], body) => {
+            const desired = (await body())?.properties?.desired
+            if (typeof desired !== "object" || desired === null || Array.isArray(desired))
+                throw new HttpError(400004, 'body must be {"properties":{"desired":{...}}}')
+            s.updateDesired(id, desired)
+            return { status: 200, json: s.getTwin(id) }
+        },
+    ],
+    [
+        "POST",
+        /^\/devices\/([^/]+)\/messages\/deviceBound$/,
+        async (s, [id], body) => {
+            const b = await body()
+            if (typeof b.data !== "string") throw new HttpError(400004, 'body must be {"data":"...","properties":{...}}')
+            const props = b.properties ?? {}
+            if (typeof props !== "object" || Object.values(props).some((v) => typeof v !== "string"))
+                throw new HttpError(400004, "properties must map names to strings")
+            const messageId = s.sendC2d(id, b.data, {
+                properties: props,
+                messageId: b.messageId,
+                correlationId: b.correlationId,
+                contentType: b.contentType,
+                contentEncoding: b.contentEncoding,
+            })
+            return { status: 201, json: { messageId } }
+        },
+    ],
+    [
+        "POST",
+        /^\/twins\/([^/]+)\/methods$/,
+        async (s, [id], body) => {
+            const b = await body()
+            if (typeof b.methodName !== "string") throw new HttpError(400004, 'body must be {"methodName":"...","payload":...,"responseTimeoutInSeconds":30}')
+            return { status: 200, json: await s.invokeMethod(id, b.methodName, b.payload ?? null, b.responseTimeoutInSeconds ?? 30) }
+        },
+    ],
+]
+
+export async function startServiceEndpoint(
+    material: TlsMaterial,
+    config: EmulatorConfig,
+    service: HubService,
+    emit: Emit,
+    now: () => Date = () => new Date()
+): Promise<TlsListener> {
+    const server = https.createServer(serverTlsOptions(material), (req, res) => {
+        const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`
+        const url = new URL(req.url ?? "/", "https://emulator")
+        const reply = (status: number, json?: unknown) => {
+            const text = json === undefined ? "" : JSON.stringify(json)
+            res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) })
+            res.end(text)
+            emit("service.request", { remote, method: req.method ?? "?", path: url.pathname, status })
+        }
+        const refused = serviceAuthorize(req.headers.authorization, config, Math.floor(now().getTime() / 1000))
+        if (refused) {
+            req.resume()
+            return reply(401, { errorCode: 401002, message: `unauthorized: ${refused}` })
+        }
+        if (req.method === "GET" && url.pathname === "/events") return followEvents(req, res, service, url.searchParams.get("deviceId") ?? undefined)
+        const route = ROUTES.find(([m, re]) => m === req.method && re.test(url.pathname))
+        if (!route) {
+            req.resume()
+            return reply(404, { errorCode: 404000, message: `no route ${req.method} ${url.pathname}` })
+        }
+        let ids: string[]
+        try {
+            ids = route[1].exec(url.pathname)!.slice(1).map(decodeURIComponent)
+        } catch {
+            return reply(400, { errorCode: 400004, message: "malformed id in the path" })
+        }
+        route[2](service, ids, () => readJson(req))
+            .then((r) => reply(r.status, r.json))
+            .catch((e: Error) => {
+                const code = e instanceof HubServiceError || e instanceof HttpError ? e.errorCode : 500000
+                reply(Math.floor(code / 1000), { errorCode: code, message: e.message })
+            })
+    })
+    const sockets = trackSockets(server)
+    server.headersTimeout = 10_000
+    // Method calls wait up to 300 s and monitor-events streams for as long as the client stays.
+    server.requestTimeout = 0
+    const onError = (remote: string, reason: string) => emit("connection.error", { face: "service", remote, reason })
+    server.on("tlsClientError", (err, sock) => {
+        onError(`${sock.remoteAddress}:${sock.remotePort}`, `TLS handshake failed: ${err.message}`)
+        sock.destroy()
+    })
+    server.on("clientError", (err, sock) => {
+        onError("client", `bad HTTP request: ${err.message}`)
+        sock.destroy()
+    })
+    server.on("error", (err) => onError("listener", err.message))
+    const port = await listen(server, config.bind, config.ports.service)
+    return { port, close: () => closeServer(server, sockets) }
+}
+
+/** Streams telemetry as JSON lines until the client goes away (`az iot hub monitor-events`). */
+function followEvents(req: http.IncomingMessage, res: http.ServerResponse, service: HubService, deviceId?: string) {
+    res.writeHead(200, { "Content-Type": "application/x-ndjson", "Cache-Control": "no-store" })
+    res.flushHeaders()
+    const stop = service.monitorEvents((m) => {
+        // A reader that stops reading is dropped rather than buffered for without bound.
+        if (res.writableLength > 1024 * 1024) return res.destroy()
+        res.write(JSON.stringify(telemetryJson(m)) + "\n")
+    }, deviceId)
+    res.on("close", stop)
+    req.resume()
+}

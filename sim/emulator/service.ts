@@ -1,0 +1,165 @@
+// The service side of the emulated hubs, over the same state as the device faces: what
+// `az iot hub` and the service SDKs do (device identities, twins, C2D, direct methods,
+// following telemetry). Hub-side failures throw HubServiceError with IoT Hub's error codes.
+import { randomUUID } from "crypto"
+import { C2D_MAX_BODY_BYTES, C2dMessage } from "./c2d-queue"
+import { Emit } from "./events"
+import { HubFace } from "./hub-face"
+import { DeviceRecord, DeviceView, TelemetryMessage } from "./hub-registry"
+import { HubServiceError, METHOD_MAX_TIMEOUT_SEC, MethodResult } from "./methods"
+import { EmulatorState } from "./state"
+import { JsonObject, twinApplyPatch, twinDocument } from "./twin"
+
+export { HubServiceError } from "./methods"
+export type { MethodResult } from "./methods"
+
+export interface C2dOptions {
+    /** Application properties. */
+    properties?: Record<string, string>
+    messageId?: string
+    correlationId?: string
+    contentType?: string
+    contentEncoding?: string
+}
+
+export type TelemetryListener = (m: TelemetryMessage) => void
+
+export class HubService {
+    private readonly listeners = new Set<TelemetryListener>()
+
+    constructor(
+        private readonly state: EmulatorState,
+        private readonly face: HubFace,
+        private readonly emit: Emit,
+        private readonly now: () => Date = () => new Date()
+    ) {}
+
+    /** Called by the emulator for each telemetry message. */
+    publishTelemetry(m: TelemetryMessage): void {
+        for (const l of this.listeners) l(m)
+    }
+
+    listDevices(): DeviceView[] {
+        return this.state.hub.all().map((d) => this.view(d))
+    }
+
+    getDevice(deviceId: string): DeviceView {
+        return this.view(this.device(deviceId))
+    }
+
+    /** A disabled device is disconnected and refused (CONNACK 5) until enabled again. */
+    setDeviceStatus(deviceId: string, status: "enabled" | "disabled"): DeviceView {
+        const d = this.device(deviceId)
+        d.status = status
+        if (status === "disabled") this.face.disconnect(deviceId, "device disabled by the service")
+        this.emit("hub.device", { deviceId, hub: d.hub, change: status })
+        return this.view(d)
+    }
+
+    /** Deletes the identity (revocation): the device is disconnected; it comes back only by provisioning again. */
+    deleteDevice(deviceId: string): void {
+        const d = this.device(deviceId)
+        this.face.disconnect(deviceId, "device deleted by the service")
+        this.state.hub.delete(deviceId)
+        this.emit("hub.device", { deviceId, hub: d.hub, change: "deleted" })
+    }
+
+    getTwin(deviceId: string): { deviceId: string; properties: ReturnType<typeof twinDocument> } {
+        return { deviceId, properties: twinDocument(this.device(deviceId).twin) }
+    }
+
+    /** Merges `patch` into the desired properties and pushes it to the device if it is listening. */
+    updateDesired(deviceId: string, patch: JsonObject): { version: number; delivered: boolean } {
+        const d = this.device(deviceId)
+        const r = twinApplyPatch(d.twin, "desired", patch)
+        if (!r.ok) throw new HubServiceError(r.errorCode, r.message)
+        d.twin = r.twin
+        const delivered = this.face.pushDesired(deviceId, stripVersion(patch), r.version)
+        this.emit("hub.twin.desired", { deviceId, patch, version: r.version, delivered })
+        return { version: r.version, delivered }
+    }
+
+    /** Queues a cloud-to-device message (at most 50 pending per device, 64 KB each). Returns its message id. */
+    sendC2d(deviceId: string, body: string | Buffer, options: C2dOptions = {}): string {
+        const d = this.device(deviceId)
+        const data = typeof body === "string" ? Buffer.from(body) : body
+        if (data.length > C2D_MAX_BODY_BYTES) throw new HubServiceError(413001, `C2D message body exceeds ${C2D_MAX_BODY_BYTES} bytes`)
+        const messageId = options.messageId ?? randomUUID()
+        const systemProperties: Record<string, string> = { messageId, to: `/devices/${deviceId}/messages/deviceBound` }
+        if (options.correlationId) systemProperties.correlationId = options.correlationId
+        if (options.contentType) systemProperties.contentType = options.contentType
+        if (options.contentEncoding) systemProperties.contentEncoding = options.contentEncoding
+        const m: C2dMessage = {
+            messageId,
+            body: data,
+            properties: { ...options.properties },
+            systemProperties,
+            enqueuedTimeUtc: this.now().toISOString(),
+            deliveryCount: 0,
+        }
+        try {
+            d.c2d.enqueue(m)
+        } catch (e) {
+            throw new HubServiceError(403004, (e as Error).message)
+        }
+        this.emit("hub.c2d.queued", { deviceId, messageId, pending: d.c2d.size })
+        this.face.deliverC2d(deviceId)
+        return messageId
+    }
+
+    /** Calls a direct method: the device's {status, payload}, or 404103 (not online) / 504101 (no answer in time). */
+    async invokeMethod(deviceId: string, methodName: string, payload: unknown = null, timeoutSec = 30): Promise<MethodResult> {
+        this.device(deviceId)
+        if (!methodName || /[/#+]/.test(methodName)) throw new HubServiceError(400004, `invalid method name ${JSON.stringify(methodName)}`)
+        if (!(timeoutSec > 0 && timeoutSec <= METHOD_MAX_TIMEOUT_SEC))
+            throw new HubServiceError(400004, `timeout must be more than 0 and at most ${METHOD_MAX_TIMEOUT_SEC} s`)
+        if (!this.face.listens(deviceId, "methods"))
+            throw new HubServiceError(404103, `device ${deviceId} is not online (or not subscribed to methods)`)
+        const call = this.face.methods.start(deviceId, timeoutSec)
+        this.face.sendMethodRequest(deviceId, methodName, call.rid, payload)
+        this.emit("hub.method.request", { deviceId, methodName, rid: call.rid, timeoutSec })
+        try {
+            const r = await call.result
+            this.emit("hub.method.response", { deviceId, methodName, status: r.status })
+            return r
+        } catch (e) {
+            this.emit("hub.method.response", { deviceId, methodName, status: (e as HubServiceError).status ?? 500 })
+            throw e
+        }
+    }
+
+    /** The device's stored telemetry (the last 1000 messages), oldest first. */
+    telemetry(deviceId: string): TelemetryMessage[] {
+        return [...this.device(deviceId).telemetry]
+    }
+
+    /** Follows telemetry live, like `az iot hub monitor-events`; returns the function that stops it. */
+    monitorEvents(listener: TelemetryListener, deviceId?: string): () => void {
+        const l: TelemetryListener = deviceId ? (m) => m.deviceId === deviceId && listener(m) : listener
+        this.listeners.add(l)
+        return () => this.listeners.delete(l)
+    }
+
+    private device(deviceId: string): DeviceRecord {
+        const d = this.state.hub.device(deviceId)
+        if (!d) throw new HubServiceError(404001, `device ${deviceId} not found`)
+        return d
+    }
+
+    private view(d: DeviceRecord): DeviceView {
+        return {
+            deviceId: d.deviceId,
+            hub: d.hub,
+            status: d.status,
+            connectionState: this.face.isConnected(d.deviceId) ? "Connected" : "Disconnected",
+            cloudToDeviceMessageCount: d.c2d.size,
+            createdTimeUtc: d.createdTimeUtc,
+            lastActivityTimeUtc: d.lastActivityTimeUtc,
+        }
+    }
+}
+
+function stripVersion(patch: JsonObject): JsonObject {
+    const { $version: _v, ...rest } = patch
+    return rest
+}

@@ -1,0 +1,77 @@
+// Device twins as IoT Hub keeps them: desired and reported sections, each with its own
+// `$version`, changed by JSON merge patches (RFC 7386: null deletes) within the hub's limits.
+// Plain functions over a Twin value.
+
+export type JsonObject = { [k: string]: unknown }
+
+export interface Twin {
+    desired: JsonObject
+    desiredVersion: number
+    reported: JsonObject
+    reportedVersion: number
+}
+
+export const TWIN_SECTION_MAX_BYTES = 32 * 1024
+const MAX_DEPTH = 10
+const MAX_KEY_BYTES = 1024
+
+export type TwinPatchResult = { ok: true; twin: Twin; version: number } | { ok: false; status: number; errorCode: number; message: string }
+
+export function twinNew(): Twin {
+    return { desired: {}, desiredVersion: 1, reported: {}, reportedVersion: 1 }
+}
+
+/** The document a device GET and a service read both see. */
+export function twinDocument(t: Twin): { desired: JsonObject; reported: JsonObject } {
+    return { desired: { ...t.desired, $version: t.desiredVersion }, reported: { ...t.reported, $version: t.reportedVersion } }
+}
+
+function isObject(v: unknown): v is JsonObject {
+    return typeof v === "object" && v !== null && !Array.isArray(v)
+}
+
+export function jsonMergePatch(target: unknown, patch: unknown): unknown {
+    if (!isObject(patch)) return patch
+    const out: JsonObject = isObject(target) ? { ...target } : {}
+    for (const [k, v] of Object.entries(patch)) {
+        if (v === null) delete out[k]
+        else out[k] = jsonMergePatch(out[k], v)
+    }
+    return out
+}
+
+/** Twin property names exclude `.`, `$`, spaces and control characters (`$version` in a patch is ignored). */
+function checkNames(v: unknown, depth: number): string | undefined {
+    if (!isObject(v)) return undefined
+    if (depth > MAX_DEPTH) return `twin properties nest deeper than ${MAX_DEPTH} levels`
+    for (const [k, child] of Object.entries(v)) {
+        if (/[.$ \u0000-\u001f\u007f-\u009f]/.test(k)) return `property name ${JSON.stringify(k)} contains '.', '$', a space or a control character`
+        if (Buffer.byteLength(k) > MAX_KEY_BYTES) return "property name longer than 1 KB"
+        const problem = checkNames(child, depth + 1)
+        if (problem) return problem
+    }
+    return undefined
+}
+
+/** Applies a patch (already parsed JSON) to one section; the section's version goes up by one. */
+export function twinApplyPatch(twin: Twin, section: "desired" | "reported", patch: unknown): TwinPatchResult {
+    if (!isObject(patch)) return { ok: false, status: 400, errorCode: 400004, message: "a twin patch must be a JSON object" }
+    const { $version: _ignored, ...body } = patch
+    const problem = checkNames(body, 1)
+    if (problem) return { ok: false, status: 400, errorCode: 400004, message: problem }
+    const merged = jsonMergePatch(twin[section], body) as JsonObject
+    if (Buffer.byteLength(JSON.stringify(merged)) > TWIN_SECTION_MAX_BYTES)
+        return { ok: false, status: 413, errorCode: 413002, message: `${section} properties would exceed ${TWIN_SECTION_MAX_BYTES} bytes` }
+    const version = (section === "desired" ? twin.desiredVersion : twin.reportedVersion) + 1
+    const next: Twin = section === "desired" ? { ...twin, desired: merged, desiredVersion: version } : { ...twin, reported: merged, reportedVersion: version }
+    return { ok: true, twin: next, version }
+}
+
+/** Parses a device's patch body; undefined when it is not JSON. */
+export function twinParsePatch(body: Buffer): unknown {
+    try {
+        return JSON.parse(body.toString("utf8"))
+    } catch {
+        return undefined
+    }
+}

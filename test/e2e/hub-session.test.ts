@@ -1,0 +1,148 @@
+// The built firmware lives on its hub, end to end: telemetry, twin, desired updates, direct methods,
+// C2D, a hub-side disconnect, token renewal, reboot with a stored assignment, revocation.
+import * as assert from "assert"
+import { RunningEmulator, individual, startEmulator } from "../emulator/fixtures"
+import { HubServiceError } from "../../sim/emulator"
+import { BootedDevice, bootDevice } from "./harness"
+
+function seqs(emu: RunningEmulator, deviceId: string): number[] {
+    return emu.emulator.service.telemetry(deviceId).map((m) => JSON.parse(m.body.toString()).seq)
+}
+
+async function until<T>(what: string, f: () => T | undefined, timeoutMs = 15000): Promise<T> {
+    const end = Date.now() + timeoutMs
+    for (;;) {
+        const v = f()
+        if (v !== undefined && v !== false) return v
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+        await new Promise((r) => setTimeout(r, 50))
+    }
+}
+
+function dpsConnects(emu: RunningEmulator, regId: string): number {
+    return emu.events.filter((e) => e.name === "dps.connect" && e.data.registrationId === regId).length
+}
+
+describe("firmware hub session end to end", function () {
+    this.timeout(60000)
+    let emu: RunningEmulator
+    let d: BootedDevice
+    const dev = individual("hub-e2e")
+    const renew = individual("hub-renew")
+
+    before(async () => {
+        emu = await startEmulator([dev, renew])
+        d = await bootDevice(emu, { REG_ID: "hub-e2e", DEVICE_KEY: dev.attestation.primaryKey, INTERVAL: 1 })
+        await d.line(/^hub: connected/, 20000)
+    })
+    after(async () => {
+        await d?.stop()
+        await emu?.stop()
+    })
+
+    it("sends telemetry as JSON with content type and encoding, each acknowledged", async () => {
+        await until("3 messages at the hub", () => emu.emulator.service.telemetry("hub-e2e").length >= 3 || undefined)
+        const m = emu.emulator.service.telemetry("hub-e2e")[0]
+        assert.strictEqual(m.systemProperties.contentType ?? m.systemProperties["$.ct"], "application/json")
+        assert.strictEqual(m.systemProperties.contentEncoding ?? m.systemProperties["$.ce"], "utf-8")
+        const body = JSON.parse(m.body.toString())
+        assert.strictEqual(typeof body.temperature, "number")
+        assert.strictEqual(typeof body.humidity, "number")
+        await d.line(/^hub: telemetry #1 acknowledged/)
+    })
+
+    it("reports its firmware version and interval in the twin", async () => {
+        const twin = await until("reported firmwareVersion", () => {
+            const t = emu.emulator.service.getTwin("hub-e2e").properties as any
+            return t.reported.firmwareVersion ? t : undefined
+        })
+        assert.match(twin.reported.firmwareVersion, /^\d+\.\d+\.\d+$/)
+        assert.strictEqual(twin.reported.telemetryIntervalActive, 1)
+    })
+
+    it("applies a desired interval and acknowledges it in reported properties", async () => {
+        const { version } = emu.emulator.service.updateDesired("hub-e2e", { telemetryInterval: 2 })
+        await d.line(/^app: telemetry interval 1 s -> 2 s/)
+        const ack = await until("the ack", () => {
+            const r = (emu.emulator.service.getTwin("hub-e2e").properties as any).reported.telemetryInterval
+            return r && r.av === version ? r : undefined
+        })
+        assert.deepStrictEqual(ack, { value: 2, ac: 200, av: version, ad: "applied" })
+    })
+
+    it("refuses an invalid desired interval with ac 400, keeping the old one", async () => {
+        const { version } = emu.emulator.service.updateDesired("hub-e2e", { telemetryInterval: 0 })
+        const ack = await until("the refusal", () => {
+            const r = (emu.emulator.service.getTwin("hub-e2e").properties as any).reported.telemetryInterval
+            return r && r.av === version ? r : undefined
+        })
+        assert.strictEqual(ack.ac, 400)
+        assert.strictEqual(ack.value, 2)
+    })
+
+    it("answers direct methods: one changes behaviour, one reports state, unknown is 404", async () => {
+        const set = await emu.emulator.service.invokeMethod("hub-e2e", "setTelemetryInterval", { seconds: 1 }, 10)
+        assert.deepStrictEqual(set, { status: 200, payload: { telemetryInterval: 1 } })
+        await d.line(/^app: telemetry interval 2 s -> 1 s/)
+        const state = await emu.emulator.service.invokeMethod("hub-e2e", "getDeviceState", null, 10)
+        assert.strictEqual(state.status, 200)
+        assert.strictEqual((state.payload as any).telemetryInterval, 1)
+        assert.ok((state.payload as any).messagesSent >= 3)
+        const unknown = await emu.emulator.service.invokeMethod("hub-e2e", "selfDestruct", {}, 10)
+        assert.deepStrictEqual(unknown, { status: 404, payload: { error: "unknown method: selfDestruct" } })
+    })
+
+    it("receives C2D messages with their properties and completes them", async () => {
+        const id = emu.emulator.service.sendC2d("hub-e2e", "hello device", { properties: { color: "blue" } })
+        await d.line(/^hub: c2d message .*color=blue body hello device/)
+        await until("completion", () => emu.events.some((e) => e.name === "hub.c2d.completed" && e.data.messageId === id) || undefined)
+        assert.strictEqual(emu.emulator.service.getDevice("hub-e2e").cloudToDeviceMessageCount, 0)
+    })
+
+    it("reconnects after a hub-side disconnect and delivers queued telemetry exactly once, in order", async () => {
+        const before = seqs(emu, "hub-e2e").length
+        emu.emulator.hub.disconnect("hub-e2e", "test: hub-side disconnect")
+        await d.line(/^hub: connection lost/)
+        await until("reconnected and more telemetry", () => seqs(emu, "hub-e2e").length >= before + 4 || undefined, 20000)
+        const s = seqs(emu, "hub-e2e")
+        assert.deepStrictEqual(s, s.map((_, i) => i + 1), `hub saw ${s.join(",")}`)
+    })
+
+    it("reboots with the stored assignment: straight to the hub, no DPS traffic", async () => {
+        const dpsBefore = dpsConnects(emu, "hub-e2e")
+        await d.device.reboot()
+        await d.line(/^dps: using stored assignment localhost \/ hub-e2e/)
+        await d.line(/^hub: connected/)
+        assert.strictEqual(dpsConnects(emu, "hub-e2e"), dpsBefore)
+    })
+
+    it("provisions again when the hub no longer knows the device", async () => {
+        const dpsBefore = dpsConnects(emu, "hub-e2e")
+        const linesBefore = d.device.consoleLines.length
+        emu.emulator.service.deleteDevice("hub-e2e")
+        await until("re-provisioned and connected", () =>
+            d.device.consoleLines.slice(linesBefore).some((l) => l.startsWith("hub: connected")) || undefined, 30000)
+        assert.ok(d.device.consoleLines.slice(linesBefore).some((l) => /provisioning again/.test(l)))
+        assert.ok(dpsConnects(emu, "hub-e2e") > dpsBefore)
+        assert.strictEqual(emu.emulator.service.getDevice("hub-e2e").connectionState, "Connected")
+    })
+
+    it("renews its SAS token by reconnecting before it expires", async () => {
+        const r = await bootDevice(emu, { REG_ID: "hub-renew", DEVICE_KEY: renew.attestation.primaryKey, SAS_TTL: 5, INTERVAL: 1 })
+        try {
+            await r.line(/^hub: connected/, 20000)
+            await r.line(/^hub: renewing SAS token/, 10000)
+            await until("second hub connection", () => r.device.consoleLines.filter((l) => l.startsWith("hub: connected")).length >= 2 || undefined)
+            const s = seqs(emu, "hub-renew")
+            assert.deepStrictEqual(s, s.map((_, i) => i + 1))
+        } finally {
+            await r.stop()
+        }
+    })
+
+    it("an offline device gets 404 for a method call", async () => {
+        await d.stop()
+        await until("disconnected", () => emu.emulator.service.getDevice("hub-e2e").connectionState === "Disconnected" || undefined)
+        await assert.rejects(emu.emulator.service.invokeMethod("hub-e2e", "getDeviceState", null, 5), (e: HubServiceError) => /not online/.test(e.message))
+    })
+})

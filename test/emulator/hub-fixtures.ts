@@ -1,0 +1,98 @@
+// Shared by the hub tests: an emulator with hub device identities and a service key, and
+// CONNECT packets / SAS tokens as the device SDKs write them.
+import * as fs from "fs"
+import mqtt = require("mqtt-packet")
+import { Emulator, validateConfig } from "../../sim/emulator"
+import { sasBuildToken } from "../../sim/emulator/sas"
+import { ID_SCOPE, RawClient, RunningEmulator, randomKey, testPki } from "./fixtures"
+
+export interface HubDevice {
+    deviceId: string
+    primaryKey: string
+    secondaryKey: string
+    status?: "enabled" | "disabled"
+}
+
+export function hubDevice(deviceId: string, status?: "enabled" | "disabled"): HubDevice {
+    return { deviceId, primaryKey: randomKey(), secondaryKey: randomKey(), status }
+}
+
+export interface RunningHub extends RunningEmulator {
+    servicePort: number
+    serviceKey: string
+}
+
+export async function startHubEmulator(devices: HubDevice[], extra: object = {}): Promise<RunningHub> {
+    const files = await testPki()
+    const serviceKey = randomKey()
+    const config = validateConfig({
+        bind: "127.0.0.1",
+        ports: { mqtt: 0, https: 0, service: 0 },
+        tls: { cert: files.serverCertFile, key: files.serverKeyFile, ca: files.rootCertFile },
+        dps: { idScope: ID_SCOPE, retryAfter: 0 },
+        hubs: [{ hostName: "localhost" }],
+        enrollments: [],
+        devices,
+        service: { primaryKey: serviceKey },
+        ...extra,
+    })
+    const emulator = new Emulator(config)
+    const events: RunningEmulator["events"] = []
+    emulator.on("event", (name, data) => events.push({ name, data }))
+    const { mqttPort, httpsPort, servicePort } = await emulator.start()
+    const ca = fs.readFileSync(files.rootCertFile, "utf8")
+    return { emulator, mqttPort, httpsPort, servicePort: servicePort!, serviceKey, ca, events, stop: () => emulator.stop() }
+}
+
+export interface HubConnectOptions {
+    deviceId: string
+    key: string
+    /** Host in the user name and token; default `localhost`. */
+    host?: string
+    clientId?: string
+    /** The `sr` exactly as written into the token; default URL-encoded `{host}/devices/{id}` (Node SDK). */
+    srRaw?: string
+    se?: number
+    clean?: boolean
+    keepalive?: number
+    username?: string
+}
+
+export function hubToken(o: HubConnectOptions): string {
+    const sr = o.srRaw ?? encodeURIComponent(`${o.host ?? "localhost"}/devices/${o.deviceId}`)
+    return sasBuildToken(sr, o.se ?? Math.floor(Date.now() / 1000) + 3600, o.key)
+}
+
+export function hubConnectPacket(o: HubConnectOptions): mqtt.IConnectPacket {
+    return {
+        cmd: "connect",
+        protocolId: "MQTT",
+        protocolVersion: 4,
+        clientId: o.clientId ?? o.deviceId,
+        clean: o.clean ?? false,
+        keepalive: o.keepalive ?? 60,
+        username: o.username ?? `${o.host ?? "localhost"}/${o.deviceId}/?api-version=2021-04-12&DeviceClientType=test%2F1.0`,
+        password: Buffer.from(hubToken(o)),
+    }
+}
+
+/** Opens a connection and returns the CONNACK code with the client. */
+export async function hubConnect(port: number, ca: string, o: HubConnectOptions): Promise<{ code: number; client: RawClient; sessionPresent: boolean }> {
+    const client = await RawClient.open(port, ca)
+    client.send(hubConnectPacket(o))
+    const ack = (await client.next((p) => p.cmd === "connack")) as mqtt.IConnackPacket
+    return { code: ack.returnCode!, client, sessionPresent: !!ack.sessionPresent }
+}
+
+let nextId = 1000
+
+export function publish(c: RawClient, topic: string, payload: string | Buffer, qos: 0 | 1 | 2 = 1): number {
+    const messageId = nextId++
+    c.send({ cmd: "publish", topic, payload, qos, messageId: qos ? messageId : undefined, dup: false, retain: false })
+    return messageId
+}
+
+/** The next publish from the server whose topic starts with `prefix`. */
+export async function nextPublish(c: RawClient, prefix: string): Promise<mqtt.IPublishPacket> {
+    return (await c.next((p) => p.cmd === "publish" && p.topic.startsWith(prefix))) as mqtt.IPublishPacket
+}
