@@ -1,8 +1,10 @@
 // `npm run bench`: prints figures, asserts nothing. Loopback only, bounded in time.
 import { benchProvisioning } from "./provisioning"
+import { benchHub } from "./hub"
 
 async function main() {
     console.log(`bench: node ${process.version}, ${new Date().toISOString()}`)
+    await benchHub()
     await benchProvisioning()
 }
 
