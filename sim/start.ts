@@ -74,6 +74,10 @@ async function main() {
         await expectLine(device, /^hub: telemetry #2 acknowledged/, "acknowledged telemetry")
         await serviceSide(emulator, device, deviceId)
         say("demo", "done: provisioned, connected, telemetry flowing, twin, method and C2D handled")
+        if (process.argv.includes("--keep-running")) {
+            say("demo", `still running; from another terminal: npm run service -- twin show -d ${deviceId}   (Ctrl-C stops)`)
+            await new Promise((resolve) => process.once("SIGINT", resolve))
+        }
     } finally {
         await device.stop()
         await emulator.stop()

@@ -20,10 +20,8 @@ export interface DeviceConfig {
     modelId: string
     sasTtlSec: number
     dpsTimeoutSec: number
-    /** Port of the assigned hub (or gateway): the DPS endpoint's port, as in Azure where both are 8883. */
+    /** Port of the assigned hub: the DPS endpoint's port, as in Azure where both are 8883. */
     hubPort: number
-    /** IoT Edge transparent gateway to connect through, or "". */
-    gatewayHost: string
     telemetryIntervalSec: number
     /** Ignore the stored assignment and run DPS. */
     reprovision: boolean
@@ -84,7 +82,6 @@ export async function configRead(): Promise<DeviceConfig> {
         sasTtlSec: await positive("SAS_TTL", 3600),
         dpsTimeoutSec: await positive("DPS_TIMEOUT", 120),
         hubPort: dps.port,
-        gatewayHost: await text("GATEWAY_HOST", false),
         telemetryIntervalSec: await positive("INTERVAL", 10),
         reprovision: (await text("REPROVISION", false)) === "true" || (await text("REPROVISION", false)) === "1",
     }

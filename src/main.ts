@@ -61,11 +61,10 @@ async function boot() {
     sampler.start()
     let failures = 0
     for (;;) {
-        const gateway = cfg.gatewayHost
         const session = new HubSession(
             {
                 hubHostName: assignment.assignedHub,
-                connectHost: gateway || assignment.assignedHub,
+                connectHost: assignment.assignedHub,
                 // The hub listens where DPS does (8883 in Azure; one port in the emulator).
                 port: cfg.hubPort,
                 deviceId: assignment.deviceId,
@@ -76,7 +75,7 @@ async function boot() {
             app
         )
         try {
-            console.log("hub: connecting to " + (gateway || assignment.assignedHub) + " as " + assignment.deviceId)
+            console.log("hub: connecting to " + assignment.assignedHub + " as " + assignment.deviceId)
             await session.connect(clock)
             console.log("hub: connected")
             failures = 0

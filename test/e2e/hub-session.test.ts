@@ -1,7 +1,8 @@
 // The built firmware lives on its hub, end to end: telemetry, twin, desired updates, direct methods,
 // C2D, a hub-side disconnect, token renewal, reboot with a stored assignment, revocation.
 import * as assert from "assert"
-import { RunningEmulator, individual, startEmulator } from "../emulator/fixtures"
+import * as path from "path"
+import { RunningEmulator, individual, startEmulator, tempDir } from "../emulator/fixtures"
 import { HubServiceError } from "../../sim/emulator"
 import { BootedDevice, bootDevice } from "./harness"
 
@@ -125,6 +126,35 @@ describe("firmware hub session end to end", function () {
         assert.ok(d.device.consoleLines.slice(linesBefore).some((l) => /provisioning again/.test(l)))
         assert.ok(dpsConnects(emu, "hub-e2e") > dpsBefore)
         assert.strictEqual(emu.emulator.service.getDevice("hub-e2e").connectionState, "Connected")
+    })
+
+    it("a damaged stored assignment leads to provisioning, not a boot loop", async () => {
+        const r = await bootDevice(emu, { REG_ID: "hub-renew", DEVICE_KEY: renew.attestation.primaryKey, ASG_HUB: "not a host", ASG_DEVICE: "hub-renew", ASG_OWNER: "x" })
+        try {
+            await r.line(/^store: stored assignment unusable, provisioning again/)
+            await r.line(/^dps: assigned to localhost as hub-renew/)
+            await r.line(/^hub: connected/)
+        } finally {
+            await r.stop()
+        }
+    })
+
+    it("REPROVISION=1 runs DPS even with a stored assignment", async () => {
+        const flash = path.join(tempDir("reprovision"), "flash.bin")
+        const first = await bootDevice(emu, { REG_ID: "hub-renew", DEVICE_KEY: renew.attestation.primaryKey }, { flashFile: flash })
+        await first.line(/^hub: connected/)
+        await first.stop()
+        const stored = await bootDevice(emu, { REG_ID: "hub-renew", DEVICE_KEY: renew.attestation.primaryKey }, { flashFile: flash })
+        await stored.line(/^dps: using stored assignment localhost \/ hub-renew/)
+        await stored.line(/^hub: connected/)
+        await stored.stop()
+        const again = await bootDevice(emu, { REG_ID: "hub-renew", DEVICE_KEY: renew.attestation.primaryKey, REPROVISION: 1 }, { flashFile: flash })
+        try {
+            await again.line(/^dps: assigned to localhost as hub-renew/)
+            assert.ok(!again.device.consoleLines.some((l) => l.startsWith("dps: using stored assignment")))
+        } finally {
+            await again.stop()
+        }
     })
 
     it("renews its SAS token by reconnecting before it expires", async () => {
