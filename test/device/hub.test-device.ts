@@ -15,6 +15,8 @@ import { twinBuildIntervalAck, twinParseDesired } from "../../src/app/device-twi
 import { methodHandle } from "../../src/app/direct-methods"
 import { TelemetryQueue, telemetryProperties } from "../../src/app/telemetry"
 import { storeIsPlausibleValue } from "../../src/store/assignment-store"
+import { DeviceApp } from "../../src/app/device-app"
+import { SimulatedClimateSensor } from "../../src/app/sensors"
 
 const STATUS = { firmwareVersion: "1.0", intervalSec: 10, uptimeSec: 5, messagesSent: 3, queued: 1, c2dReceived: 2 }
 
@@ -85,6 +87,19 @@ describe("twin and methods", () => {
 
 describe("device state", () => {
     yieldBetweenTests()
+    test("desired updates: applied once, stale versions ignored", () => {
+        const app = new DeviceApp("1.0", 10, new SimulatedClimateSensor())
+        const acks = app.applyDesiredPatch({ telemetryInterval: 5, $version: 3 })
+        expect(acks.length).toBe(1)
+        expect(acks[0]).toBe('{"telemetryInterval":{"value":5,"ac":200,"av":3,"ad":"applied"}}')
+        expect(app.interval()).toBe(5)
+        // A twin GET answered after the update carries an older desired section.
+        expect(app.applyTwin({ telemetryInterval: 20, $version: 2 }).length).toBe(0)
+        expect(app.applyDesiredPatch({ telemetryInterval: 20, $version: 3 }).length).toBe(0)
+        expect(app.interval()).toBe(5)
+        expect(app.applyTwin({ telemetryInterval: 7, $version: 4 }).length).toBe(1)
+        expect(app.interval()).toBe(7)
+    })
     test("telemetry queue keeps order and a hard cap", () => {
         const q = new TelemetryQueue(3)
         for (let i = 1; i <= 5; i++) q.push({ seq: i, body: "" })
