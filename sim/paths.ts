@@ -10,3 +10,8 @@ export const EMULATOR_CONFIG = path.join(ROOT, "sim", "emulator.config.json")
 export const EMULATOR_SECRETS = path.join(ROOT, ".emulator", "secrets.json")
 export const ENV_DEFAULTS = path.join(ROOT, ".env.defaults")
 export const ENV_LOCAL = path.join(ROOT, ".env.local")
+/** Public roots Azure IoT Hub and DPS chain to (from Debian's ca-certificates). */
+export const AZURE_ROOT_CAS = [
+    path.join(ROOT, "certs", "azure", "DigiCert_Global_Root_G2.pem"),
+    path.join(ROOT, "certs", "azure", "Microsoft_RSA_Root_Certificate_Authority_2017.pem"),
+]
