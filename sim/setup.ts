@@ -22,7 +22,9 @@ function writeDeviceSecrets(secrets: Record<string, { primaryKey: string }>): st
     const regId = String(readEnvSettings([ENV_DEFAULTS]).REG_ID)
     const key = secrets[regId]?.primaryKey
     if (!key) throw new Error(`no emulator enrollment for REG_ID=${regId} (${rel(EMULATOR_CONFIG)})`)
-    fs.writeFileSync(ENV_LOCAL, `${GENERATED_MARK}\nDEVICE_KEY=${key}\n`, { mode: 0o600 })
+    const text = `${GENERATED_MARK}\nDEVICE_KEY=${key}\n`
+    if (fs.existsSync(ENV_LOCAL) && fs.readFileSync(ENV_LOCAL, "utf8") === text) return `${rel(ENV_LOCAL)} up to date`
+    fs.writeFileSync(ENV_LOCAL, text, { mode: 0o600 })
     return `${rel(ENV_LOCAL)} written (device key of ${regId})`
 }
 

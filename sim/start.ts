@@ -1,10 +1,9 @@
 // `npm start`: the emulator with its default configuration and the firmware image
 // booted in the simulator host, with both sides' progress on one console.
-import * as fs from "fs"
 import { Emulator, describeEvent, generateMissingKeys, loadConfig } from "./emulator"
 import { SimulatedDevice } from "./host/device"
 import { loadImage } from "./host/image"
-import { EMULATOR_CONFIG, EMULATOR_ROOT_CA, EMULATOR_SECRETS, ENV_DEFAULTS, ENV_LOCAL, FIRMWARE_IMAGE } from "./paths"
+import { AZURE_ROOT_CAS, EMULATOR_CONFIG, EMULATOR_ROOT_CA, EMULATOR_SECRETS, ENV_DEFAULTS, ENV_LOCAL, FIRMWARE_IMAGE } from "./paths"
 import { setup } from "./setup"
 
 const STEP_TIMEOUT_MS = 60000
@@ -52,7 +51,8 @@ async function serviceSide(emulator: Emulator, device: SimulatedDevice, deviceId
 }
 
 async function main() {
-    if (!fs.existsSync(FIRMWARE_IMAGE) || !fs.existsSync(EMULATOR_ROOT_CA) || !fs.existsSync(ENV_LOCAL)) await setup(false)
+    // Setup is idempotent and rebuilds the firmware only when src/ changed since the last build.
+    await setup(false)
     const config = generateMissingKeys(loadConfig(EMULATOR_CONFIG, EMULATOR_SECRETS), EMULATOR_SECRETS)
     const emulator = new Emulator(config)
     emulator.on("event", (name, data) => say("emulator", describeEvent(name, data)))
@@ -61,7 +61,7 @@ async function main() {
     })
     say("emulator", `DPS and hub on mqtts://localhost:${ports.mqttPort}, time on https://localhost:${ports.httpsPort}, ID scope ${config.dps.idScope}`)
 
-    const image = loadImage({ bytecodeFile: FIRMWARE_IMAGE, envFiles: [ENV_DEFAULTS, ENV_LOCAL], trustAnchorFiles: [EMULATOR_ROOT_CA] })
+    const image = loadImage({ bytecodeFile: FIRMWARE_IMAGE, envFiles: [ENV_DEFAULTS, ENV_LOCAL], trustAnchorFiles: [EMULATOR_ROOT_CA, ...AZURE_ROOT_CAS] })
     say("demo", `booting the firmware (${image.bytecode.length} bytes of bytecode; trusts ${image.trustAnchors.length} CA certificate(s))`)
     const device = new SimulatedDevice(image)
     device.on("console", (line) => say("device", line))

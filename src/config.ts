@@ -22,6 +22,8 @@ export interface DeviceConfig {
     dpsTimeoutSec: number
     /** Port of the assigned hub: the DPS endpoint's port, as in Azure where both are 8883. */
     hubPort: number
+    /** IoT Edge transparent gateway (GATEWAY_HOST) to open TLS to instead of the hub, or null. */
+    gateway: HostPort
     telemetryIntervalSec: number
     /** Ignore the stored assignment and run DPS. */
     reprovision: boolean
@@ -61,6 +63,11 @@ async function positive(key: string, fallback: number): Promise<number> {
     return n
 }
 
+async function gatewaySetting(): Promise<HostPort> {
+    const v = await text("GATEWAY_HOST", false)
+    return v ? configParseHostPort(v, MQTT_TLS_PORT) : null
+}
+
 export async function configRead(): Promise<DeviceConfig> {
     const idScope = await text("ID_SCOPE", true)
     const registrationId = await text("REG_ID", true)
@@ -82,6 +89,7 @@ export async function configRead(): Promise<DeviceConfig> {
         sasTtlSec: await positive("SAS_TTL", 3600),
         dpsTimeoutSec: await positive("DPS_TIMEOUT", 120),
         hubPort: dps.port,
+        gateway: await gatewaySetting(),
         telemetryIntervalSec: await positive("INTERVAL", 10),
         reprovision: (await text("REPROVISION", false)) === "true" || (await text("REPROVISION", false)) === "1",
     }

@@ -61,12 +61,15 @@ async function boot() {
     sampler.start()
     let failures = 0
     for (;;) {
+        // Through an IoT Edge gateway the TLS peer changes; user name and SAS audience stay the hub's.
+        const gw = cfg.gateway
+        const target = gw ? gw.host : assignment.assignedHub
         const session = new HubSession(
             {
                 hubHostName: assignment.assignedHub,
-                connectHost: assignment.assignedHub,
+                connectHost: target,
                 // The hub listens where DPS does (8883 in Azure; one port in the emulator).
-                port: cfg.hubPort,
+                port: gw ? gw.port : cfg.hubPort,
                 deviceId: assignment.deviceId,
                 deviceKey: cfg.deviceKey,
                 modelId: cfg.modelId,
@@ -75,7 +78,7 @@ async function boot() {
             app
         )
         try {
-            console.log("hub: connecting to " + assignment.assignedHub + " as " + assignment.deviceId)
+            console.log("hub: connecting to " + (gw ? "gateway " + gw.host + ":" + gw.port : assignment.assignedHub) + " as " + assignment.deviceId)
             await session.connect(clock)
             console.log("hub: connected")
             failures = 0

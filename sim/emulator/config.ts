@@ -53,6 +53,20 @@ export interface DeviceIdentityConfig {
     primaryKey?: string
     secondaryKey?: string
     status: "enabled" | "disabled"
+    /** The IoT Edge device this one is a child of (`az iot hub device-identity parent set`). */
+    parent?: string
+}
+
+/** An IoT Edge device acting as a transparent gateway: its own TLS endpoint (the edge PKI) in front of its hub. */
+export interface EdgeGatewayConfig {
+    /** The edge device's identity in `devices` (its hub is that identity's hub). */
+    deviceId: string
+    hub: string
+    /** The gateway host name leaves connect to (`GatewayHostName`); also accepted as SAS audience. */
+    hostName: string
+    /** The edgeHub certificate chain and key: PEM text or file paths (absolute after loading). */
+    tls: { cert: string; key: string }
+    port: number
 }
 
 /** The `iothubowner`-style policy whose key signs requests to the service endpoint. */
@@ -65,7 +79,8 @@ export const deviceSecretId = (deviceId: string) => `devices/${deviceId}`
 export interface EmulatorConfig {
     bind: string
     /** `service`: the HTTPS management endpoint (service-endpoint.ts). */
-    ports: { mqtt: number; https: number; service: number }
+    /** `edge`: the first IoT Edge gateway; further ones listen on the next ports (0: any free port each). */
+    ports: { mqtt: number; https: number; service: number; edge: number }
     /** PEM text or file paths (absolute after loading). */
     tls: { cert: string; key: string; ca?: string }
     dps: {
@@ -81,6 +96,9 @@ export interface EmulatorConfig {
     hubs: { hostName: string }[]
     enrollments: Enrollment[]
     devices: DeviceIdentityConfig[]
+    edges: EdgeGatewayConfig[]
+    /** Store and forward while a gateway's uplink is down: how many messages, and for how long. */
+    edge: { messageTtlSec: number; maxStoredMessages: number }
     /** Keys of the service policy; without a primary key the management endpoint stays off. */
     service: { primaryKey?: string; secondaryKey?: string }
     /** Clock skew allowed on hub SAS tokens, also added to their expiry (IoT Hub: 300 s). */
@@ -112,18 +130,18 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
     if (!isObj(raw)) throw new ConfigError(problems.join("; "))
     const bind = raw.bind ?? "127.0.0.1"
     need(LOOPBACK.has(bind), `bind must be a loopback address (127.0.0.1, localhost, ::1), not ${bind}`)
-    const ports = { mqtt: raw.ports?.mqtt ?? 8883, https: raw.ports?.https ?? 8443, service: raw.ports?.service ?? 8444 }
-    need(isPort(ports.mqtt) && isPort(ports.https) && isPort(ports.service), "ports.mqtt, ports.https and ports.service must be 0..65535 (0 = any free port)")
+    const ports = { mqtt: raw.ports?.mqtt ?? 8883, https: raw.ports?.https ?? 8443, service: raw.ports?.service ?? 8444, edge: raw.ports?.edge ?? 8884 }
+    need(Object.values(ports).every(isPort), "ports.mqtt, ports.https, ports.service and ports.edge must be 0..65535 (0 = any free port)")
     const tls = raw.tls ?? {}
     const pemOrPath = (v: unknown, name: string, required: boolean): string | undefined => {
         if (v === undefined && !required) return undefined
-        need(typeof v === "string" && v.length > 0, `tls.${name} must be a file path or PEM text`)
+        need(typeof v === "string" && v.length > 0, `${name} must be a file path or PEM text`)
         if (typeof v !== "string") return undefined
         return v.includes("-----BEGIN") ? v : path.resolve(baseDir, v)
     }
-    const cert = pemOrPath(tls.cert, "cert", true)
-    const key = pemOrPath(tls.key, "key", true)
-    const ca = pemOrPath(tls.ca, "ca", false)
+    const cert = pemOrPath(tls.cert, "tls.cert", true)
+    const key = pemOrPath(tls.key, "tls.key", true)
+    const ca = pemOrPath(tls.ca, "tls.ca", false)
     const idScope = raw.dps?.idScope
     need(typeof idScope === "string" && /^[A-Za-z0-9]{1,64}$/.test(idScope), "dps.idScope must be alphanumeric, e.g. 0ne0000E4B1")
     const retryAfter = raw.dps?.retryAfter ?? 3
@@ -187,15 +205,37 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
         need(d?.secondaryKey === undefined || isKey(d.secondaryKey), `${where}: secondaryKey must be base64 of at least 16 bytes`)
         const status = d?.status ?? "enabled"
         need(status === "enabled" || status === "disabled", `${where}.status must be enabled or disabled`)
-        devices.push({ deviceId: d?.deviceId, hub, primaryKey: d?.primaryKey, secondaryKey: d?.secondaryKey, status })
+        devices.push({ deviceId: d?.deviceId, hub, primaryKey: d?.primaryKey, secondaryKey: d?.secondaryKey, status, parent: d?.parent })
     }
+    const edges: EdgeGatewayConfig[] = []
+    for (const [i, e] of (Array.isArray(raw.edges) ? raw.edges : []).entries()) {
+        const where = `edges[${i}]`
+        const identity = devices.find((d) => d.deviceId === e?.deviceId)
+        need(identity !== undefined, `${where}.deviceId must name one of devices (the edge device's identity)`)
+        const hub = e?.hub ?? identity?.hub
+        need(hub === identity?.hub, `${where}.hub must be the hub of its identity in devices`)
+        const hostName = e?.hostName ?? "localhost"
+        need(typeof hostName === "string" && /^[A-Za-z0-9.:-]{1,255}$/.test(hostName), `${where}.hostName must be a host name`)
+        const edgeCert = pemOrPath(e?.tls?.cert, `${where}.tls.cert`, true)
+        const edgeKey = pemOrPath(e?.tls?.key, `${where}.tls.key`, true)
+        const port = ports.edge === 0 ? 0 : ports.edge + i
+        edges.push({ deviceId: e?.deviceId, hub, hostName, tls: { cert: edgeCert!, key: edgeKey! }, port })
+    }
+    for (const [i, d] of devices.entries()) {
+        const edge = edges.find((e) => e.deviceId === d.parent)
+        need(d.parent === undefined || edge !== undefined, `devices[${i}].parent must name one of edges`)
+        need(!edge || edge.hub === d.hub, `devices[${i}].parent is an edge device of another hub`)
+    }
+    const edge = { messageTtlSec: raw.edge?.messageTtlSec ?? 7200, maxStoredMessages: raw.edge?.maxStoredMessages ?? 1000 }
+    need(Number.isInteger(edge.messageTtlSec) && edge.messageTtlSec > 0, "edge.messageTtlSec must be a whole number of seconds > 0")
+    need(Number.isInteger(edge.maxStoredMessages) && edge.maxStoredMessages > 0, "edge.maxStoredMessages must be a whole number > 0")
     const service = { primaryKey: raw.service?.primaryKey, secondaryKey: raw.service?.secondaryKey }
     need(service.primaryKey === undefined || isKey(service.primaryKey), "service.primaryKey must be base64 of at least 16 bytes")
     need(service.secondaryKey === undefined || isKey(service.secondaryKey), "service.secondaryKey must be base64 of at least 16 bytes")
     const sasSkewSec = raw.sasSkewSec ?? 300
     need(isNonNegInt(sasSkewSec), "sasSkewSec must be a whole number of seconds")
     if (problems.length) throw new ConfigError(problems.join("; "))
-    return { bind, ports, tls: { cert: cert!, key: key!, ca }, dps: { idScope, retryAfter, authFailure }, hubs, enrollments, devices, service, sasSkewSec }
+    return { bind, ports, tls: { cert: cert!, key: key!, ca }, dps: { idScope, retryAfter, authFailure }, hubs, enrollments, devices, edges, edge, service, sasSkewSec }
 }
 
 /** Validates a configuration given in code (enrollment kinds inferred from their id field). */

@@ -1,6 +1,7 @@
 // Who may open an IoT Hub session (azure-iot-protocol.md sections 2 and 3): a hub user name
 // for a configured hub, client id = device id, and a SAS token for `{hub}/devices/{id}` signed
 // with the identity's primary or secondary key. Every failure is one reason (CONNACK 5).
+// A gateway also accepts its own host name as the audience, as edgeHub does.
 import { HubRegistry, DeviceRecord } from "./hub-registry"
 import { HubUsername, hubParseUsername } from "./hub-protocol"
 import { SasKeyName, sasCheckClaims, sasMatchKey, sasParse } from "./sas"
@@ -20,7 +21,8 @@ export function hubAuthenticate(
     hubs: readonly string[],
     registry: HubRegistry,
     nowSec: number,
-    skewSec: number
+    skewSec: number,
+    gatewayHostName?: string
 ): HubAuthResult {
     const user = req.username === undefined ? undefined : hubParseUsername(req.username)
     if (!user) return { ok: false, reason: "user name is neither {hub}/{deviceId}/?api-version=... nor a DPS user name" }
@@ -38,7 +40,8 @@ export function hubAuthenticate(
     const m = audience === undefined ? null : /^([^/]+)\/devices\/([^/]+)$/.exec(audience)
     if (!m) return fail("sr is not {hub}/devices/{deviceId}")
     const srHost = /^(.*?)(?::\d{1,5})?$/.exec(m[1])![1]
-    if (srHost.toLowerCase() !== hub.toLowerCase() || m[2] !== deviceId) return fail(`sr ${JSON.stringify(audience)} does not name ${hub}/devices/${deviceId}`)
+    const audiences = [hub, gatewayHostName].filter((h) => h !== undefined).map((h) => h.toLowerCase())
+    if (!audiences.includes(srHost.toLowerCase()) || m[2] !== deviceId) return fail(`sr ${JSON.stringify(audience)} does not name ${hub}/devices/${deviceId}`)
     const problem = sasCheckClaims(parsed.token, { resource: audience!, skn: null }, nowSec, skewSec)
     if (problem) return fail(problem)
     const device = registry.device(deviceId)

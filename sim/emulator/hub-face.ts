@@ -1,11 +1,13 @@
 // The IoT Hub face: admits device connections (hub-auth), keeps one session per device, and
 // serves telemetry, twin requests, method responses and C2D acknowledgements on it. The
 // service side (service.ts) reaches devices through deliverC2d, pushDesired and sendMethodRequest.
+// Leaves behind an IoT Edge gateway (edge-face.ts) get the same sessions, with the gateway in
+// between: their telemetry goes to its store and forward, the rest needs its uplink.
 import type { IConnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePacket } from "mqtt-packet"
 import { EmulatorConfig } from "./config"
 import { dpsErrorBody } from "./dps-protocol"
 import { Emit } from "./events"
-import { hubAuthenticate } from "./hub-auth"
+import { HubAuthResult, hubAuthenticate } from "./hub-auth"
 import {
     HUB_MAX_SUBSCRIPTIONS,
     HubSubscription,
@@ -16,7 +18,7 @@ import {
     hubSubscriptionKind,
     hubTwinResponseTopic,
 } from "./hub-protocol"
-import { DeviceRecord, SessionSubscription } from "./hub-registry"
+import { DeviceRecord, SessionSubscription, TelemetryMessage } from "./hub-registry"
 import { MethodCalls } from "./methods"
 import { CONNACK_NOT_AUTHORIZED, MqttConnection } from "./mqtt-connection"
 import { MqttFace } from "./mqtt-router"
@@ -28,12 +30,24 @@ const SUBACK_FAILURE = 0x80
 // setTimeout's limit; a token valid for longer than ~24 days is re-armed by reconnecting anyway.
 const MAX_TIMER_MS = 2 ** 31 - 1
 
+/** The IoT Edge gateway a leaf's session goes through, as the hub face sees it. */
+export interface HubGateway {
+    readonly edgeId: string
+    /** Twin requests, desired pushes, methods and C2D need the uplink to the hub. */
+    readonly uplinkUp: boolean
+    /** Takes a leaf's telemetry (already acknowledged to the leaf) to forward or store. */
+    upstream(m: Omit<TelemetryMessage, "sequenceNumber">): void
+}
+
 interface HubSession {
     conn: MqttConnection
     device: DeviceRecord
     subscriptions: Map<string, SessionSubscription>
+    gateway?: HubGateway
     expiry?: NodeJS.Timeout
 }
+
+const UPLINK_DOWN = "the IoT Edge gateway has no connection to the hub"
 
 export class HubFace implements MqttFace {
     readonly name = "hub"
@@ -47,8 +61,20 @@ export class HubFace implements MqttFace {
         private readonly now: () => Date = () => new Date()
     ) {}
 
+    /** Connected as the hub sees it: directly, or through a gateway whose uplink is up. */
     isConnected(deviceId: string): boolean {
-        return this.sessions.get(deviceId)?.conn.connected ?? false
+        const s = this.sessions.get(deviceId)
+        return !!s && this.reachable(s)
+    }
+
+    /** The edge device a connected device's session goes through, if any. */
+    gatewayOf(deviceId: string): string | undefined {
+        return this.sessions.get(deviceId)?.gateway?.edgeId
+    }
+
+    /** The devices connected through this edge device. */
+    devicesVia(edgeId: string): string[] {
+        return [...this.sessions.values()].filter((s) => s.gateway?.edgeId === edgeId).map((s) => s.device.deviceId)
     }
 
     attach(conn: MqttConnection, connect: IConnectPacket): void {
@@ -63,6 +89,11 @@ export class HubFace implements MqttFace {
             this.emit("hub.refused", { remote: conn.remote, clientId: connect.clientId, deviceId: auth.deviceId, reason: auth.reason })
             return conn.refuse(CONNACK_NOT_AUTHORIZED, auth.reason)
         }
+        this.admit(conn, connect, auth)
+    }
+
+    /** Opens the session of an authenticated device, directly or through `gateway`. */
+    admit(conn: MqttConnection, connect: IConnectPacket, auth: Extract<HubAuthResult, { ok: true }>, gateway?: HubGateway): void {
         const device = auth.device
         const previous = this.sessions.get(device.deviceId)
         if (previous) this.end(previous, "another connection for the device took over")
@@ -70,7 +101,7 @@ export class HubFace implements MqttFace {
         const stored = connect.clean ? undefined : device.session
         const subscriptions = stored ?? new Map<string, SessionSubscription>()
         device.session = connect.clean ? undefined : subscriptions
-        const session: HubSession = { conn, device, subscriptions }
+        const session: HubSession = { conn, device, subscriptions, gateway }
         this.sessions.set(device.deviceId, session)
         conn.on("subscribe", (p: ISubscribePacket) => this.subscribe(session, p))
         conn.on("unsubscribe", (p: IUnsubscribePacket) => p.unsubscriptions.forEach((f) => subscriptions.delete(f)))
@@ -92,6 +123,7 @@ export class HubFace implements MqttFace {
             apiVersion: auth.user.apiVersion,
             modelId: auth.user.modelId,
             sessionPresent: stored !== undefined,
+            via: gateway?.edgeId,
         })
         this.deliverC2d(device.deviceId)
     }
@@ -106,7 +138,7 @@ export class HubFace implements MqttFace {
     deliverC2d(deviceId: string): void {
         const s = this.sessions.get(deviceId)
         const sub = s && this.subscribed(s, "c2d")
-        if (!s || !sub || !s.conn.connected) return
+        if (!s || !sub || !this.reachable(s)) return
         const queue = s.device.c2d
         for (const m of queue.undelivered()) {
             const topic = hubC2dTopic(deviceId, propertyBagBuild(m.systemProperties, m.properties))
@@ -123,7 +155,7 @@ export class HubFace implements MqttFace {
     pushDesired(deviceId: string, patch: JsonObject, version: number): boolean {
         const s = this.sessions.get(deviceId)
         const sub = s && this.subscribed(s, "twin-desired")
-        if (!s || !sub || !s.conn.connected) return false
+        if (!s || !sub || !this.reachable(s)) return false
         s.conn.publish(hubDesiredPatchTopic(version), JSON.stringify({ ...patch, $version: version }), sub.qos)
         return true
     }
@@ -131,12 +163,23 @@ export class HubFace implements MqttFace {
     /** Whether the device is connected and subscribed for `kind`. */
     listens(deviceId: string, kind: HubSubscription): boolean {
         const s = this.sessions.get(deviceId)
-        return !!s && s.conn.connected && this.subscribed(s, kind) !== undefined
+        return !!s && this.reachable(s) && this.subscribed(s, kind) !== undefined
+    }
+
+    /** Stores a device's message at the hub and reports it (directly, or as a gateway forwards it). */
+    ingestTelemetry(device: DeviceRecord, m: Omit<TelemetryMessage, "sequenceNumber">): TelemetryMessage {
+        const stored = this.state.hub.addTelemetry(device, m)
+        this.emit("hub.telemetry", stored)
+        return stored
     }
 
     /** Publishes a method request at QoS 0, as IoT Hub does (check listens() first). */
     sendMethodRequest(deviceId: string, methodName: string, rid: string, payload: unknown): void {
         this.sessions.get(deviceId)?.conn.publish(hubMethodRequestTopic(methodName, rid), JSON.stringify(payload ?? null), 0)
+    }
+
+    private reachable(s: HubSession): boolean {
+        return s.conn.connected && (s.gateway?.uplinkUp ?? true)
     }
 
     private subscribed(s: HubSession, kind: HubSubscription): SessionSubscription | undefined {
@@ -179,19 +222,22 @@ export class HubFace implements MqttFace {
         const body = typeof p.payload === "string" ? Buffer.from(p.payload) : p.payload
         const now = this.now()
         s.device.lastActivityTimeUtc = now.toISOString()
+        // edgeHub without its uplink: twin requests fail and the device retries later (README).
+        if ((req.kind === "twin-get" || req.kind === "twin-reported") && !this.reachable(s))
+            return this.twinReply(s, 503, req.rid, JSON.stringify(dpsErrorBody(503000, UPLINK_DOWN, now)))
         switch (req.kind) {
             case "telemetry": {
                 const bag = propertyBagParse(req.bag)
                 if (!bag.ok) return s.conn.close(bag.reason)
-                const m = this.state.hub.addTelemetry(s.device, {
+                const m = {
                     deviceId,
                     hub: s.device.hub,
                     properties: bag.properties,
                     systemProperties: bag.systemProperties,
                     body,
                     enqueuedTimeUtc: now.toISOString(),
-                })
-                return this.emit("hub.telemetry", m)
+                }
+                return void (s.gateway ? s.gateway.upstream(m) : this.ingestTelemetry(s.device, m))
             }
             case "twin-get":
                 this.emit("hub.twin.get", { deviceId })

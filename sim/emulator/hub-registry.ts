@@ -24,6 +24,8 @@ export interface TelemetryMessage {
     body: Buffer
     enqueuedTimeUtc: string
     sequenceNumber: number
+    /** The IoT Edge gateway the message came through. */
+    via?: string
 }
 
 export interface DeviceRecord {
@@ -32,6 +34,10 @@ export interface DeviceRecord {
     hub: string
     keys: SasKeys
     status: DeviceStatus
+    /** An IoT Edge device (a gateway others may be children of). */
+    iotEdge: boolean
+    /** The edge device this one is a child of: only that gateway admits it. */
+    parent?: string
     twin: Twin
     c2d: C2dQueue
     telemetry: TelemetryMessage[]
@@ -46,6 +52,8 @@ export interface DeviceView {
     deviceId: string
     hub: string
     status: DeviceStatus
+    iotEdge: boolean
+    parent?: string
     connectionState: "Connected" | "Disconnected"
     cloudToDeviceMessageCount: number
     createdTimeUtc: string
@@ -73,6 +81,7 @@ export class HubRegistry {
             hub,
             keys,
             status,
+            iotEdge: false,
             twin: twinNew(),
             c2d: new C2dQueue(deviceId),
             telemetry: [],

@@ -1,2 +1,3 @@
 export * from "./certificates"
 export * from "./test-pki"
+export * from "./edge-pki"
