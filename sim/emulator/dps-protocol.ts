@@ -1,6 +1,7 @@
 // DPS over MQTT as the service reads and writes it (azure-iot-protocol.md section 1):
 // user names, request topics, response topics and bodies. Plain functions, no state.
 import { randomBytes, randomUUID } from "crypto"
+import { parseQuery } from "./topic-query"
 
 export const DPS_RESPONSE_FILTER = "$dps/registrations/res/#"
 const REGISTER_PREFIX = "$dps/registrations/PUT/iotdps-register/"
@@ -24,15 +25,6 @@ export function dpsParseUsername(username: string): DpsUsername | undefined {
     return { idScope: m[1], registrationId: m[2], apiVersion }
 }
 
-/** Query pairs with raw (undecoded) values: `$rid` must be echoed exactly as sent. */
-function parseQuery(q: string): Map<string, string> {
-    const out = new Map<string, string>()
-    for (const pair of q.split("&")) {
-        const eq = pair.indexOf("=")
-        if (eq > 0 && !out.has(pair.slice(0, eq))) out.set(pair.slice(0, eq), pair.slice(eq + 1))
-    }
-    return out
-}
 
 function decode(s: string): string | undefined {
     try {

@@ -28,6 +28,8 @@ export interface EmulatorEvents {
         modelId?: string
         /** A clean=0 session found its stored subscriptions. */
         sessionPresent: boolean
+        /** The IoT Edge gateway the device connected through. */
+        via?: string
     }
     /** CONNACK 5: bad credentials, unknown or disabled device. */
     "hub.refused": { remote: string; clientId?: string; deviceId?: string; reason: string }
@@ -39,6 +41,8 @@ export interface EmulatorEvents {
         body: Buffer
         enqueuedTimeUtc: string
         sequenceNumber: number
+        /** The IoT Edge gateway that forwarded it. */
+        via?: string
     }
     "hub.twin.get": { deviceId: string }
     "hub.twin.reported": { deviceId: string; patch: object; version: number }
@@ -50,7 +54,15 @@ export interface EmulatorEvents {
     "hub.method.request": { deviceId: string; methodName: string; rid: string; timeoutSec: number }
     /** The device's status, or 504 when it did not answer in time. */
     "hub.method.response": { deviceId: string; methodName: string; status: number }
-    "hub.device": { deviceId: string; hub: string; change: "enabled" | "disabled" | "deleted" }
+    "hub.device": { deviceId: string; hub: string; change: "enabled" | "disabled" | "deleted" | "parent set" }
+    /** CONNACK 5 at a gateway: bad credentials, or not a child of its edge device. */
+    "edge.refused": { edgeId: string; remote: string; clientId?: string; deviceId?: string; reason: string }
+    /** The uplink switch (service side); `pending`: messages stored, delivered right after it comes up. */
+    "edge.uplink": { edgeId: string; up: boolean; pending: number }
+    /** A leaf's message kept while the uplink is down. */
+    "edge.stored": { edgeId: string; deviceId: string; pending: number }
+    /** A stored message that never reaches the hub: past the TTL, pushed out of a full store, or its device deleted. */
+    "edge.dropped": { edgeId: string; deviceId: string; receivedTimeUtc: string; reason: string }
     "service.request": { remote: string; method: string; path: string; status: number }
     /** A connection closed for a protocol violation, a limit, or a failed TLS handshake. */
     "connection.error": { face: string; remote: string; clientId?: string; reason: string }
@@ -98,13 +110,13 @@ export function describeEvent<K extends EmulatorEventName>(name: K, data: Emulat
         case "dps.rejected":
             return `dps: ${who} request rejected: ${e.status} ${e.errorCode} ${e.message}`
         case "hub.connect":
-            return `hub: ${who} connected to ${e.hub} (${e.key} key${e.modelId ? `, model ${e.modelId}` : ""}${e.sessionPresent ? ", session resumed" : ""})`
+            return `hub: ${who} connected to ${e.hub}${e.via ? ` through ${e.via}` : ""} (${e.key} key${e.modelId ? `, model ${e.modelId}` : ""}${e.sessionPresent ? ", session resumed" : ""})`
         case "hub.refused":
             return `hub: refused ${who} (CONNACK 5): ${e.reason}`
         case "hub.telemetry": {
             const text = e.body.toString("utf8")
             const props = Object.keys(e.properties).length ? ` ${JSON.stringify(e.properties)}` : ""
-            return `hub: ${who} telemetry #${e.sequenceNumber}${props}: ${text.length > 200 ? text.slice(0, 200) + "..." : text}`
+            return `hub: ${who} telemetry #${e.sequenceNumber}${e.via ? ` via ${e.via}` : ""}${props}: ${text.length > 200 ? text.slice(0, 200) + "..." : text}`
         }
         case "hub.twin.get":
             return `hub: ${who} reads its twin`
@@ -124,6 +136,14 @@ export function describeEvent<K extends EmulatorEventName>(name: K, data: Emulat
             return `hub: method ${e.methodName} on ${who} answered ${e.status}`
         case "hub.device":
             return `hub: device ${who} ${e.change}`
+        case "edge.refused":
+            return `edge ${e.edgeId}: refused ${who} (CONNACK 5): ${e.reason}`
+        case "edge.uplink":
+            return `edge ${e.edgeId}: uplink ${e.up ? "up" : "down"}${e.pending ? ` (${e.pending} stored messages)` : ""}`
+        case "edge.stored":
+            return `edge ${e.edgeId}: stored a message from ${who} (${e.pending} pending)`
+        case "edge.dropped":
+            return `edge ${e.edgeId}: dropped a message from ${who} received ${e.receivedTimeUtc}: ${e.reason}`
         case "service.request":
             return `service: ${e.method} ${e.path} from ${e.remote}: ${e.status}`
         case "connection.error":

@@ -1,6 +1,7 @@
 // IoT Hub over MQTT as the service reads and writes it (azure-iot-protocol.md section 3):
 // user names, the topics devices publish and subscribe to, and the topics the hub publishes.
 // Plain functions, no state.
+import { parseQuery } from "./topic-query"
 
 export interface HubUsername {
     /** The host as written, without any `:port`. */
@@ -46,15 +47,6 @@ export function hubParseUsername(username: string): HubUsername | undefined {
     }
 }
 
-/** Query pairs with raw (undecoded) values: `$rid` must be echoed exactly as sent. */
-function parseQuery(q: string): Map<string, string> {
-    const out = new Map<string, string>()
-    for (const pair of q.split("&")) {
-        const eq = pair.indexOf("=")
-        if (eq > 0 && !out.has(pair.slice(0, eq))) out.set(pair.slice(0, eq), pair.slice(eq + 1))
-    }
-    return out
-}
 
 function decodeOr(v: string | undefined): string | undefined {
     if (v === undefined) return undefined

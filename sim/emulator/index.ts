@@ -1,10 +1,13 @@
 // The emulator: one in-memory state with faces on top (DPS and IoT Hub over one MQTT port,
-// the time endpoint, the service side in code and over HTTPS).
+// the time endpoint, the service side in code and over HTTPS, IoT Edge gateways on their own ports).
 // Events (see events.ts) report every step; none carries a key or token.
 import { EventEmitter } from "events"
 import * as fs from "fs"
+import type { Socket } from "net"
+import type { TLSSocket } from "tls"
 import { EmulatorConfig, enrollmentsWithoutKeys } from "./config"
 import { DpsFace } from "./dps-face"
+import { EdgeFace } from "./edge-face"
 import { dpsParseUsername } from "./dps-protocol"
 import { EmulatorEventName, EmulatorEvents } from "./events"
 import { HubFace } from "./hub-face"
@@ -29,6 +32,8 @@ export interface EmulatorPorts {
     httpsPort: number
     /** The management endpoint; undefined when no service key is configured. */
     servicePort?: number
+    /** The IoT Edge gateways' ports, in the order of `edges` in the config. */
+    edgePorts: number[]
 }
 
 function readPem(value: string, what: string): string {
@@ -52,7 +57,10 @@ export class Emulator extends EventEmitter {
     readonly hub: HubFace
     /** The hubs' service side: C2D, methods, twins, identities, telemetry. */
     readonly service: HubService
+    /** The IoT Edge gateways, by edge device id. */
+    readonly edges: ReadonlyMap<string, EdgeFace>
     private servers: TlsListener[] = []
+    private readonly edgePortsById = new Map<string, number>()
 
     constructor(readonly config: EmulatorConfig) {
         super()
@@ -60,17 +68,28 @@ export class Emulator extends EventEmitter {
         if (missing.length) throw new Error(`enrollments without keys: ${missing.join(", ")} (see generateMissingKeys)`)
         const emit = this.report.bind(this)
         this.hub = new HubFace(config, this.state, emit)
-        this.service = new HubService(this.state, this.hub, emit)
+        this.edges = new Map(config.edges.map((e) => [e.deviceId, new EdgeFace(e, config, this.state, this.hub, emit)]))
+        this.service = new HubService(this.state, this.hub, emit, this.edges)
         this.on("hub.telemetry", (m) => this.service.publishTelemetry(m))
         const now = new Date()
-        for (const d of config.devices)
-            this.state.hub.assignDevice(d.deviceId, d.hub, { primaryKey: d.primaryKey!, secondaryKey: d.secondaryKey }, now, d.status)
+        for (const d of config.devices) {
+            const rec = this.state.hub.assignDevice(d.deviceId, d.hub, { primaryKey: d.primaryKey!, secondaryKey: d.secondaryKey }, now, d.status)
+            rec.iotEdge = this.edges.has(d.deviceId)
+            rec.parent = d.parent
+        }
     }
 
     /** Emits a typed event (the faces' reporting path), and `event` (name, data) for loggers that take every one. */
     report<K extends EmulatorEventName>(name: K, data: EmulatorEvents[K]): void {
         this.emit(name, data)
         this.emit("event", name, data)
+    }
+
+    /** The port the gateway of this edge device listens on (after start). */
+    edgePort(edgeDeviceId: string): number {
+        const port = this.edgePortsById.get(edgeDeviceId)
+        if (port === undefined) throw new Error(`no IoT Edge gateway ${edgeDeviceId} is listening`)
+        return port
     }
 
     registration(registrationId: string): RegistrationRecord | undefined {
@@ -104,10 +123,19 @@ export class Emulator extends EventEmitter {
                 tlsError("time")
             )
             this.servers.push(time)
-            if (!this.config.service.primaryKey) return { mqttPort: mqtt.port, httpsPort: time.port }
+            const edgePorts: number[] = []
+            for (const edge of this.edges.values()) {
+                const tls = { cert: readPem(edge.edge.tls.cert, "edge TLS certificate"), key: readPem(edge.edge.tls.key, "edge TLS key") }
+                const onSecure = (sock: TLSSocket, wire?: Socket) => routeMqttConnection(new MqttConnection(sock, MQTT_LIMITS, wire), () => edge, emit)
+                const listener = await startTlsListener(tls, this.config.bind, edge.edge.port, onSecure, tlsError("edge"))
+                this.servers.push(listener)
+                edgePorts.push(listener.port)
+                this.edgePortsById.set(edge.edgeId, listener.port)
+            }
+            if (!this.config.service.primaryKey) return { mqttPort: mqtt.port, httpsPort: time.port, edgePorts }
             const service = await startServiceEndpoint(material, this.config, this.service, emit)
             this.servers.push(service)
-            return { mqttPort: mqtt.port, httpsPort: time.port, servicePort: service.port }
+            return { mqttPort: mqtt.port, httpsPort: time.port, servicePort: service.port, edgePorts }
         } catch (e) {
             await this.stop()
             throw e
@@ -118,6 +146,7 @@ export class Emulator extends EventEmitter {
     async stop(): Promise<void> {
         const open = this.servers
         this.servers = []
+        this.edgePortsById.clear()
         await Promise.all(open.map((l) => l.close()))
     }
 }

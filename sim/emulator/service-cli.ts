@@ -10,6 +10,8 @@ const USAGE = `usage: service-cli.ts <command> [--config FILE] [--secrets FILE] 
   device list
   device show -d ID
   device disable -d ID | device enable -d ID | device delete -d ID
+  device set-parent -d ID --parent EDGE_ID
+  edge uplink -d EDGE_ID --up true|false   (down: the gateway stores telemetry)
   twin show -d ID
   twin update -d ID --desired '{"interval":10}'
   c2d send -d ID --data TEXT [--props 'k=v&k2=v2'] [--content-type TYPE] [--content-encoding ENC]
@@ -84,6 +86,16 @@ async function run(args: CliArgs): Promise<unknown> {
         case "device disable":
         case "device enable":
             return c.setDeviceStatus(id(), verb === "disable" ? "disabled" : "enabled")
+        case "device set-parent": {
+            const parent = args.options.get("--parent")
+            if (!parent) throw new Error("--parent EDGE_DEVICE_ID is required")
+            return c.setParent(id(), parent)
+        }
+        case "edge uplink": {
+            const up = args.options.get("--up")
+            if (up !== "true" && up !== "false") throw new Error("--up true|false is required")
+            return c.setEdgeUplink(id(), up === "true")
+        }
         case "device delete":
             return c.deleteDevice(id()).then(() => ({ deleted: id() }))
         case "twin show":

@@ -38,6 +38,12 @@ export class ServiceClient {
     setDeviceStatus(deviceId: string, status: "enabled" | "disabled"): Promise<any> {
         return this.call("PATCH", `/devices/${encodeURIComponent(deviceId)}`, { status })
     }
+    setParent(deviceId: string, edgeDeviceId: string): Promise<any> {
+        return this.call("PUT", `/devices/${encodeURIComponent(deviceId)}/parent`, { parentId: edgeDeviceId })
+    }
+    setEdgeUplink(edgeDeviceId: string, up: boolean): Promise<{ edgeId: string; up: boolean }> {
+        return this.call("PUT", `/edges/${encodeURIComponent(edgeDeviceId)}/uplink`, { up })
+    }
     deleteDevice(deviceId: string): Promise<void> {
         return this.call("DELETE", `/devices/${encodeURIComponent(deviceId)}`)
     }

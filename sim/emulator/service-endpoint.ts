@@ -9,7 +9,7 @@ import { Emit } from "./events"
 import { TelemetryMessage } from "./hub-registry"
 import { HubService, HubServiceError } from "./service"
 import { sasCheckClaims, sasMatchKey, sasParse } from "./sas"
-import { closeServer, listen, serverTlsOptions, TlsListener, TlsMaterial, trackSockets } from "./tls-listener"
+import { closeServer, listen, reportHttpsErrors, serverTlsOptions, TlsListener, TlsMaterial, trackSockets } from "./tls-listener"
 
 const MAX_BODY_BYTES = 128 * 1024
 
@@ -85,6 +85,24 @@ const ROUTES: [string, RegExp, Route][] = [
             const { status } = await body()
             if (status !== "enabled" && status !== "disabled") throw new HttpError(400004, 'body must be {"status":"enabled"|"disabled"}')
             return { status: 200, json: s.setDeviceStatus(id, status) }
+        },
+    ],
+    [
+        "PUT",
+        /^\/devices\/([^/]+)\/parent$/,
+        async (s, [id], body) => {
+            const { parentId } = await body()
+            if (typeof parentId !== "string") throw new HttpError(400004, 'body must be {"parentId":"<edge device id>"}')
+            return { status: 200, json: s.setParent(id, parentId) }
+        },
+    ],
+    [
+        "PUT",
+        /^\/edges\/([^/]+)\/uplink$/,
+        async (s, [id], body) => {
+            const { up } = await body()
+            if (typeof up !== "boolean") throw new HttpError(400004, 'body must be {"up":true|false}')
+            return { status: 200, json: s.setEdgeUplink(id, up) }
         },
     ],
     ["DELETE", /^\/devices\/([^/]+)$/, async (s, [id]) => (s.deleteDevice(id), { status: 204 })],
@@ -175,15 +193,7 @@ export async function startServiceEndpoint(
     // Method calls wait up to 300 s and monitor-events streams for as long as the client stays.
     server.requestTimeout = 0
     const onError = (remote: string, reason: string) => emit("connection.error", { face: "service", remote, reason })
-    server.on("tlsClientError", (err, sock) => {
-        onError(`${sock.remoteAddress}:${sock.remotePort}`, `TLS handshake failed: ${err.message}`)
-        sock.destroy()
-    })
-    server.on("clientError", (err, sock) => {
-        onError("client", `bad HTTP request: ${err.message}`)
-        sock.destroy()
-    })
-    server.on("error", (err) => onError("listener", err.message))
+    reportHttpsErrors(server, onError)
     const port = await listen(server, config.bind, config.ports.service)
     return { port, close: () => closeServer(server, sockets) }
 }

@@ -1,8 +1,9 @@
 // The service side of the emulated hubs, over the same state as the device faces: what
 // `az iot hub` and the service SDKs do (device identities, twins, C2D, direct methods,
-// following telemetry). Hub-side failures throw HubServiceError with IoT Hub's error codes.
+// following telemetry, IoT Edge parents and the gateways' uplink switch). Hub-side failures throw HubServiceError with IoT Hub's error codes.
 import { randomUUID } from "crypto"
 import { C2D_MAX_BODY_BYTES, C2dMessage } from "./c2d-queue"
+import { EdgeFace } from "./edge-face"
 import { Emit } from "./events"
 import { HubFace } from "./hub-face"
 import { DeviceRecord, DeviceView, TelemetryMessage } from "./hub-registry"
@@ -31,6 +32,7 @@ export class HubService {
         private readonly state: EmulatorState,
         private readonly face: HubFace,
         private readonly emit: Emit,
+        private readonly edges: ReadonlyMap<string, EdgeFace> = new Map(),
         private readonly now: () => Date = () => new Date()
     ) {}
 
@@ -62,6 +64,32 @@ export class HubService {
         this.face.disconnect(deviceId, "device deleted by the service")
         this.state.hub.delete(deviceId)
         this.emit("hub.device", { deviceId, hub: d.hub, change: "deleted" })
+    }
+
+    /**
+     * Makes `edgeDeviceId` the device's parent (`az iot hub device-identity parent set`): only that
+     * gateway admits it from now on; a session through another gateway is closed.
+     */
+    setParent(deviceId: string, edgeDeviceId: string): DeviceView {
+        const d = this.device(deviceId)
+        const edge = this.device(edgeDeviceId)
+        if (!edge.iotEdge || edge.hub !== d.hub) throw new HubServiceError(400004, `${edgeDeviceId} is not an IoT Edge device of ${d.hub}`)
+        d.parent = edgeDeviceId
+        const via = this.face.gatewayOf(deviceId)
+        if (via !== undefined && via !== edgeDeviceId) this.face.disconnect(deviceId, `parent changed to ${edgeDeviceId}`)
+        this.emit("hub.device", { deviceId, hub: d.hub, change: "parent set" })
+        return this.view(d)
+    }
+
+    /**
+     * The emulated gateway's connection to its hub. Down, it stores its leaves' telemetry and they
+     * are offline to the hub (methods 404103, desired and C2D wait); up again, it delivers the store.
+     */
+    setEdgeUplink(edgeDeviceId: string, up: boolean): { edgeId: string; up: boolean } {
+        const edge = this.edges.get(edgeDeviceId)
+        if (!edge) throw new HubServiceError(404001, `no IoT Edge gateway ${edgeDeviceId} in this emulator`)
+        edge.setUplink(up)
+        return { edgeId: edgeDeviceId, up: edge.uplinkUp }
     }
 
     getTwin(deviceId: string): { deviceId: string; properties: ReturnType<typeof twinDocument> } {
@@ -151,6 +179,8 @@ export class HubService {
             deviceId: d.deviceId,
             hub: d.hub,
             status: d.status,
+            iotEdge: d.iotEdge,
+            parent: d.parent,
             connectionState: this.face.isConnected(d.deviceId) ? "Connected" : "Disconnected",
             cloudToDeviceMessageCount: d.c2d.size,
             createdTimeUtc: d.createdTimeUtc,

@@ -1,7 +1,7 @@
 // The clock a device without one reads: any GET or HEAD over HTTPS answers 200 with a
 // `Date` header, as the real DPS hosts do on 443.
 import * as https from "https"
-import { closeServer, listen, serverTlsOptions, TlsListener, TlsMaterial, trackSockets } from "./tls-listener"
+import { closeServer, listen, reportHttpsErrors, serverTlsOptions, TlsListener, TlsMaterial, trackSockets } from "./tls-listener"
 
 export async function startTimeEndpoint(
     material: TlsMaterial,
@@ -23,15 +23,7 @@ export async function startTimeEndpoint(
     const sockets = trackSockets(server)
     server.requestTimeout = 10_000
     server.headersTimeout = 10_000
-    server.on("tlsClientError", (err, sock) => {
-        onError(`${sock.remoteAddress}:${sock.remotePort}`, `TLS handshake failed: ${err.message}`)
-        sock.destroy()
-    })
-    server.on("clientError", (err, sock) => {
-        onError("client", `bad HTTP request: ${err.message}`)
-        sock.destroy()
-    })
-    server.on("error", (err) => onError("listener", err.message))
+    reportHttpsErrors(server, onError)
     const actual = await listen(server, host, port)
     return { port: actual, close: () => closeServer(server, sockets) }
 }

@@ -1,5 +1,6 @@
 // A TLS 1.2+ listener on a loopback address that survives whatever clients send:
 // handshake timeout, every socket with an error handler, clean shutdown of open sockets.
+import * as https from "https"
 import * as tls from "tls"
 import * as net from "net"
 
@@ -71,4 +72,17 @@ export async function startTlsListener(
     server.on("error", (err) => onTlsError("listener", err.message))
     const actual = await listen(server, host, port)
     return { port: actual, close: () => closeServer(server, sockets) }
+}
+
+/** A bad handshake or request closes that socket and is reported; the server keeps serving. */
+export function reportHttpsErrors(server: https.Server, onError: (remote: string, reason: string) => void): void {
+    server.on("tlsClientError", (err, sock) => {
+        onError(`${sock.remoteAddress}:${sock.remotePort}`, `TLS handshake failed: ${err.message}`)
+        sock.destroy()
+    })
+    server.on("clientError", (err, sock) => {
+        onError("client", `bad HTTP request: ${err.message}`)
+        sock.destroy()
+    })
+    server.on("error", (err) => onError("listener", err.message))
 }

@@ -10,11 +10,11 @@ import { tempDir } from "./fixtures"
 const DEFAULT_CONFIG = path.join(ROOT, "sim", "emulator.config.json")
 
 describe("emulator configuration", () => {
-    it("ships a default with public values only: sim-device-01, the sim-group group, hub localhost, ports 8883/8443/8444", () => {
+    it("ships a default with public values only: sim-device-01, the sim-group group, hub localhost, ports 8883/8443/8444/8884", () => {
         const text = fs.readFileSync(DEFAULT_CONFIG, "utf8")
         assert.ok(!/primaryKey|secondaryKey/.test(text))
         const c = loadConfig(DEFAULT_CONFIG)
-        assert.deepStrictEqual(c.ports, { mqtt: 8883, https: 8443, service: 8444 })
+        assert.deepStrictEqual(c.ports, { mqtt: 8883, https: 8443, service: 8444, edge: 8884 })
         assert.deepStrictEqual(c.enrollments.map((e) => [e.kind, e.kind === "individual" ? e.registrationId : e.enrollmentGroupId]), [
             ["individual", "sim-device-01"],
             ["group", "sim-group"],

@@ -1,0 +1,87 @@
+// An IoT Edge transparent gateway (azure-iot-protocol.md section 4): its own TLS endpoint in
+// front of its hub. It admits leaves as edgeHub does (the hub's identities, audience = hub or
+// gateway host name, only children of this edge device), hands their sessions to the hub face,
+// and stands between them and the hub: telemetry is forwarded, or stored while the uplink is down.
+import type { IConnectPacket } from "mqtt-packet"
+import { EdgeGatewayConfig, EmulatorConfig } from "./config"
+import { MessageStore, UpstreamMessage } from "./edge-store"
+import { Emit } from "./events"
+import { hubAuthenticate } from "./hub-auth"
+import { HubFace, HubGateway } from "./hub-face"
+import { CONNACK_NOT_AUTHORIZED, MqttConnection } from "./mqtt-connection"
+import { MqttFace } from "./mqtt-router"
+import { EmulatorState } from "./state"
+
+export class EdgeFace implements MqttFace, HubGateway {
+    readonly name = "edge"
+    private up = true
+    private readonly store: MessageStore
+
+    constructor(
+        readonly edge: EdgeGatewayConfig,
+        private readonly config: EmulatorConfig,
+        private readonly state: EmulatorState,
+        private readonly hub: HubFace,
+        private readonly emit: Emit,
+        private readonly now: () => Date = () => new Date()
+    ) {
+        this.store = new MessageStore({ maxMessages: config.edge.maxStoredMessages, ttlSec: config.edge.messageTtlSec })
+    }
+
+    get edgeId(): string {
+        return this.edge.deviceId
+    }
+
+    get uplinkUp(): boolean {
+        return this.up
+    }
+
+    attach(conn: MqttConnection, connect: IConnectPacket): void {
+        const auth = hubAuthenticate(
+            connect,
+            [this.edge.hub],
+            this.state.hub,
+            Math.floor(this.now().getTime() / 1000),
+            this.config.sasSkewSec,
+            this.edge.hostName
+        )
+        if (!auth.ok) return this.refuse(conn, connect, auth.deviceId, auth.reason)
+        const deviceId = auth.device.deviceId
+        if (auth.device.parent !== this.edgeId) return this.refuse(conn, connect, deviceId, `device ${deviceId} is not a child of edge device ${this.edgeId}`)
+        this.hub.admit(conn, connect, auth, this)
+    }
+
+    upstream(m: UpstreamMessage): void {
+        if (this.up) return this.deliver(m)
+        const pushedOut = this.store.add(m)
+        this.emit("edge.stored", { edgeId: this.edgeId, deviceId: m.deviceId, pending: this.store.size })
+        if (pushedOut) this.dropped(pushedOut, `the store is full (${this.config.edge.maxStoredMessages} messages)`)
+    }
+
+    /** The uplink switch: coming up delivers what was stored, in order, then the leaves' pending C2D. */
+    setUplink(up: boolean): void {
+        if (up === this.up) return
+        this.up = up
+        this.emit("edge.uplink", { edgeId: this.edgeId, up, pending: this.store.size })
+        if (!up) return
+        const { live, expired } = this.store.takeAll(this.now())
+        for (const m of expired) this.dropped(m, `older than the message TTL (${this.config.edge.messageTtlSec} s)`)
+        for (const m of live) this.deliver(m)
+        for (const deviceId of this.hub.devicesVia(this.edgeId)) this.hub.deliverC2d(deviceId)
+    }
+
+    private deliver(m: UpstreamMessage) {
+        const device = this.state.hub.device(m.deviceId)
+        if (!device) return this.dropped(m, "the device was deleted")
+        this.hub.ingestTelemetry(device, { ...m, enqueuedTimeUtc: this.now().toISOString(), via: this.edgeId })
+    }
+
+    private refuse(conn: MqttConnection, connect: IConnectPacket, deviceId: string | undefined, reason: string) {
+        this.emit("edge.refused", { edgeId: this.edgeId, remote: conn.remote, clientId: connect.clientId, deviceId, reason })
+        conn.refuse(CONNACK_NOT_AUTHORIZED, reason)
+    }
+
+    private dropped(m: UpstreamMessage, reason: string) {
+        this.emit("edge.dropped", { edgeId: this.edgeId, deviceId: m.deviceId, receivedTimeUtc: m.enqueuedTimeUtc, reason })
+    }
+}
