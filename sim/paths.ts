@@ -15,3 +15,8 @@ export const AZURE_ROOT_CAS = [
     path.join(ROOT, "certs", "azure", "DigiCert_Global_Root_G2.pem"),
     path.join(ROOT, "certs", "azure", "Microsoft_RSA_Root_Certificate_Authority_2017.pem"),
 ]
+/** The demo's IoT Edge gateway: its host name and the root of its chain, which leaf images embed. */
+export const EDGE_GATEWAY_HOST = "localhost"
+export const EDGE_ROOT_CA = path.join(TEST_PKI_DIR, "edge-root.pem")
+/** Secrets a leaf device's image carries, next to .env.local. */
+export const LEAF_REG_ID = "sim-leaf-01"

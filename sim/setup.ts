@@ -2,10 +2,10 @@
 // emulator, and the firmware bytecode. Idempotent; --force rebuilds the firmware.
 import * as fs from "fs"
 import * as path from "path"
-import { writeTestPki } from "./pki"
+import { writeEdgePki, writeTestPki } from "./pki"
 import { enrollmentId, generateMissingKeys, loadConfig } from "./emulator"
 import { buildFirmware } from "./host/build"
-import { EMULATOR_CONFIG, EMULATOR_SECRETS, ENV_DEFAULTS, ENV_LOCAL, FIRMWARE_ENTRY, FIRMWARE_IMAGE, ROOT, TEST_PKI_DIR } from "./paths"
+import { EDGE_GATEWAY_HOST, EMULATOR_CONFIG, EMULATOR_SECRETS, ENV_DEFAULTS, ENV_LOCAL, FIRMWARE_ENTRY, FIRMWARE_IMAGE, ROOT, TEST_PKI_DIR } from "./paths"
 import { readEnvSettings } from "./host/image"
 
 /** Marks a .env.local that setup wrote (and may rewrite); a person's own file is left alone. */
@@ -31,6 +31,9 @@ function writeDeviceSecrets(secrets: Record<string, { primaryKey: string }>): st
 export async function setup(force: boolean): Promise<void> {
     const pki = await writeTestPki(TEST_PKI_DIR)
     console.log(`setup: test PKI in ${rel(TEST_PKI_DIR)} (generated: ${pki.generated})`)
+    // IoT Edge's chain: root -> edge CA -> edgeHub certificate for the gateway host name.
+    const edge = await writeEdgePki(TEST_PKI_DIR, EDGE_GATEWAY_HOST)
+    console.log(`setup: edge PKI in ${rel(TEST_PKI_DIR)} (generated: ${edge.generated})`)
     const config = generateMissingKeys(loadConfig(EMULATOR_CONFIG, EMULATOR_SECRETS), EMULATOR_SECRETS)
     const secrets: Record<string, { primaryKey: string }> = {}
     for (const e of config.enrollments) if (e.attestation.primaryKey) secrets[enrollmentId(e)] = { primaryKey: e.attestation.primaryKey }

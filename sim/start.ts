@@ -1,9 +1,9 @@
 // `npm start`: the emulator with its default configuration and the firmware image
 // booted in the simulator host, with both sides' progress on one console.
-import { Emulator, describeEvent, generateMissingKeys, loadConfig } from "./emulator"
+import { Emulator, EmulatorConfig, describeEvent, enrollmentId, generateMissingKeys, loadConfig } from "./emulator"
 import { SimulatedDevice } from "./host/device"
-import { loadImage } from "./host/image"
-import { AZURE_ROOT_CAS, EMULATOR_CONFIG, EMULATOR_ROOT_CA, EMULATOR_SECRETS, ENV_DEFAULTS, ENV_LOCAL, FIRMWARE_IMAGE } from "./paths"
+import { FirmwareImage, loadImage } from "./host/image"
+import { AZURE_ROOT_CAS, EDGE_ROOT_CA, EMULATOR_CONFIG, LEAF_REG_ID, EMULATOR_ROOT_CA, EMULATOR_SECRETS, ENV_DEFAULTS, ENV_LOCAL, FIRMWARE_IMAGE } from "./paths"
 import { setup } from "./setup"
 
 const STEP_TIMEOUT_MS = 60000
@@ -50,6 +50,40 @@ async function serviceSide(emulator: Emulator, device: SimulatedDevice, deviceId
     await expectLine(device, new RegExp(`^hub: telemetry #${before + 2} acknowledged`), "telemetry at the new interval")
 }
 
+/**
+ * The leaf of the IoT Edge scenario: same firmware, its own registration, GATEWAY_HOST set, and an image
+ * that trusts the edge root besides the emulator's and Azure's roots.
+ */
+function leafImage(config: EmulatorConfig, edgePort: number): FirmwareImage {
+    const enrollment = config.enrollments.find((e) => enrollmentId(e) === LEAF_REG_ID)
+    if (!enrollment?.attestation.primaryKey) throw new Error(`no enrollment ${LEAF_REG_ID} in ${EMULATOR_CONFIG}`)
+    const gw = config.edges[0]
+    say("demo", `leaf ${LEAF_REG_ID} behind IoT Edge gateway ${gw.deviceId} at ${gw.hostName}:${edgePort}`)
+    return loadImage({
+        bytecodeFile: FIRMWARE_IMAGE,
+        envFiles: [ENV_DEFAULTS],
+        trustAnchorFiles: [EMULATOR_ROOT_CA, EDGE_ROOT_CA, ...AZURE_ROOT_CAS],
+        settings: { REG_ID: LEAF_REG_ID, DEVICE_KEY: enrollment.attestation.primaryKey, GATEWAY_HOST: `${gw.hostName}:${edgePort}` },
+    })
+}
+
+/** The gateway loses its uplink for a few readings; they reach the hub once it returns. */
+async function uplinkOutage(emulator: Emulator, device: SimulatedDevice, deviceId: string) {
+    const service = emulator.service
+    const edgeId = service.getDevice(deviceId).parent!
+    say("demo", `service: uplink of ${edgeId} down (the gateway stores leaf telemetry)`)
+    service.setEdgeUplink(edgeId, false)
+    const atHub = service.telemetry(deviceId).length
+    const sent = device.consoleLines.filter((l) => l.startsWith("hub: telemetry #")).length
+    await poll("3 readings accepted by the gateway", () =>
+        device.consoleLines.filter((l) => l.startsWith("hub: telemetry #")).length >= sent + 3 ? true : undefined)
+    say("demo", `service: hub has ${service.telemetry(deviceId).length - atHub} new messages during the outage; uplink up again`)
+    service.setEdgeUplink(edgeId, true)
+    await poll("the stored readings at the hub", () => (service.telemetry(deviceId).length >= atHub + 3 ? true : undefined))
+    const seqs = service.telemetry(deviceId).map((m) => JSON.parse(m.body.toString()).seq)
+    say("demo", `service: hub now has telemetry #${seqs.join(", #")} (in order, none twice)`)
+}
+
 async function main() {
     // Setup is idempotent and rebuilds the firmware only when src/ changed since the last build.
     await setup(false)
@@ -61,7 +95,10 @@ async function main() {
     })
     say("emulator", `DPS and hub on mqtts://localhost:${ports.mqttPort}, time on https://localhost:${ports.httpsPort}, ID scope ${config.dps.idScope}`)
 
-    const image = loadImage({ bytecodeFile: FIRMWARE_IMAGE, envFiles: [ENV_DEFAULTS, ENV_LOCAL], trustAnchorFiles: [EMULATOR_ROOT_CA, ...AZURE_ROOT_CAS] })
+    const edge = process.argv.includes("--edge")
+    const image = edge
+        ? leafImage(config, ports.edgePorts[0])
+        : loadImage({ bytecodeFile: FIRMWARE_IMAGE, envFiles: [ENV_DEFAULTS, ENV_LOCAL], trustAnchorFiles: [EMULATOR_ROOT_CA, ...AZURE_ROOT_CAS] })
     say("demo", `booting the firmware (${image.bytecode.length} bytes of bytecode; trusts ${image.trustAnchors.length} CA certificate(s))`)
     const device = new SimulatedDevice(image)
     device.on("console", (line) => say("device", line))
@@ -72,8 +109,9 @@ async function main() {
         say("demo", `provisioned: hub ${assigned[1]}, device id ${deviceId}`)
         await expectLine(device, /^hub: connected/, "hub connection")
         await expectLine(device, /^hub: telemetry #2 acknowledged/, "acknowledged telemetry")
+        if (edge) await uplinkOutage(emulator, device, deviceId)
         await serviceSide(emulator, device, deviceId)
-        say("demo", "done: provisioned, connected, telemetry flowing, twin, method and C2D handled")
+        say("demo", `done: provisioned, connected${edge ? " through the edge gateway" : ""}, telemetry flowing, twin, method and C2D handled`)
         if (process.argv.includes("--keep-running")) {
             say("demo", `still running; from another terminal: npm run service -- twin show -d ${deviceId}   (Ctrl-C stops)`)
             await new Promise((resolve) => process.once("SIGINT", resolve))
