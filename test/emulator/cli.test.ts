@@ -27,7 +27,8 @@ describe("emulator command line", function () {
         const pki = await testPki()
         dir = tempDir("emulator-cli")
         const config = JSON.parse(fs.readFileSync(path.join(ROOT, "sim", "emulator.config.json"), "utf8"))
-        config.ports = { mqtt: 0, https: 0, service: 0 }
+        config.ports = { mqtt: 0, https: 0, service: 0, edge: 0 }
+        for (const e of config.edges) e.tls = { cert: path.resolve(ROOT, "sim", e.tls.cert), key: path.resolve(ROOT, "sim", e.tls.key) }
         config.tls = { cert: pki.serverCertFile, key: pki.serverKeyFile, ca: pki.rootCertFile }
         fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(config))
         child = spawn(

@@ -10,7 +10,7 @@ import { tempDir } from "./fixtures"
 const DEFAULT_CONFIG = path.join(ROOT, "sim", "emulator.config.json")
 
 describe("emulator configuration", () => {
-    it("ships a default with public values only: sim-device-01, the sim-group group, hub localhost, ports 8883/8443/8444/8884", () => {
+    it("ships a default with public values only: sim-device-01, the sim-group group, the sim-leaf-01 leaf behind edge-gw-01, hub localhost, ports 8883/8443/8444/8884", () => {
         const text = fs.readFileSync(DEFAULT_CONFIG, "utf8")
         assert.ok(!/primaryKey|secondaryKey/.test(text))
         const c = loadConfig(DEFAULT_CONFIG)
@@ -18,7 +18,10 @@ describe("emulator configuration", () => {
         assert.deepStrictEqual(c.enrollments.map((e) => [e.kind, e.kind === "individual" ? e.registrationId : e.enrollmentGroupId]), [
             ["individual", "sim-device-01"],
             ["group", "sim-group"],
+            ["individual", "sim-leaf-01"],
         ])
+        assert.deepStrictEqual(c.edges.map((e) => [e.deviceId, e.hostName]), [["edge-gw-01", "localhost"]])
+        assert.deepStrictEqual(c.devices.map((d) => [d.deviceId, d.parent]), [["edge-gw-01", undefined], ["sim-leaf-01", "edge-gw-01"]])
         assert.deepStrictEqual(c.hubs, [{ hostName: "localhost" }])
         // Paths resolve against the config file, so any working directory works.
         assert.strictEqual(c.tls.ca, path.join(ROOT, "certs", "test-pki", "emulator-root.pem"))
@@ -36,7 +39,7 @@ describe("emulator configuration", () => {
         assert.deepStrictEqual(again.enrollments, first.enrollments)
         const saved = JSON.parse(fs.readFileSync(secrets, "utf8"))
         // The service policy's key sits beside the enrollments'.
-        assert.deepStrictEqual(Object.keys(saved).sort(), ["$iothubowner", "sim-device-01", "sim-group"])
+        assert.deepStrictEqual(Object.keys(saved).sort(), ["$iothubowner", "devices/edge-gw-01", "devices/sim-leaf-01", "sim-device-01", "sim-group", "sim-leaf-01"])
     })
 
     it("takes keys from the secrets file when the config leaves them out, and config keys win", () => {
