@@ -1,5 +1,6 @@
 // What the emulator reports, one typed event per step, and how each reads as a log line.
 // Events never carry keys, tokens or signatures.
+import type { TelemetryMessage } from "./hub-registry"
 
 export interface EmulatorEvents {
     "dps.connect": {
@@ -33,17 +34,7 @@ export interface EmulatorEvents {
     }
     /** CONNACK 5: bad credentials, unknown or disabled device. */
     "hub.refused": { remote: string; clientId?: string; deviceId?: string; reason: string }
-    "hub.telemetry": {
-        deviceId: string
-        hub: string
-        properties: Record<string, string>
-        systemProperties: Record<string, string>
-        body: Buffer
-        enqueuedTimeUtc: string
-        sequenceNumber: number
-        /** The IoT Edge gateway that forwarded it. */
-        via?: string
-    }
+    "hub.telemetry": TelemetryMessage
     "hub.twin.get": { deviceId: string }
     "hub.twin.reported": { deviceId: string; patch: object; version: number }
     /** A desired-properties update from the service; `delivered` when the device was listening. */

@@ -6,17 +6,8 @@ import { Emulator, validateConfig } from "../../sim/emulator"
 import { writeEdgePki } from "../../sim/pki"
 import { AZURE_ROOT_CAS } from "../../sim/paths"
 import { ID_SCOPE, RunningEmulator, individual, randomKey, tempDir, testPki } from "../emulator/fixtures"
-import { BootedDevice, bootDevice, provisioningOutcome } from "./harness"
+import { BootedDevice, bootDevice, provisioningOutcome, until } from "./harness"
 
-async function until<T>(what: string, f: () => T | undefined | false, timeoutMs = 20000): Promise<T> {
-    const end = Date.now() + timeoutMs
-    for (;;) {
-        const v = f()
-        if (v !== undefined && v !== false) return v
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-        await new Promise((r) => setTimeout(r, 50))
-    }
-}
 
 describe("firmware through an IoT Edge gateway end to end", function () {
     this.timeout(60000)

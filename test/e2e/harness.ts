@@ -51,3 +51,14 @@ export async function provisioningOutcome(d: BootedDevice, timeoutMs = 20000): P
     const m = await d.line(/^dps: assigned to (\S+) as (\S+)|^fatal: (.*)/, timeoutMs)
     return m[3] !== undefined ? { fatal: m[3] } : { hub: m[1], deviceId: m[2] }
 }
+
+/** Polls `f` every 50 ms until it gives a value other than undefined/false. */
+export async function until<T>(what: string, f: () => T | undefined | false, timeoutMs = 20000): Promise<T> {
+    const end = Date.now() + timeoutMs
+    for (;;) {
+        const v = f()
+        if (v !== undefined && v !== false) return v as T
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+        await new Promise((r) => setTimeout(r, 50))
+    }
+}

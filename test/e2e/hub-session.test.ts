@@ -4,21 +4,12 @@ import * as assert from "assert"
 import * as path from "path"
 import { RunningEmulator, individual, startEmulator, tempDir } from "../emulator/fixtures"
 import { HubServiceError } from "../../sim/emulator"
-import { BootedDevice, bootDevice } from "./harness"
+import { BootedDevice, bootDevice, until } from "./harness"
 
 function seqs(emu: RunningEmulator, deviceId: string): number[] {
     return emu.emulator.service.telemetry(deviceId).map((m) => JSON.parse(m.body.toString()).seq)
 }
 
-async function until<T>(what: string, f: () => T | undefined, timeoutMs = 15000): Promise<T> {
-    const end = Date.now() + timeoutMs
-    for (;;) {
-        const v = f()
-        if (v !== undefined && v !== false) return v
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-        await new Promise((r) => setTimeout(r, 50))
-    }
-}
 
 function dpsConnects(emu: RunningEmulator, regId: string): number {
     return emu.events.filter((e) => e.name === "dps.connect" && e.data.registrationId === regId).length
