@@ -1,10 +1,11 @@
 // `npm start`: the emulator with its default configuration and the firmware image
 // booted in the simulator host, with both sides' progress on one console.
-import { Emulator, EmulatorConfig, describeEvent, enrollmentId, generateMissingKeys, loadConfig } from "./emulator"
+import { Emulator, EmulatorConfig, describeEvent, enrollmentId, loadConfig } from "./emulator"
 import { SimulatedDevice } from "./host/device"
 import { FirmwareImage, loadImage } from "./host/image"
 import { AZURE_ROOT_CAS, EDGE_ROOT_CA, EMULATOR_CONFIG, LEAF_REG_ID, EMULATOR_ROOT_CA, EMULATOR_SECRETS, ENV_DEFAULTS, ENV_LOCAL, FIRMWARE_IMAGE } from "./paths"
 import { setup } from "./setup"
+import { until } from "./wait"
 
 const STEP_TIMEOUT_MS = 60000
 
@@ -21,12 +22,8 @@ async function expectLine(device: SimulatedDevice, ok: RegExp, what: string): Pr
     return m
 }
 
-async function poll<T>(what: string, f: () => T | undefined): Promise<T> {
-    for (const end = Date.now() + STEP_TIMEOUT_MS; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
-        const v = f()
-        if (v !== undefined) return v
-    }
-    throw new Error(`no ${what} within ${STEP_TIMEOUT_MS / 1000} s`)
+function poll<T>(what: string, f: () => T | undefined | false): Promise<T> {
+    return until(what, f, STEP_TIMEOUT_MS)
 }
 
 /** What an operator would do from the cloud side, each step visible on both ends. */
@@ -76,10 +73,10 @@ async function uplinkOutage(emulator: Emulator, device: SimulatedDevice, deviceI
     const atHub = service.telemetry(deviceId).length
     const sent = device.consoleLines.filter((l) => l.startsWith("hub: telemetry #")).length
     await poll("3 readings accepted by the gateway", () =>
-        device.consoleLines.filter((l) => l.startsWith("hub: telemetry #")).length >= sent + 3 ? true : undefined)
+        device.consoleLines.filter((l) => l.startsWith("hub: telemetry #")).length >= sent + 3)
     say("demo", `service: hub has ${service.telemetry(deviceId).length - atHub} new messages during the outage; uplink up again`)
     service.setEdgeUplink(edgeId, true)
-    await poll("the stored readings at the hub", () => (service.telemetry(deviceId).length >= atHub + 3 ? true : undefined))
+    await poll("the stored readings at the hub", () => service.telemetry(deviceId).length >= atHub + 3)
     const seqs = service.telemetry(deviceId).map((m) => JSON.parse(m.body.toString()).seq)
     say("demo", `service: hub now has telemetry #${seqs.join(", #")} (in order, none twice)`)
 }
@@ -87,7 +84,8 @@ async function uplinkOutage(emulator: Emulator, device: SimulatedDevice, deviceI
 async function main() {
     // Setup is idempotent and rebuilds the firmware only when src/ changed since the last build.
     await setup(false)
-    const config = generateMissingKeys(loadConfig(EMULATOR_CONFIG, EMULATOR_SECRETS), EMULATOR_SECRETS)
+    // setup() has generated any missing keys into the secrets file.
+    const config = loadConfig(EMULATOR_CONFIG, EMULATOR_SECRETS)
     const emulator = new Emulator(config)
     emulator.on("event", (name, data) => say("emulator", describeEvent(name, data)))
     const ports = await emulator.start().catch((e: Error) => {

@@ -55,6 +55,10 @@ async function text(key: string, required: boolean): Promise<string> {
     return ("" + v).trim()
 }
 
+function isTrue(v: string): boolean {
+    return v === "1" || v === "true"
+}
+
 async function positive(key: string, fallback: number): Promise<number> {
     const v = await text(key, false)
     if (v === "") return fallback
@@ -91,6 +95,6 @@ export async function configRead(): Promise<DeviceConfig> {
         hubPort: dps.port,
         gateway: await gatewaySetting(),
         telemetryIntervalSec: await positive("INTERVAL", 10),
-        reprovision: (await text("REPROVISION", false)) === "true" || (await text("REPROVISION", false)) === "1",
+        reprovision: isTrue(await text("REPROVISION", false)),
     }
 }

@@ -92,7 +92,6 @@ async function boot() {
                 console.log("hub: " + (e as Error).message + "; provisioning again" + (pause > 0 ? " in " + pause + " ms" : ""))
                 if (pause > 0) await ds.sleep(pause)
                 await storeForgetAssignment()
-                cfg.reprovision = true
                 assignment = await provision(cfg, clock)
                 continue
             }

@@ -2,6 +2,7 @@
 // (azure-iot-protocol.md section 1). No I/O here.
 import { urlDecode, urlEncode } from "../encoding/url"
 import { jsonQuote } from "../encoding/json"
+import { queryGet } from "../encoding/query"
 
 export const DPS_API_VERSION = "2019-03-31"
 export const DPS_DEFAULT_HOST = "global.azure-devices-provisioning.net"
@@ -48,21 +49,12 @@ export function dpsParseResponse(topic: string, payload: Buffer): DpsResponse {
     const status = parseInt(rest.slice(0, slash))
     if (!(status >= 100 && status <= 599)) return null
     const q = rest.indexOf("?", slash)
-    let rid: string = null
-    let retryAfterSec = -1
-    if (q >= 0) {
-        for (const pair of rest.slice(q + 1).split("&")) {
-            const eq = pair.indexOf("=")
-            if (eq < 0) continue
-            const k = pair.slice(0, eq)
-            const v = urlDecode(pair.slice(eq + 1))
-            if (k === "$rid") rid = v
-            else if (k === "retry-after") {
-                const n = parseInt(v)
-                if (n >= 0) retryAfterSec = n
-            }
-        }
-    }
+    const query = q >= 0 ? rest.slice(q + 1) : ""
+    const ridRaw = queryGet(query, "$rid")
+    const rid = ridRaw === null ? null : urlDecode(ridRaw)
+    const after = queryGet(query, "retry-after")
+    const n = after === null ? -1 : parseInt(after)
+    const retryAfterSec = n >= 0 ? n : -1
     let body: any = null
     if (payload.length > 0) {
         try {

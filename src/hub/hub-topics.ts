@@ -1,6 +1,7 @@
 // IoT Hub over MQTT: user name, topics and how to read what the hub sends
 // (azure-iot-protocol.md section 3). No I/O here.
 import { urlEncode } from "../encoding/url"
+import { queryGet } from "../encoding/query"
 import { HubProperty, propertyBagDecode, propertyBagEncode } from "./property-bag"
 
 export const HUB_API_VERSION = "2021-04-12"
@@ -43,14 +44,6 @@ export function hubParseC2dTopic(deviceId: string, topic: string): HubProperty[]
     return propertyBagDecode(topic.slice(prefix.length))
 }
 
-function queryValue(query: string, key: string): string {
-    for (const pair of query.split("&")) {
-        const eq = pair.indexOf("=")
-        if (eq > 0 && pair.slice(0, eq) === key) return pair.slice(eq + 1)
-    }
-    return null
-}
-
 export interface TwinResponse {
     status: number
     rid: string
@@ -66,8 +59,8 @@ export function hubParseTwinResponseTopic(topic: string): TwinResponse {
     const q = rest.indexOf("?")
     if (slash <= 0 || q < 0) return null
     const status = parseInt(rest.slice(0, slash))
-    const rid = queryValue(rest.slice(q + 1), "$rid")
-    const v = queryValue(rest.slice(q + 1), "$version")
+    const rid = queryGet(rest.slice(q + 1), "$rid")
+    const v = queryGet(rest.slice(q + 1), "$version")
     if (!(status >= 100) || rid === null) return null
     return { status, rid, version: v === null ? -1 : parseInt(v) }
 }
@@ -76,7 +69,7 @@ export function hubParseTwinResponseTopic(topic: string): TwinResponse {
 export function hubParseDesiredTopic(topic: string): number {
     if (!topic.startsWith(DESIRED_PREFIX)) return -1
     const q = topic.indexOf("?")
-    const v = q < 0 ? null : queryValue(topic.slice(q + 1), "$version")
+    const v = q < 0 ? null : queryGet(topic.slice(q + 1), "$version")
     return v === null ? 0 : parseInt(v)
 }
 
@@ -92,7 +85,7 @@ export function hubParseMethodTopic(topic: string): MethodRequest {
     const slash = rest.indexOf("/")
     const q = rest.indexOf("?")
     if (slash <= 0 || q < slash) return null
-    const rid = queryValue(rest.slice(q + 1), "$rid")
+    const rid = queryGet(rest.slice(q + 1), "$rid")
     if (rid === null) return null
     return { name: rest.slice(0, slash), rid }
 }

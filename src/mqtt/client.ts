@@ -161,14 +161,13 @@ export class MqttClient {
 
     /** The next received message, or undefined on timeout; throws once the connection is gone. */
     async receive(timeoutMs: number): Promise<MqttPublish> {
-        const self = this
         const deadline = ds.millis() + timeoutMs
         for (;;) {
             if (this.inbox.length > 0) return this.inbox.shift()
             if (this.closedReason !== null) throw new MqttError(this.closedReason, 0)
             const left = deadline - ds.millis()
             if (left <= 0) return undefined
-            await ds.wait(self.wake, left)
+            await ds.wait(this.wake, left)
         }
     }
 

@@ -63,7 +63,7 @@ describe("firmware through an IoT Edge gateway end to end", function () {
         await d.line(new RegExp(`^hub: connecting to gateway localhost:${edgePort} as leaf-01`))
         await d.line(/^hub: connected/)
         const service = emu.emulator.service
-        await until("telemetry at the hub", () => service.telemetry("leaf-01").length >= 2)
+        await until("telemetry at the hub", () => service.telemetry("leaf-01").length >= 2, 20000)
         const { version } = service.updateDesired("leaf-01", { telemetryInterval: 2 })
         await d.line(new RegExp(`^app: desired version ${version} applied`))
         const state = await service.invokeMethod("leaf-01", "getDeviceState", null, 10)
@@ -83,7 +83,7 @@ describe("firmware through an IoT Edge gateway end to end", function () {
             d.device.consoleLines.filter((l) => l.startsWith("hub: telemetry #")).length >= acked + 5, 15000)
         assert.strictEqual(service.telemetry("leaf-01").length, before, "nothing reached the hub while the uplink was down")
         service.setEdgeUplink("edge-gw-01", true)
-        await until("the stored messages at the hub", () => service.telemetry("leaf-01").length >= before + 5)
+        await until("the stored messages at the hub", () => service.telemetry("leaf-01").length >= before + 5, 20000)
         const seqs = service.telemetry("leaf-01").map((m) => JSON.parse(m.body.toString()).seq)
         assert.deepStrictEqual(seqs, seqs.map((_, i) => i + 1), `hub saw ${seqs.join(",")}`)
     })

@@ -7,6 +7,7 @@ import { DeviceSettings } from "../../sim/host/device-settings"
 import { FIRMWARE_ENTRY, FIRMWARE_IMAGE } from "../../sim/paths"
 import { ID_SCOPE, RunningEmulator } from "../emulator/fixtures"
 import * as fs from "fs"
+import { until as waitUntil } from "../../sim/wait"
 
 export async function firmwareBytecode(): Promise<Buffer> {
     const { outFile } = await buildFirmware(FIRMWARE_ENTRY, FIRMWARE_IMAGE)
@@ -52,13 +53,7 @@ export async function provisioningOutcome(d: BootedDevice, timeoutMs = 20000): P
     return m[3] !== undefined ? { fatal: m[3] } : { hub: m[1], deviceId: m[2] }
 }
 
-/** Polls `f` every 50 ms until it gives a value other than undefined/false. */
-export async function until<T>(what: string, f: () => T | undefined | false, timeoutMs = 20000): Promise<T> {
-    const end = Date.now() + timeoutMs
-    for (;;) {
-        const v = f()
-        if (v !== undefined && v !== false) return v as T
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-        await new Promise((r) => setTimeout(r, 50))
-    }
+/** `until` with the end-to-end tests' default patience. */
+export function until<T>(what: string, f: () => T | undefined | false, timeoutMs = 15000): Promise<T> {
+    return waitUntil(what, f, timeoutMs)
 }
