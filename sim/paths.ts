@@ -4,6 +4,8 @@ import * as path from "path"
 export const ROOT = path.resolve(__dirname, "..")
 export const TEST_PKI_DIR = path.join(ROOT, "certs", "test-pki")
 export const EMULATOR_ROOT_CA = path.join(TEST_PKI_DIR, "emulator-root.pem")
+/** Where `npm run certs` writes X.509 test certificates and their keys (git-ignored). */
+export const X509_CERTS_DIR = path.join(ROOT, "certs", "x509")
 export const FIRMWARE_ENTRY = path.join(ROOT, "src", "main.ts")
 export const FIRMWARE_IMAGE = path.join(ROOT, "build", "firmware.devs")
 export const EMULATOR_CONFIG = path.join(ROOT, "sim", "emulator.config.json")
@@ -20,3 +22,7 @@ export const EDGE_GATEWAY_HOST = "localhost"
 export const EDGE_ROOT_CA = path.join(TEST_PKI_DIR, "edge-root.pem")
 /** Secrets a leaf device's image carries, next to .env.local. */
 export const LEAF_REG_ID = "sim-leaf-01"
+/** The X.509 scenario of `npm start -- --x509`: its certificates, the root's name in DPS, the device. */
+export const X509_DEMO_DIR = path.join(TEST_PKI_DIR, "x509-demo")
+export const X509_DEMO_CA = "sim-x509-root"
+export const X509_DEMO_REG_ID = "sim-x509-01"

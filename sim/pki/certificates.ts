@@ -1,6 +1,6 @@
-// Certificate authorities and leaf certificates for local test PKIs (emulator TLS today,
-// an IoT Edge chain and X.509 device identities later). Keys never leave the caller's memory
-// except through privateKeyToPem.
+// Certificate authorities and leaf certificates for local test PKIs: the emulator's TLS, the
+// IoT Edge chain and X.509 device identities. Keys never leave the caller's memory except
+// through privateKeyToPem.
 import { webcrypto } from "crypto"
 import "reflect-metadata"
 import * as x509 from "@peculiar/x509"
@@ -20,6 +20,9 @@ export interface CertOptions {
     commonName: string
     algorithm?: KeyAlgorithm
     validDays?: number
+    /** An explicit validity period (tests of expired or not-yet-valid certificates); overrides validDays. */
+    notBefore?: Date
+    notAfter?: Date
 }
 
 export interface ServerCertOptions extends CertOptions {
@@ -46,9 +49,12 @@ export async function generateKeyPair(alg: KeyAlgorithm = "ec-p256"): Promise<Cr
     return (await webcrypto.subtle.generateKey(keyGenParams(alg), true, ["sign", "verify"])) as CryptoKeyPair
 }
 
-function validity(days: number): { notBefore: Date; notAfter: Date } {
+function validity(opts: CertOptions, defaultDays: number): { notBefore: Date; notAfter: Date } {
     const now = Date.now()
-    return { notBefore: new Date(now - BACKDATE_MS), notAfter: new Date(now + days * DAY_MS) }
+    return {
+        notBefore: opts.notBefore ?? new Date(now - BACKDATE_MS),
+        notAfter: opts.notAfter ?? new Date(now + (opts.validDays ?? defaultDays) * DAY_MS),
+    }
 }
 
 async function issue(
@@ -64,7 +70,7 @@ async function issue(
         publicKey: keys.publicKey,
         signingKey: issuer.keys.privateKey,
         signingAlgorithm: signingAlgorithmFor(issuer.keys.privateKey),
-        ...validity(opts.validDays ?? defaultDays),
+        ...validity(opts, defaultDays),
         extensions: [
             ...extensions,
             await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
@@ -74,28 +80,44 @@ async function issue(
     return { cert, keys, issuers: [issuer.cert, ...issuer.issuers] }
 }
 
-export async function createRootCa(opts: CertOptions): Promise<CertifiedKey> {
+async function selfSigned(opts: CertOptions, defaultDays: number, extensions: x509.Extension[]): Promise<CertifiedKey> {
     const keys = await generateKeyPair(opts.algorithm)
     const cert = await x509.X509CertificateGenerator.createSelfSigned({
         name: `CN=${opts.commonName}`,
         keys,
         signingAlgorithm: signingAlgorithmFor(keys.privateKey),
-        ...validity(opts.validDays ?? 3650),
-        extensions: [
-            new x509.BasicConstraintsExtension(true, undefined, true),
-            new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-            await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-        ],
+        ...validity(opts, defaultDays),
+        extensions: [...extensions, await x509.SubjectKeyIdentifierExtension.create(keys.publicKey)],
     })
     return { cert, keys, issuers: [] }
 }
 
+const CA_USAGES = x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign
+
+export async function createRootCa(opts: CertOptions): Promise<CertifiedKey> {
+    return selfSigned(opts, 3650, [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(CA_USAGES, true)])
+}
+
 /** An intermediate CA (e.g. an IoT Edge device CA) that may sign leaves only (pathLength 0). */
 export async function issueIntermediateCa(issuer: CertifiedKey, opts: CertOptions): Promise<CertifiedKey> {
-    return issue(issuer, opts, 3650, [
-        new x509.BasicConstraintsExtension(true, 0, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-    ])
+    return issue(issuer, opts, 3650, [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(CA_USAGES, true)])
+}
+
+function clientExtensions(): x509.Extension[] {
+    return [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], true),
+    ]
+}
+
+/**
+ * A TLS client certificate: an X.509 device identity (CN = registration id / device id), or a
+ * proof-of-possession verification certificate (CN = the verification code). Signed by the issuer's
+ * key, or self-signed without one (an individual enrollment or a hub thumbprint identity).
+ */
+export async function issueClientCert(issuer: CertifiedKey | undefined, opts: CertOptions): Promise<CertifiedKey> {
+    return issuer ? issue(issuer, opts, 365, clientExtensions()) : selfSigned(opts, 365, clientExtensions())
 }
 
 /** A TLS server certificate; the SAN list is what clients verify the hostname against. */
