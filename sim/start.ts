@@ -1,9 +1,26 @@
 // `npm start`: the emulator with its default configuration and the firmware image
 // booted in the simulator host, with both sides' progress on one console.
+import * as fs from "fs"
+import * as path from "path"
 import { Emulator, EmulatorConfig, describeEvent, enrollmentId, loadConfig } from "./emulator"
 import { SimulatedDevice } from "./host/device"
 import { FirmwareImage, loadImage } from "./host/image"
-import { AZURE_ROOT_CAS, EDGE_ROOT_CA, EMULATOR_CONFIG, LEAF_REG_ID, EMULATOR_ROOT_CA, EMULATOR_SECRETS, ENV_DEFAULTS, ENV_LOCAL, FIRMWARE_IMAGE } from "./paths"
+import { createDevice, createRoot, createVerification } from "./pki/cert-tool"
+import {
+    AZURE_ROOT_CAS,
+    EDGE_ROOT_CA,
+    EMULATOR_CONFIG,
+    LEAF_REG_ID,
+    EMULATOR_ROOT_CA,
+    EMULATOR_SECRETS,
+    ENV_DEFAULTS,
+    ENV_LOCAL,
+    FIRMWARE_IMAGE,
+    ROOT,
+    X509_DEMO_CA,
+    X509_DEMO_DIR,
+    X509_DEMO_REG_ID,
+} from "./paths"
 import { setup } from "./setup"
 import { until } from "./wait"
 
@@ -64,6 +81,42 @@ function leafImage(config: EmulatorConfig, edgePort: number): FirmwareImage {
     })
 }
 
+/** The X.509 device's certificates, made as a user makes them, and its image: no key in its settings. */
+async function x509Image(): Promise<{ image: FirmwareImage; rootCertFile: string }> {
+    const dir = path.relative(ROOT, X509_DEMO_DIR)
+    say("demo", `npm run certs -- root ${X509_DEMO_CA} && npm run certs -- device ${X509_DEMO_REG_ID} --ca ${X509_DEMO_CA}   (--dir ${dir})`)
+    const root = await createRoot(X509_DEMO_DIR, X509_DEMO_CA, { force: true })
+    const device = await createDevice(X509_DEMO_DIR, X509_DEMO_REG_ID, X509_DEMO_CA, { force: true })
+    const image = loadImage({
+        bytecodeFile: FIRMWARE_IMAGE,
+        envFiles: [ENV_DEFAULTS],
+        trustAnchorFiles: [EMULATOR_ROOT_CA, ...AZURE_ROOT_CAS],
+        settings: { REG_ID: X509_DEMO_REG_ID, ATTESTATION: "x509" },
+        clientIdentity: { certFile: device.fullchainFile!, keyFile: device.keyFile },
+    })
+    return { image, rootCertFile: root.certFile }
+}
+
+/**
+ * Group enrollment with a root CA, as DPS wants it: the root uploaded, the device refused until its owner
+ * proves possession of the root's key with a certificate whose CN is the verification code; then a reboot.
+ */
+async function proofOfPossession(emulator: Emulator, device: SimulatedDevice, rootCertFile: string): Promise<void> {
+    const dps = emulator.dps
+    const uploaded = dps.uploadCaCertificate(X509_DEMO_CA, fs.readFileSync(rootCertFile, "utf8"))
+    say("demo", `service: CA ${uploaded.name} uploaded (thumbprint ${uploaded.thumbprint}), verified: ${uploaded.isVerified}   (az iot dps certificate create)`)
+    await device.boot()
+    const refused = await device.waitForConsole(/^fatal: (.*)/, STEP_TIMEOUT_MS)
+    say("demo", `the device is refused while the CA is unverified: ${refused[1]}`)
+    const { verificationCode } = dps.generateVerificationCode(X509_DEMO_CA)
+    say("demo", `service: verification code ${verificationCode}   (az iot dps certificate generate-verification-code)`)
+    const proof = await createVerification(X509_DEMO_DIR, verificationCode, X509_DEMO_CA, { force: true })
+    const verified = dps.verifyCaCertificate(X509_DEMO_CA, fs.readFileSync(proof.certFile, "utf8"))
+    say("demo", `npm run certs -- verification ${verificationCode} --ca ${X509_DEMO_CA}; service: verified: ${verified.isVerified}   (az iot dps certificate verify)`)
+    say("demo", "rebooting the device")
+    await device.reboot()
+}
+
 /** The gateway loses its uplink for a few readings; they reach the hub once it returns. */
 async function uplinkOutage(emulator: Emulator, device: SimulatedDevice, deviceId: string) {
     const service = emulator.service
@@ -94,14 +147,18 @@ async function main() {
     say("emulator", `DPS and hub on mqtts://localhost:${ports.mqttPort}, time on https://localhost:${ports.httpsPort}, ID scope ${config.dps.idScope}`)
 
     const edge = process.argv.includes("--edge")
+    const x509 = process.argv.includes("--x509") ? await x509Image() : undefined
     const image = edge
         ? leafImage(config, ports.edgePorts[0])
-        : loadImage({ bytecodeFile: FIRMWARE_IMAGE, envFiles: [ENV_DEFAULTS, ENV_LOCAL], trustAnchorFiles: [EMULATOR_ROOT_CA, ...AZURE_ROOT_CAS] })
-    say("demo", `booting the firmware (${image.bytecode.length} bytes of bytecode; trusts ${image.trustAnchors.length} CA certificate(s))`)
+        : x509?.image ??
+          loadImage({ bytecodeFile: FIRMWARE_IMAGE, envFiles: [ENV_DEFAULTS, ENV_LOCAL], trustAnchorFiles: [EMULATOR_ROOT_CA, ...AZURE_ROOT_CAS] })
+    const identity = image.clientIdentity ? "; presents its X.509 certificate chain" : ""
+    say("demo", `booting the firmware (${image.bytecode.length} bytes of bytecode; trusts ${image.trustAnchors.length} CA certificate(s)${identity})`)
     const device = new SimulatedDevice(image)
     device.on("console", (line) => say("device", line))
     try {
-        await device.boot()
+        if (x509) await proofOfPossession(emulator, device, x509.rootCertFile)
+        else await device.boot()
         const assigned = await expectLine(device, /^dps: assigned to (\S+) as (\S+)/, "DPS assignment")
         const deviceId = assigned[2]
         say("demo", `provisioned: hub ${assigned[1]}, device id ${deviceId}`)
@@ -109,7 +166,7 @@ async function main() {
         await expectLine(device, /^hub: telemetry #2 acknowledged/, "acknowledged telemetry")
         if (edge) await uplinkOutage(emulator, device, deviceId)
         await serviceSide(emulator, device, deviceId)
-        say("demo", `done: provisioned, connected${edge ? " through the edge gateway" : ""}, telemetry flowing, twin, method and C2D handled`)
+        say("demo", `done: provisioned${x509 ? " with X.509" : ""}, connected${edge ? " through the edge gateway" : ""}, telemetry flowing, twin, method and C2D handled`)
         if (process.argv.includes("--keep-running")) {
             say("demo", `still running; from another terminal: npm run service -- twin show -d ${deviceId}   (Ctrl-C stops)`)
             await new Promise((resolve) => process.once("SIGINT", resolve))

@@ -12,7 +12,7 @@ export interface HostPort {
 export interface DeviceConfig {
     idScope: string
     registrationId: string
-    /** The individual key, or the one derived from the group key. */
+    /** The individual key, or the one derived from the group key; null for X.509 (the image's client certificate authenticates). */
     deviceKey: string
     fromGroupKey: boolean
     dps: HostPort
@@ -77,16 +77,22 @@ export async function configRead(): Promise<DeviceConfig> {
     const registrationId = await text("REG_ID", true)
     const deviceKeySetting = await text("DEVICE_KEY", false)
     const groupKey = await text("GROUP_KEY", false)
-    if (!deviceKeySetting && !groupKey)
-        throw new Error("config: set DEVICE_KEY (individual enrollment) or GROUP_KEY (group enrollment) in .env.local")
+    const attestation = (await text("ATTESTATION", false)) || "symmetricKey"
+    if (attestation !== "symmetricKey" && attestation !== "x509")
+        throw new Error("config: ATTESTATION must be symmetricKey or x509, not " + attestation)
+    const x509 = attestation === "x509"
+    if (x509 && (deviceKeySetting || groupKey))
+        throw new Error("config: ATTESTATION=x509 authenticates with the image's client certificate; remove DEVICE_KEY / GROUP_KEY")
+    if (!x509 && !deviceKeySetting && !groupKey)
+        throw new Error("config: set DEVICE_KEY (individual enrollment) or GROUP_KEY (group enrollment) in .env.local, or ATTESTATION=x509")
     const dps = configParseHostPort((await text("DPS_HOST", false)) || DPS_DEFAULT_HOST, MQTT_TLS_PORT)
     const timeSetting = await text("TIME_HOST", false)
     const time = timeSetting ? configParseHostPort(timeSetting, HTTPS_PORT) : { host: dps.host, port: HTTPS_PORT }
     return {
         idScope,
         registrationId,
-        deviceKey: deviceKeySetting || sasDeriveDeviceKey(groupKey, registrationId),
-        fromGroupKey: !deviceKeySetting,
+        deviceKey: x509 ? null : deviceKeySetting || sasDeriveDeviceKey(groupKey, registrationId),
+        fromGroupKey: !x509 && !deviceKeySetting,
         dps,
         time,
         modelId: await text("MODEL_ID", false),

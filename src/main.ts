@@ -50,6 +50,7 @@ async function provision(cfg: DeviceConfig, clock: WallClock): Promise<DpsAssign
 async function boot() {
     console.log("boot: azure-iot-devicescript " + FIRMWARE_VERSION)
     const cfg = await configRead()
+    console.log("auth: " + (cfg.deviceKey === null ? "X.509 client certificate" : cfg.fromGroupKey ? "key derived from the group key" : "device key"))
     const clock = new WallClock()
     const now = await clockSyncFromHttps(clock, cfg.time.host, cfg.time.port, 15000)
     console.log("clock: " + now + " s since epoch (from " + cfg.time.host + ")")

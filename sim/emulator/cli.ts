@@ -34,8 +34,10 @@ async function main() {
     else console.log("emulator: service endpoint off (no service key: run with --secrets)")
     console.log(`emulator: ${trustLine(config)}`)
     console.log(`emulator: ID scope ${config.dps.idScope}; hubs ${config.hubs.map((h) => h.hostName).join(", ")}`)
-    const list = config.enrollments.map((e) => `${enrollmentId(e)} (${e.kind}${e.enabled ? "" : ", disabled"})`)
+    const list = config.enrollments.map((e) => `${enrollmentId(e)} (${e.kind}${e.attestation.type === "x509" ? ", x509" : ""}${e.enabled ? "" : ", disabled"})`)
     console.log(`emulator: enrollments ${list.join(", ")}${secretsFile ? `; keys in ${secretsFile}` : ""}`)
+    if (config.certificates.length)
+        console.log(`emulator: DPS CA certificates ${config.certificates.map((c) => `${c.name}${c.verified ? " (verified)" : " (unverified)"}`).join(", ")}`)
     if (config.devices.length) console.log(`emulator: devices ${config.devices.map((d) => `${d.deviceId} (${d.hub}, ${d.status})`).join(", ")}`)
     process.once("SIGINT", () => {
         void emulator.stop().then(() => {

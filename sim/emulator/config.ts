@@ -1,15 +1,59 @@
 // The emulator's configuration: a JSON file of public values plus a secrets file of keys
 // (git-ignored), validated into one typed object. Relative TLS paths resolve against the
-// config file's directory; a TLS value holding "-----BEGIN" is PEM text itself.
+// config file's directory; a TLS value holding "-----BEGIN" is PEM text itself. X.509
+// certificates of enrollments are read and checked here, so a bad one is a config error.
 import * as fs from "fs"
 import * as path from "path"
-import { randomBytes } from "crypto"
+import { X509Certificate, randomBytes } from "crypto"
+import { CaStore, CaStoreError } from "./ca-store"
+import { x509CommonName, x509ParsePem } from "./x509"
 
 export interface SymmetricKeyAttestation {
     type: "symmetricKey"
     primaryKey?: string
     secondaryKey?: string
 }
+
+/** X.509 attestations carry no keys (declared so any attestation's keys read as possibly undefined). */
+interface NoKeys {
+    primaryKey?: undefined
+    secondaryKey?: undefined
+}
+
+/** One enrolled device certificate: the certificate itself, or its SHA-1 / SHA-256 thumbprint (upper hex). */
+export type X509EnrolledCert = { certificate: X509Certificate } | { thumbprint: string }
+
+/** An individual X.509 enrollment: the device's own certificate (CN = registration id), and optionally a second one. */
+export interface IndividualX509Attestation extends NoKeys {
+    type: "x509"
+    primary: X509EnrolledCert
+    secondary?: X509EnrolledCert
+}
+
+/**
+ * A group X.509 enrollment's CA: a certificate uploaded to DPS by name (`certificates`, or the
+ * service side), which must be verified when devices register; or an intermediate CA put into the
+ * group directly (DPS asks no proof of possession for those).
+ */
+export type X509GroupCa = { caName: string } | { certificate: X509Certificate }
+
+export interface GroupX509Attestation extends NoKeys {
+    type: "x509"
+    ca: X509GroupCa
+}
+
+/** A CA certificate uploaded to DPS at start (`az iot dps certificate create [--verified]`). */
+export interface CaCertificateConfig {
+    name: string
+    pem: string
+    verified: boolean
+}
+
+/** How a hub identity authenticates (`az iot hub device-identity create --am ...`). */
+export type DeviceAuthenticationConfig =
+    | { type: "sas" }
+    | { type: "selfSigned"; primaryThumbprint: string; secondaryThumbprint?: string }
+    | { type: "certificateAuthority" }
 
 /** Per-enrollment misbehaviour, so one emulator serves many test scenarios at once. Counted per registration id. */
 export interface EnrollmentFaults {
@@ -27,7 +71,6 @@ export interface EnrollmentFaults {
 }
 
 interface EnrollmentBase {
-    attestation: SymmetricKeyAttestation
     iotHubHostName: string
     enabled: boolean
     faults: EnrollmentFaults
@@ -37,11 +80,13 @@ export interface IndividualEnrollment extends EnrollmentBase {
     kind: "individual"
     registrationId: string
     deviceId: string
+    attestation: SymmetricKeyAttestation | IndividualX509Attestation
 }
 
 export interface GroupEnrollment extends EnrollmentBase {
     kind: "group"
     enrollmentGroupId: string
+    attestation: SymmetricKeyAttestation | GroupX509Attestation
 }
 
 export type Enrollment = IndividualEnrollment | GroupEnrollment
@@ -50,6 +95,8 @@ export type Enrollment = IndividualEnrollment | GroupEnrollment
 export interface DeviceIdentityConfig {
     deviceId: string
     hub: string
+    authentication: DeviceAuthenticationConfig
+    /** SAS devices only. */
     primaryKey?: string
     secondaryKey?: string
     status: "enabled" | "disabled"
@@ -94,6 +141,8 @@ export interface EmulatorConfig {
         authFailure: "connack" | "register"
     }
     hubs: { hostName: string }[]
+    /** CA certificates uploaded to DPS at start; group enrollments name them in `caCertificate`. */
+    certificates: CaCertificateConfig[]
     enrollments: Enrollment[]
     devices: DeviceIdentityConfig[]
     edges: EdgeGatewayConfig[]
@@ -113,6 +162,27 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"])
 
 export function enrollmentId(e: Enrollment): string {
     return e.kind === "individual" ? e.registrationId : e.enrollmentGroupId
+}
+
+/** The individual enrollment of a registration id (case-insensitive, as in DPS). */
+export function individualEnrollment(config: EmulatorConfig, registrationId: string): IndividualEnrollment | undefined {
+    const id = registrationId.toLowerCase()
+    return config.enrollments.find((e): e is IndividualEnrollment => e.kind === "individual" && e.registrationId.toLowerCase() === id)
+}
+
+const THUMBPRINT = /^([0-9A-Fa-f]{2}:?){19}[0-9A-Fa-f]{2}$|^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/
+
+/** Upper hex without separators, as Azure shows thumbprints. */
+function normalizeThumbprint(t: string): string {
+    return t.replace(/:/g, "").toUpperCase()
+}
+
+function selfSigned(cert: X509Certificate): boolean {
+    try {
+        return cert.checkIssued(cert) && cert.verify(cert.publicKey)
+    } catch {
+        return false
+    }
 }
 
 /** Every reason the input is not a valid configuration, so a user fixes them in one go. */
@@ -151,6 +221,59 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
     const hubs: { hostName: string }[] = Array.isArray(raw.hubs) ? raw.hubs : []
     need(hubs.length > 0 && hubs.every((h) => typeof h?.hostName === "string" && h.hostName), "hubs must list at least one { hostName }")
     const hubNames = hubs.map((h) => String(h.hostName).toLowerCase())
+    /** The certificates of a PEM text or file (relative to the config file), or a problem. */
+    const readCerts = (v: unknown, where: string): X509Certificate[] | undefined => {
+        if (typeof v !== "string" || !v) return void problems.push(`${where} must be PEM text or a file path`)
+        let text = v
+        if (!v.includes("-----BEGIN")) {
+            try {
+                text = fs.readFileSync(path.resolve(baseDir, v), "utf8")
+            } catch (e) {
+                return void problems.push(`${where}: cannot read ${v}: ${(e as Error).message}`)
+            }
+        }
+        try {
+            return x509ParsePem(text)
+        } catch (e) {
+            return void problems.push(`${where}: ${(e as Error).message}`)
+        }
+    }
+    const certificates: CaCertificateConfig[] = []
+    // The same checks the upload makes at start, so a bad CA is a config error.
+    const trialStore = new CaStore()
+    for (const [i, c] of (Array.isArray(raw.certificates) ? raw.certificates : []).entries()) {
+        const where = `certificates[${i}]`
+        need(c?.verified === undefined || typeof c.verified === "boolean", `${where}.verified must be true or false`)
+        if (typeof c?.name !== "string") {
+            problems.push(`${where}.name must be a certificate name`)
+            continue
+        }
+        need(!trialStore.get(c.name), `${where}: name ${c.name} is used twice`)
+        const certs = readCerts(c?.cert, `${where}.cert`)
+        if (!certs) continue
+        const pem = certs.map((x) => x.toString()).join("\n")
+        try {
+            trialStore.upload(c.name, pem, c.verified ?? false)
+            certificates.push({ name: c.name, pem, verified: c.verified ?? false })
+        } catch (e) {
+            if (!(e instanceof CaStoreError)) throw e
+            problems.push(`${where}: ${e.message}`)
+        }
+    }
+    /** `certificate` (PEM or path) or `thumbprint`, under `<prefix>Certificate` / `<prefix>Thumbprint`. */
+    const enrolledCert = (att: any, certField: string, thumbField: string, where: string): X509EnrolledCert | undefined => {
+        const cert = att[certField]
+        const thumb = att[thumbField]
+        if (cert !== undefined && thumb !== undefined) return void problems.push(`${where}: give ${certField} or ${thumbField}, not both`)
+        if (thumb !== undefined) {
+            if (typeof thumb === "string" && THUMBPRINT.test(thumb)) return { thumbprint: normalizeThumbprint(thumb) }
+            return void problems.push(`${where}.${thumbField} must be a SHA-1 (40) or SHA-256 (64) hex thumbprint`)
+        }
+        if (cert === undefined) return undefined
+        // A chain file is fine: its first certificate is the device's.
+        const certs = readCerts(cert, `${where}.${certField}`)
+        return certs && { certificate: certs[0] }
+    }
 
     const enrollments: Enrollment[] = []
     const seen = new Set<string>()
@@ -166,10 +289,17 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
         const idText = String(id).toLowerCase()
         need(!seen.has(idText), `${where}: id ${String(id)} is used twice`)
         seen.add(idText)
-        const att = e.attestation ?? {}
-        need(att.type === "symmetricKey", `${where}.attestation.type must be symmetricKey`)
-        need(att.primaryKey === undefined || isKey(att.primaryKey), `${where}: primaryKey must be base64 of at least 16 bytes`)
-        need(att.secondaryKey === undefined || isKey(att.secondaryKey), `${where}: secondaryKey must be base64 of at least 16 bytes`)
+        const att = isObj(e.attestation) ? e.attestation : {}
+        need(att.type === "symmetricKey" || att.type === "x509", `${where}.attestation.type must be symmetricKey or x509`)
+        let attestation: IndividualEnrollment["attestation"] | GroupEnrollment["attestation"] | undefined
+        if (att.type === "x509") {
+            need(att.primaryKey === undefined && att.secondaryKey === undefined, `${where}: an x509 attestation has no keys`)
+            attestation = individual ? individualX509(att, `${where}.attestation`, String(id)) : groupX509(att, `${where}.attestation`)
+        } else {
+            need(att.primaryKey === undefined || isKey(att.primaryKey), `${where}: primaryKey must be base64 of at least 16 bytes`)
+            need(att.secondaryKey === undefined || isKey(att.secondaryKey), `${where}: secondaryKey must be base64 of at least 16 bytes`)
+            attestation = { type: "symmetricKey", primaryKey: att.primaryKey, secondaryKey: att.secondaryKey }
+        }
         const hub = e.iotHubHostName ?? hubs[0]?.hostName
         need(typeof hub === "string" && hubNames.includes(hub.toLowerCase()), `${where}.iotHubHostName must be one of hubs`)
         need(e.enabled === undefined || typeof e.enabled === "boolean", `${where}.enabled must be true or false`)
@@ -184,15 +314,15 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
             `${where}.faults.failAllocation must be { errorCode: number, errorMessage: string }`
         )
         const base: EnrollmentBase = {
-            attestation: { type: "symmetricKey", primaryKey: att.primaryKey, secondaryKey: att.secondaryKey },
             iotHubHostName: hub,
             enabled: e.enabled ?? true,
             faults: { ...f },
         }
         if (individual) {
             need(e.deviceId === undefined || (typeof e.deviceId === "string" && e.deviceId.length > 0), `${where}.deviceId must be a string`)
-            enrollments.push({ ...base, kind: "individual", registrationId: e.registrationId, deviceId: e.deviceId ?? e.registrationId })
-        } else enrollments.push({ ...base, kind: "group", enrollmentGroupId: e.enrollmentGroupId })
+            const a = attestation as IndividualEnrollment["attestation"]
+            enrollments.push({ ...base, kind: "individual", registrationId: e.registrationId, deviceId: e.deviceId ?? e.registrationId, attestation: a })
+        } else enrollments.push({ ...base, kind: "group", enrollmentGroupId: e.enrollmentGroupId, attestation: attestation as GroupEnrollment["attestation"] })
     }
     const devices: DeviceIdentityConfig[] = []
     for (const [i, d] of (Array.isArray(raw.devices) ? raw.devices : []).entries()) {
@@ -201,11 +331,22 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
         need(typeof d?.deviceId === "string" && /^[A-Za-z0-9\-:.+%_#*?!(),=@$']{1,128}$/.test(d.deviceId), `${where}.deviceId is not a valid device id`)
         const hub = d?.hub ?? hubs[0]?.hostName
         need(typeof hub === "string" && hubNames.includes(hub.toLowerCase()), `${where}.hub must be one of hubs`)
-        need(d?.primaryKey === undefined || isKey(d.primaryKey), `${where}: primaryKey must be base64 of at least 16 bytes`)
-        need(d?.secondaryKey === undefined || isKey(d.secondaryKey), `${where}: secondaryKey must be base64 of at least 16 bytes`)
+        const authentication = deviceAuthentication(d?.authentication, `${where}.authentication`)
+        if (authentication?.type === "sas") {
+            need(d?.primaryKey === undefined || isKey(d.primaryKey), `${where}: primaryKey must be base64 of at least 16 bytes`)
+            need(d?.secondaryKey === undefined || isKey(d.secondaryKey), `${where}: secondaryKey must be base64 of at least 16 bytes`)
+        } else need(d?.primaryKey === undefined && d?.secondaryKey === undefined, `${where}: keys are for SAS devices (authentication ${authentication?.type})`)
         const status = d?.status ?? "enabled"
         need(status === "enabled" || status === "disabled", `${where}.status must be enabled or disabled`)
-        devices.push({ deviceId: d?.deviceId, hub, primaryKey: d?.primaryKey, secondaryKey: d?.secondaryKey, status, parent: d?.parent })
+        devices.push({
+            deviceId: d?.deviceId,
+            hub,
+            authentication: authentication ?? { type: "sas" },
+            primaryKey: d?.primaryKey,
+            secondaryKey: d?.secondaryKey,
+            status,
+            parent: d?.parent,
+        })
     }
     const edges: EdgeGatewayConfig[] = []
     for (const [i, e] of (Array.isArray(raw.edges) ? raw.edges : []).entries()) {
@@ -235,7 +376,69 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
     const sasSkewSec = raw.sasSkewSec ?? 300
     need(isNonNegInt(sasSkewSec), "sasSkewSec must be a whole number of seconds")
     if (problems.length) throw new ConfigError(problems.join("; "))
-    return { bind, ports, tls: { cert: cert!, key: key!, ca }, dps: { idScope, retryAfter, authFailure }, hubs, enrollments, devices, edges, edge, service, sasSkewSec }
+    return {
+        bind,
+        ports,
+        tls: { cert: cert!, key: key!, ca },
+        dps: { idScope, retryAfter, authFailure },
+        hubs,
+        certificates,
+        enrollments,
+        devices,
+        edges,
+        edge,
+        service,
+        sasSkewSec,
+    }
+
+    function individualX509(att: any, where: string, registrationId: string): IndividualX509Attestation | undefined {
+        need(att.caCertificate === undefined, `${where}.caCertificate is for group enrollments`)
+        const primary = enrolledCert(att, "certificate", "thumbprint", where)
+        const secondary = enrolledCert(att, "secondaryCertificate", "secondaryThumbprint", where)
+        // DPS takes an individual X.509 enrollment's registration id from the certificate's CN.
+        for (const c of [primary, secondary]) {
+            const cn = c && "certificate" in c ? x509CommonName(c.certificate) : undefined
+            need(!c || !("certificate" in c) || cn?.toLowerCase() === registrationId.toLowerCase(), `${where}: certificate CN ${JSON.stringify(cn)} is not the registration id ${registrationId}`)
+        }
+        if (!primary) {
+            if (!problems.some((p) => p.startsWith(where))) problems.push(`${where} needs a certificate (PEM or path) or a thumbprint`)
+            return undefined
+        }
+        return { type: "x509", primary, secondary }
+    }
+
+    function groupX509(att: any, where: string): GroupX509Attestation | undefined {
+        need(att.thumbprint === undefined && att.secondaryCertificate === undefined && att.secondaryThumbprint === undefined, `${where}: thumbprints and secondary certificates are for individual enrollments`)
+        if ((att.caCertificate === undefined) === (att.certificate === undefined))
+            return void problems.push(`${where} needs caCertificate (a name in certificates) or certificate (an intermediate CA, PEM or path), one of them`)
+        if (att.caCertificate !== undefined) {
+            if (typeof att.caCertificate === "string" && att.caCertificate) return { type: "x509", ca: { caName: att.caCertificate } }
+            return void problems.push(`${where}.caCertificate must name a CA certificate`)
+        }
+        const certs = readCerts(att.certificate, `${where}.certificate`)
+        if (!certs) return undefined
+        const ca = certs[0]
+        if (!ca.ca) return void problems.push(`${where}.certificate is not a CA certificate (basicConstraints CA:TRUE)`)
+        // A root proves possession first (DPS requires it): uploaded under certificates, then verified.
+        if (selfSigned(ca))
+            return void problems.push(`${where}.certificate is a root CA: add it to certificates and name it in caCertificate (it must be verified by proof of possession)`)
+        return { type: "x509", ca: { certificate: ca } }
+    }
+
+    function deviceAuthentication(a: any, where: string): DeviceAuthenticationConfig | undefined {
+        if (a === undefined) return { type: "sas" }
+        if (a?.type === "sas" || a?.type === "certificateAuthority") return { type: a.type }
+        if (a?.type !== "selfSigned") return void problems.push(`${where}.type must be sas, selfSigned or certificateAuthority`)
+        const ok = (t: unknown) => typeof t === "string" && THUMBPRINT.test(t)
+        need(ok(a.primaryThumbprint), `${where}.primaryThumbprint must be a SHA-1 (40) or SHA-256 (64) hex thumbprint`)
+        need(a.secondaryThumbprint === undefined || ok(a.secondaryThumbprint), `${where}.secondaryThumbprint must be a SHA-1 (40) or SHA-256 (64) hex thumbprint`)
+        if (!ok(a.primaryThumbprint)) return undefined
+        return {
+            type: "selfSigned",
+            primaryThumbprint: normalizeThumbprint(a.primaryThumbprint),
+            secondaryThumbprint: a.secondaryThumbprint === undefined ? undefined : normalizeThumbprint(a.secondaryThumbprint),
+        }
+    }
 }
 
 /** Validates a configuration given in code (enrollment kinds inferred from their id field). */
@@ -270,11 +473,12 @@ function withSecrets(raw: any, secrets: SecretsFile): any {
     if (typeof raw !== "object" || raw === null) return raw
     const fill = (o: any, s?: { primaryKey: string; secondaryKey: string }) =>
         s ? { ...o, primaryKey: o?.primaryKey ?? s.primaryKey, secondaryKey: o?.secondaryKey ?? s.secondaryKey } : o
-    const devices = Array.isArray(raw.devices) ? raw.devices.map((d: any) => fill(d, secrets[deviceSecretId(d?.deviceId)])) : raw.devices
+    const sas = (d: any) => d?.authentication === undefined || d.authentication?.type === "sas"
+    const devices = Array.isArray(raw.devices) ? raw.devices.map((d: any) => (sas(d) ? fill(d, secrets[deviceSecretId(d?.deviceId)]) : d)) : raw.devices
     const service = fill(raw.service ?? {}, secrets[SERVICE_SECRET_ID])
     const enrollments = !Array.isArray(raw.enrollments) ? raw.enrollments : raw.enrollments.map((e: any) => {
         const s = secrets[e?.registrationId ?? e?.enrollmentGroupId]
-        if (!s) return e
+        if (!s || e.attestation?.type === "x509") return e
         const att = e.attestation ?? {}
         return {
             ...e,
@@ -312,8 +516,11 @@ export function generateMissingKeys(config: EmulatorConfig, secretsFile: string)
         }
         return { ...keys, primaryKey, secondaryKey }
     }
-    const enrollments = config.enrollments.map((e) => ({ ...e, attestation: complete(enrollmentId(e), e.attestation) }))
-    const devices = config.devices.map((d) => complete(deviceSecretId(d.deviceId), d))
+    // X.509 enrollments and devices have no keys.
+    const enrollments = config.enrollments.map((e) =>
+        e.attestation.type === "symmetricKey" ? ({ ...e, attestation: complete(enrollmentId(e), e.attestation) } as Enrollment) : e
+    )
+    const devices = config.devices.map((d) => (d.authentication.type === "sas" ? complete(deviceSecretId(d.deviceId), d) : d))
     const service = complete(SERVICE_SECRET_ID, config.service)
     if (changed) {
         fs.mkdirSync(path.dirname(secretsFile), { recursive: true })
@@ -324,8 +531,9 @@ export function generateMissingKeys(config: EmulatorConfig, secretsFile: string)
     return { ...config, enrollments, devices, service }
 }
 
-/** The enrollments and devices that still have no primary key (the emulator refuses to start with any). */
+/** The SAS enrollments and devices that still have no primary key (the emulator refuses to start with any). */
 export function enrollmentsWithoutKeys(config: EmulatorConfig): string[] {
-    const devices = config.devices.filter((d) => !d.primaryKey).map((d) => deviceSecretId(d.deviceId))
-    return [...config.enrollments.filter((e) => !e.attestation.primaryKey).map(enrollmentId), ...devices]
+    const devices = config.devices.filter((d) => d.authentication.type === "sas" && !d.primaryKey).map((d) => deviceSecretId(d.deviceId))
+    const enrollments = config.enrollments.filter((e) => e.attestation.type === "symmetricKey" && !e.attestation.primaryKey)
+    return [...enrollments.map(enrollmentId), ...devices]
 }

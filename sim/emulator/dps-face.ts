@@ -1,13 +1,14 @@
 // The DPS face: binds MQTT connections to CONNECT authentication and the registrar, and
 // reports each step as an event.
 import { CONNACK_NOT_AUTHORIZED, MqttConnection } from "./mqtt-connection"
-import { EmulatorConfig } from "./config"
+import { EmulatorConfig, enrollmentId } from "./config"
 import { dpsAuthenticate } from "./dps-auth"
 import { DPS_RESPONSE_FILTER, dpsParseRequestTopic, dpsResponseTopic } from "./dps-protocol"
 import { DpsRegistrar, DpsReply, DpsSession } from "./dps-registrar"
 import { Emit } from "./events"
 import { MqttFace } from "./mqtt-router"
 import { EmulatorState } from "./state"
+import { x509CommonName, x509Thumbprints } from "./x509"
 import type { IConnectPacket, IPublishPacket, ISubscribePacket } from "mqtt-packet"
 
 export class DpsFace implements MqttFace {
@@ -17,7 +18,7 @@ export class DpsFace implements MqttFace {
 
     constructor(
         private readonly config: EmulatorConfig,
-        state: EmulatorState,
+        private readonly state: EmulatorState,
         private readonly emit: Emit,
         private readonly now: () => Date = () => new Date()
     ) {
@@ -50,21 +51,23 @@ export class DpsFace implements MqttFace {
             this.report(session?.registrationId ?? conn.clientId ?? "", reply)
         })
         // Handlers first: a connection admitted with bad credentials still gets its 401 answers.
-        const auth = dpsAuthenticate(connect, this.config, Math.floor(this.now().getTime() / 1000))
+        const auth = dpsAuthenticate(connect, conn.clientChain, this.config, this.state.certificates, this.now())
         if (!auth.ok) {
             const deferred = this.config.dps.authFailure === "register"
             const answer = deferred ? "401 at registration" : "CONNACK 5"
             this.emit("dps.refused", { remote: conn.remote, clientId: connect.clientId, answer, reason: auth.reason })
             return deferred ? conn.accept() : conn.refuse(CONNACK_NOT_AUTHORIZED, auth.reason)
         }
-        session = { registrationId: auth.registrationId, enrollment: auth.enrollment }
+        session = { registrationId: auth.registrationId, enrollment: auth.enrollment, credential: auth.credential }
         conn.accept()
+        const c = auth.credential
         this.emit("dps.connect", {
             remote: conn.remote,
             registrationId: auth.registrationId,
-            enrollmentId: auth.enrollment.kind === "individual" ? auth.enrollment.registrationId : auth.enrollment.enrollmentGroupId,
+            enrollmentId: enrollmentId(auth.enrollment),
             enrollmentKind: auth.enrollment.kind,
-            key: auth.key,
+            attestation: c.kind,
+            ...(c.kind === "symmetricKey" ? { key: c.key } : { commonName: x509CommonName(c.leaf), thumbprint: x509Thumbprints(c.leaf).sha1 }),
             apiVersion: auth.apiVersion,
         })
     }

@@ -1,13 +1,36 @@
 // What DPS answers to register and poll requests of an authenticated device: the
 // register -> assigning -> assigned/failed/disabled flow with the enrollment's injected faults.
-import { Enrollment, enrollmentId } from "./config"
-import { groupDeviceKeys } from "./dps-auth"
+import { Enrollment, X509EnrolledCert, enrollmentId } from "./config"
+import { DpsCredential, groupDeviceKeys } from "./dps-auth"
 import { dpsErrorBody, dpsNewEtag, dpsNewOperationId } from "./dps-protocol"
+import { DeviceAuthentication } from "./hub-registry"
 import { EmulatorState, RegistrationRecord } from "./state"
+import { x509Thumbprints } from "./x509"
 
 export interface DpsSession {
     registrationId: string
     enrollment: Enrollment
+    credential: DpsCredential
+}
+
+function thumbprintOf(c: X509EnrolledCert): string {
+    return "certificate" in c ? x509Thumbprints(c.certificate).sha1 : c.thumbprint
+}
+
+/**
+ * The hub identity DPS creates for an assigned device: the keys it signs with (the individual
+ * enrollment's, or derived from the group's); the enrollment's certificate thumbprints (individual
+ * X.509); or CA authentication that trusts the CA its chain reached here (X.509 group).
+ */
+function hubAuthentication(e: Enrollment, session: DpsSession): DeviceAuthentication {
+    const att = e.attestation
+    if (att.type === "symmetricKey") {
+        const keys = e.kind === "individual" ? att : groupDeviceKeys(att, session.registrationId)
+        return { type: "sas", keys: { primaryKey: keys.primaryKey!, secondaryKey: keys.secondaryKey } }
+    }
+    if ("primary" in att)
+        return { type: "selfSigned", primaryThumbprint: thumbprintOf(att.primary), secondaryThumbprint: att.secondary && thumbprintOf(att.secondary) }
+    return { type: "certificateAuthority", ca: session.credential.kind === "x509" ? session.credential.anchor : undefined }
 }
 
 export type DpsOutcome =
@@ -49,6 +72,7 @@ export class DpsRegistrar {
             registrationId: session.registrationId,
             enrollmentId: enrollmentId(session.enrollment),
             enrollmentGroupId: session.enrollment.kind === "group" ? session.enrollment.enrollmentGroupId : undefined,
+            attestationType: session.enrollment.attestation.type,
             status: "assigning",
             payload: request.payload,
             createdDateTimeUtc: previous?.createdDateTimeUtc ?? stamp,
@@ -109,9 +133,7 @@ export class DpsRegistrar {
         else {
             const deviceId = e.kind === "individual" ? e.deviceId : session.registrationId
             done = { ...base, status: "assigned", deviceId, assignedHub: e.iotHubHostName }
-            // The hub identity gets the keys the device signs with, as DPS creates it in the linked hub.
-            const keys = e.kind === "individual" ? e.attestation : groupDeviceKeys(e, session.registrationId)
-            this.state.hub.assignDevice(deviceId, e.iotHubHostName, { primaryKey: keys.primaryKey!, secondaryKey: keys.secondaryKey }, now)
+            this.state.hub.assignDevice(deviceId, e.iotHubHostName, hubAuthentication(e, session), now)
         }
         this.state.putRegistration(done)
         return done
@@ -139,7 +161,8 @@ export function registrationStateView(r: RegistrationRecord): object {
         ...common,
         assignedHub: r.assignedHub,
         deviceId: r.deviceId,
-        ...(r.enrollmentGroupId ? { symmetricKey: { enrollmentGroupId: r.enrollmentGroupId } } : {}),
+        // A group's result names it under the attestation kind: `symmetricKey` or `x509`.
+        ...(r.enrollmentGroupId ? { [r.attestationType]: { enrollmentGroupId: r.enrollmentGroupId } } : {}),
         status: r.status,
         substatus: "initialAssignment",
         ...tail,

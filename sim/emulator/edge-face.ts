@@ -1,6 +1,6 @@
 // An IoT Edge transparent gateway (azure-iot-protocol.md section 4): its own TLS endpoint in
-// front of its hub. It admits leaves as edgeHub does (the hub's identities, audience = hub or
-// gateway host name, only children of this edge device), hands their sessions to the hub face,
+// front of its hub. It admits leaves as edgeHub does (the hub's identities: SAS with audience = hub
+// or gateway host name, or X.509 thumbprint / CA chain with CN = device id; only children of this edge device), hands their sessions to the hub face,
 // and stands between them and the hub: telemetry is forwarded, or stored while the uplink is down.
 import type { IConnectPacket } from "mqtt-packet"
 import { EdgeGatewayConfig, EmulatorConfig } from "./config"
@@ -37,14 +37,14 @@ export class EdgeFace implements MqttFace, HubGateway {
     }
 
     attach(conn: MqttConnection, connect: IConnectPacket): void {
-        const auth = hubAuthenticate(
-            connect,
-            [this.edge.hub],
-            this.state.hub,
-            Math.floor(this.now().getTime() / 1000),
-            this.config.sasSkewSec,
-            this.edge.hostName
-        )
+        const auth = hubAuthenticate(connect, conn.clientChain, {
+            hubs: [this.edge.hub],
+            registry: this.state.hub,
+            certificates: this.state.certificates,
+            now: this.now(),
+            skewSec: this.config.sasSkewSec,
+            gatewayHostName: this.edge.hostName,
+        })
         if (!auth.ok) return this.refuse(conn, connect, auth.deviceId, auth.reason)
         const deviceId = auth.device.deviceId
         if (auth.device.parent !== this.edgeId) return this.refuse(conn, connect, deviceId, `device ${deviceId} is not a child of edge device ${this.edgeId}`)

@@ -1,6 +1,6 @@
 // What the emulator reports, one typed event per step, and how each reads as a log line.
 // Events never carry keys, tokens or signatures.
-import type { TelemetryMessage } from "./hub-registry"
+import type { DeviceAuthenticationType, TelemetryMessage } from "./hub-registry"
 
 export interface EmulatorEvents {
     "dps.connect": {
@@ -8,11 +8,18 @@ export interface EmulatorEvents {
         registrationId: string
         enrollmentId: string
         enrollmentKind: "individual" | "group"
-        key: "primary" | "secondary"
+        attestation: "symmetricKey" | "x509"
+        /** symmetricKey: the key that signed the token. */
+        key?: "primary" | "secondary"
+        /** x509: the leaf certificate's subject CN and SHA-1 thumbprint. */
+        commonName?: string
+        thumbprint?: string
         apiVersion: string
     }
     /** Bad credentials; `answer` says how the client is told (dps.authFailure). */
     "dps.refused": { remote: string; clientId?: string; answer: "CONNACK 5" | "401 at registration"; reason: string }
+    /** A CA certificate changed on DPS's service side (upload, proof of possession, delete). */
+    "dps.certificate": { name: string; change: "uploaded" | "verification code issued" | "verified" | "deleted"; isVerified: boolean }
     "dps.register": { registrationId: string; rid: string; payload?: unknown }
     "dps.assigning": { registrationId: string; operationId: string; retryAfter: number }
     "dps.assigned": { registrationId: string; deviceId: string; hub: string; enrollmentGroupId?: string }
@@ -24,7 +31,11 @@ export interface EmulatorEvents {
         remote: string
         deviceId: string
         hub: string
-        key: "primary" | "secondary"
+        authenticationType: DeviceAuthenticationType
+        /** sas: the key that signed the token. */
+        key?: "primary" | "secondary"
+        /** X.509: the SHA-1 thumbprint of the certificate presented. */
+        thumbprint?: string
         apiVersion?: string
         modelId?: string
         /** A clean=0 session found its stored subscriptions. */
@@ -81,9 +92,11 @@ export function describeEvent<K extends EmulatorEventName>(name: K, data: Emulat
     const who = e.registrationId ?? e.deviceId ?? e.clientId ?? e.remote
     switch (name) {
         case "dps.connect":
-            return `dps: ${who} connected (${e.enrollmentKind} enrollment ${e.enrollmentId}, ${e.key} key, api-version ${e.apiVersion})`
+            return `dps: ${who} connected (${e.enrollmentKind} enrollment ${e.enrollmentId}, ${e.attestation === "x509" ? `X.509 CN=${e.commonName} SHA-1 ${e.thumbprint}` : `${e.key} key`}, api-version ${e.apiVersion})`
         case "dps.refused":
             return `dps: refused ${who} (${e.answer}): ${e.reason}`
+        case "dps.certificate":
+            return `dps: CA certificate ${e.name} ${e.change} (verified: ${e.isVerified})`
         case "dps.register":
             return `dps: ${who} registers` + (e.payload !== undefined ? ` with payload ${JSON.stringify(e.payload)}` : "")
         case "dps.assigning":
@@ -101,7 +114,7 @@ export function describeEvent<K extends EmulatorEventName>(name: K, data: Emulat
         case "dps.rejected":
             return `dps: ${who} request rejected: ${e.status} ${e.errorCode} ${e.message}`
         case "hub.connect":
-            return `hub: ${who} connected to ${e.hub}${e.via ? ` through ${e.via}` : ""} (${e.key} key${e.modelId ? `, model ${e.modelId}` : ""}${e.sessionPresent ? ", session resumed" : ""})`
+            return `hub: ${who} connected to ${e.hub}${e.via ? ` through ${e.via}` : ""} (${e.authenticationType === "sas" ? `${e.key} key` : `X.509 ${e.authenticationType} SHA-1 ${e.thumbprint}`}${e.modelId ? `, model ${e.modelId}` : ""}${e.sessionPresent ? ", session resumed" : ""})`
         case "hub.refused":
             return `hub: refused ${who} (CONNACK 5): ${e.reason}`
         case "hub.telemetry": {

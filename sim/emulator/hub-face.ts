@@ -78,13 +78,13 @@ export class HubFace implements MqttFace {
     }
 
     attach(conn: MqttConnection, connect: IConnectPacket): void {
-        const auth = hubAuthenticate(
-            connect,
-            this.config.hubs.map((h) => h.hostName),
-            this.state.hub,
-            Math.floor(this.now().getTime() / 1000),
-            this.config.sasSkewSec
-        )
+        const auth = hubAuthenticate(connect, conn.clientChain, {
+            hubs: this.config.hubs.map((h) => h.hostName),
+            registry: this.state.hub,
+            certificates: this.state.certificates,
+            now: this.now(),
+            skewSec: this.config.sasSkewSec,
+        })
         if (!auth.ok) {
             this.emit("hub.refused", { remote: conn.remote, clientId: connect.clientId, deviceId: auth.deviceId, reason: auth.reason })
             return conn.refuse(CONNACK_NOT_AUTHORIZED, auth.reason)
@@ -112,14 +112,19 @@ export class HubFace implements MqttFace {
             if (this.sessions.get(device.deviceId) === session) this.end(session)
         })
         conn.accept(stored !== undefined)
-        const delay = auth.expiresAtSec * 1000 - this.now().getTime()
-        session.expiry = setTimeout(() => conn.close("SAS token expired", false), Math.min(Math.max(delay, 0), MAX_TIMER_MS))
+        // A certificate session has no token to expire.
+        if (auth.expiresAtSec !== undefined) {
+            const delay = auth.expiresAtSec * 1000 - this.now().getTime()
+            session.expiry = setTimeout(() => conn.close("SAS token expired", false), Math.min(Math.max(delay, 0), MAX_TIMER_MS))
+        }
         device.lastActivityTimeUtc = this.now().toISOString()
         this.emit("hub.connect", {
             remote: conn.remote,
             deviceId: device.deviceId,
             hub: device.hub,
+            authenticationType: device.authentication.type,
             key: auth.key,
+            thumbprint: auth.thumbprint,
             apiVersion: auth.user.apiVersion,
             modelId: auth.user.modelId,
             sessionPresent: stored !== undefined,

@@ -1,6 +1,7 @@
-// The hubs' device identities and what each device owns: its keys, status, twin, C2D queue,
+// The hubs' device identities and what each device owns: its credentials, status, twin, C2D queue,
 // the last telemetry it sent and, for clean=0 sessions, its subscriptions. Device ids are
 // case-sensitive, as in IoT Hub.
+import type { X509Certificate } from "crypto"
 import { C2dQueue } from "./c2d-queue"
 import { HubSubscription } from "./hub-protocol"
 import { SasKeys } from "./sas"
@@ -28,11 +29,24 @@ export interface TelemetryMessage {
     via?: string
 }
 
+/** How a device authenticates to its hub, as IoT Hub's device identity says it. */
+export type DeviceAuthentication =
+    | { type: "sas"; keys: SasKeys }
+    /** Thumbprints (upper hex, SHA-1 or SHA-256) of the device's own certificates. */
+    | { type: "selfSigned"; primaryThumbprint: string; secondaryThumbprint?: string }
+    /**
+     * A certificate whose chain reaches a verified CA of DPS, or `ca`: the CA DPS validated the device's
+     * chain to when it assigned the device (an intermediate of a group enrollment needs no verification).
+     */
+    | { type: "certificateAuthority"; ca?: X509Certificate }
+
+export type DeviceAuthenticationType = DeviceAuthentication["type"]
+
 export interface DeviceRecord {
     deviceId: string
     /** The hub host name the identity lives in. */
     hub: string
-    keys: SasKeys
+    authentication: DeviceAuthentication
     status: DeviceStatus
     /** An IoT Edge device (a gateway others may be children of). */
     iotEdge: boolean
@@ -51,6 +65,8 @@ export interface DeviceRecord {
 export interface DeviceView {
     deviceId: string
     hub: string
+    /** `sas`, `selfSigned` (thumbprints) or `certificateAuthority`, as IoT Hub shows it. */
+    authenticationType: DeviceAuthenticationType
     status: DeviceStatus
     iotEdge: boolean
     parent?: string
@@ -72,14 +88,14 @@ export class HubRegistry {
         return [...this.devices.values()]
     }
 
-    /** Creates the identity, or updates the keys and hub of an existing one (its status and twin stay). */
-    assignDevice(deviceId: string, hub: string, keys: SasKeys, now: Date, status: DeviceStatus = "enabled"): DeviceRecord {
+    /** Creates the identity, or updates the credentials and hub of an existing one (its status and twin stay). */
+    assignDevice(deviceId: string, hub: string, authentication: DeviceAuthentication, now: Date, status: DeviceStatus = "enabled"): DeviceRecord {
         const existing = this.devices.get(deviceId)
-        if (existing) return Object.assign(existing, { hub, keys })
+        if (existing) return Object.assign(existing, { hub, authentication })
         const rec: DeviceRecord = {
             deviceId,
             hub,
-            keys,
+            authentication,
             status,
             iotEdge: false,
             twin: twinNew(),

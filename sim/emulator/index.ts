@@ -7,10 +7,12 @@ import type { Socket } from "net"
 import type { TLSSocket } from "tls"
 import { EmulatorConfig, enrollmentsWithoutKeys } from "./config"
 import { DpsFace } from "./dps-face"
+import { DpsService } from "./dps-service"
 import { EdgeFace } from "./edge-face"
 import { dpsParseUsername } from "./dps-protocol"
 import { EmulatorEventName, EmulatorEvents } from "./events"
 import { HubFace } from "./hub-face"
+import { DeviceAuthentication } from "./hub-registry"
 import { MQTT_LIMITS, MqttConnection } from "./mqtt-connection"
 import { routeMqttConnection } from "./mqtt-router"
 import { HubService } from "./service"
@@ -24,8 +26,10 @@ export * from "./events"
 export type { RegistrationRecord } from "./state"
 export { sasBuildToken, sasDeriveDeviceKey } from "./sas"
 export { HubService, HubServiceError } from "./service"
+export { DpsService, CaStoreError } from "./dps-service"
+export type { CaCertificateView } from "./dps-service"
 export type { C2dOptions, MethodResult } from "./service"
-export type { DeviceView, TelemetryMessage } from "./hub-registry"
+export type { DeviceAuthentication, DeviceAuthenticationType, DeviceView, TelemetryMessage } from "./hub-registry"
 
 export interface EmulatorPorts {
     mqttPort: number
@@ -57,6 +61,8 @@ export class Emulator extends EventEmitter {
     readonly hub: HubFace
     /** The hubs' service side: C2D, methods, twins, identities, telemetry. */
     readonly service: HubService
+    /** DPS's service side: CA certificates and their proof of possession. */
+    readonly dps: DpsService
     /** The IoT Edge gateways, by edge device id. */
     readonly edges: ReadonlyMap<string, EdgeFace>
     private servers: TlsListener[] = []
@@ -70,10 +76,14 @@ export class Emulator extends EventEmitter {
         this.hub = new HubFace(config, this.state, emit)
         this.edges = new Map(config.edges.map((e) => [e.deviceId, new EdgeFace(e, config, this.state, this.hub, emit)]))
         this.service = new HubService(this.state, this.hub, emit, this.edges)
+        this.dps = new DpsService(this.state.certificates, emit)
         this.on("hub.telemetry", (m) => this.service.publishTelemetry(m))
+        for (const c of config.certificates) this.state.certificates.upload(c.name, c.pem, c.verified)
         const now = new Date()
         for (const d of config.devices) {
-            const rec = this.state.hub.assignDevice(d.deviceId, d.hub, { primaryKey: d.primaryKey!, secondaryKey: d.secondaryKey }, now, d.status)
+            const a = d.authentication
+            const auth: DeviceAuthentication = a.type === "sas" ? { type: "sas", keys: { primaryKey: d.primaryKey!, secondaryKey: d.secondaryKey } } : a
+            const rec = this.state.hub.assignDevice(d.deviceId, d.hub, auth, now, d.status)
             rec.iotEdge = this.edges.has(d.deviceId)
             rec.parent = d.parent
         }
@@ -133,7 +143,7 @@ export class Emulator extends EventEmitter {
                 this.edgePortsById.set(edge.edgeId, listener.port)
             }
             if (!this.config.service.primaryKey) return { mqttPort: mqtt.port, httpsPort: time.port, edgePorts }
-            const service = await startServiceEndpoint(material, this.config, this.service, emit)
+            const service = await startServiceEndpoint(material, this.config, { hub: this.service, dps: this.dps }, emit)
             this.servers.push(service)
             return { mqttPort: mqtt.port, httpsPort: time.port, servicePort: service.port, edgePorts }
         } catch (e) {

@@ -5,7 +5,9 @@ import { EventEmitter } from "events"
 import * as net from "net"
 import * as tls from "tls"
 import mqtt = require("mqtt-packet")
+import { X509Certificate } from "crypto"
 import { MqttFramer } from "./mqtt-framer"
+import { tlsPeerChain } from "./tls-listener"
 
 export interface MqttLimits {
     maxPacketBytes: number
@@ -51,6 +53,8 @@ const MAX_KEEPALIVE_TIMEOUT_MS = 1767_000
  */
 export class MqttConnection extends EventEmitter {
     readonly remote: string
+    /** The client certificate chain presented in the TLS handshake, leaf first (empty for SAS clients). */
+    readonly clientChain: X509Certificate[]
     clientId?: string
     bytesIn = 0
     bytesOut = 0
@@ -70,6 +74,7 @@ export class MqttConnection extends EventEmitter {
     ) {
         super()
         this.remote = `${sock.remoteAddress}:${sock.remotePort}`
+        this.clientChain = tlsPeerChain(sock)
         this.framer = new MqttFramer(limits.maxPacketBytes)
         this.parser.on("packet", (p: mqtt.Packet) => this.onPacket(p))
         this.parser.on("error", (e: Error) => this.violation(`malformed packet: ${e.message}`))

@@ -1,4 +1,4 @@
-// Drives a running emulator from another terminal, `az iot hub` style:
+// Drives a running emulator from another terminal, `az iot hub` / `az iot dps` style:
 //   npx ts-node sim/emulator/service-cli.ts <command> [options]
 // Reads the endpoint, CA and service key from the emulator's config and secrets files.
 import * as fs from "fs"
@@ -16,7 +16,13 @@ const USAGE = `usage: service-cli.ts <command> [--config FILE] [--secrets FILE] 
   twin update -d ID --desired '{"interval":10}'
   c2d send -d ID --data TEXT [--props 'k=v&k2=v2'] [--content-type TYPE] [--content-encoding ENC]
   method invoke -d ID -n NAME [--payload JSON] [--timeout SECONDS]
-  monitor-events [-d ID]            follows telemetry until Ctrl-C`
+  monitor-events [-d ID]            follows telemetry until Ctrl-C
+  dps certificate list
+  dps certificate show --name NAME
+  dps certificate create --name NAME --path CA_FILE [--verified true]   (PEM or DER)
+  dps certificate generate-verification-code --name NAME
+  dps certificate verify --name NAME --path VERIFICATION_CERT_FILE
+  dps certificate delete --name NAME`
 
 export interface CliArgs {
     words: string[]
@@ -59,6 +65,13 @@ function parseProps(text: string): Record<string, string> {
     return out
 }
 
+/** A certificate file as the service endpoint takes it: PEM text, or DER as base64. */
+function readCertificate(file: string): string {
+    const bytes = fs.readFileSync(file)
+    const text = bytes.toString("utf8")
+    return text.includes("-----BEGIN") ? text : bytes.toString("base64")
+}
+
 function client(args: CliArgs): ServiceClient {
     const config = loadConfig(args.options.get("--config") ?? EMULATOR_CONFIG, args.options.get("--secrets") ?? EMULATOR_SECRETS)
     const serviceKey = config.service.primaryKey
@@ -71,14 +84,19 @@ function client(args: CliArgs): ServiceClient {
 }
 
 async function run(args: CliArgs): Promise<unknown> {
-    const [group, verb] = args.words
+    const verb = args.words[1]
+    const required = (option: string, what: string) => {
+        const v = args.options.get(option)
+        if (!v) throw new Error(`${option} ${what} is required`)
+        return v
+    }
     const id = () => {
         const d = args.options.get("-d") ?? args.options.get("--device-id")
         if (!d) throw new Error("-d DEVICE_ID is required")
         return d
     }
     const c = client(args)
-    switch (`${group} ${verb ?? ""}`.trim()) {
+    switch (args.words.join(" ")) {
         case "device list":
             return c.listDevices()
         case "device show":
@@ -86,11 +104,8 @@ async function run(args: CliArgs): Promise<unknown> {
         case "device disable":
         case "device enable":
             return c.setDeviceStatus(id(), verb === "disable" ? "disabled" : "enabled")
-        case "device set-parent": {
-            const parent = args.options.get("--parent")
-            if (!parent) throw new Error("--parent EDGE_DEVICE_ID is required")
-            return c.setParent(id(), parent)
-        }
+        case "device set-parent":
+            return c.setParent(id(), required("--parent", "EDGE_DEVICE_ID"))
         case "edge uplink": {
             const up = args.options.get("--up")
             if (up !== "true" && up !== "false") throw new Error("--up true|false is required")
@@ -100,11 +115,8 @@ async function run(args: CliArgs): Promise<unknown> {
             return c.deleteDevice(id()).then(() => ({ deleted: id() }))
         case "twin show":
             return c.getTwin(id())
-        case "twin update": {
-            const desired = args.options.get("--desired")
-            if (!desired) throw new Error("--desired JSON is required")
-            return c.updateDesired(id(), parseJson(desired, "--desired") as object)
-        }
+        case "twin update":
+            return c.updateDesired(id(), parseJson(required("--desired", "JSON"), "--desired") as object)
         case "c2d send": {
             const data = args.options.get("--data")
             if (data === undefined) throw new Error("--data is required")
@@ -127,6 +139,31 @@ async function run(args: CliArgs): Promise<unknown> {
             process.once("SIGINT", () => m.stop())
             await m.ended
             return undefined
+        }
+        case "dps certificate list":
+            return c.listCaCertificates()
+        case "dps certificate show":
+            return c.getCaCertificate(required("--name", "NAME"))
+        case "dps certificate create": {
+            const verified = args.options.get("--verified") ?? "false"
+            if (verified !== "true" && verified !== "false") throw new Error("--verified takes true or false")
+            return c.uploadCaCertificate(required("--name", "NAME"), readCertificate(required("--path", "FILE")), { verified: verified === "true" })
+        }
+        case "dps certificate generate-verification-code": {
+            const r = await c.generateVerificationCode(required("--name", "NAME"))
+            // The CA's name in `npm run certs` is usually the one it was uploaded under.
+            console.error(
+                `next: a certificate with CN = the code, signed by the CA's private key, e.g.\n` +
+                    `  npm run certs -- verification ${r.verificationCode} --ca ${r.name}\n` +
+                    `then: npm run service -- dps certificate verify --name ${r.name} --path certs/x509/${r.name}_verification_cert.pem`
+            )
+            return r
+        }
+        case "dps certificate verify":
+            return c.verifyCaCertificate(required("--name", "NAME"), readCertificate(required("--path", "FILE")))
+        case "dps certificate delete": {
+            const name = required("--name", "NAME")
+            return c.deleteCaCertificate(name).then(() => ({ deleted: name }))
         }
     }
     throw new Error(USAGE)

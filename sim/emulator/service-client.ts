@@ -1,6 +1,7 @@
 // A client of the service endpoint (service-endpoint.ts): each call signs a fresh SAS token
 // with the service policy's key and checks the endpoint's certificate against the given CA.
 import * as https from "https"
+import type { CaCertificateView } from "./ca-store"
 import { SERVICE_POLICY } from "./config"
 import { sasBuildToken } from "./sas"
 
@@ -58,6 +59,26 @@ export class ServiceClient {
     }
     invokeMethod(deviceId: string, methodName: string, payload: unknown, timeoutSec = 30): Promise<{ status: number; payload: unknown }> {
         return this.call("POST", `/twins/${encodeURIComponent(deviceId)}/methods`, { methodName, payload, responseTimeoutInSeconds: timeoutSec })
+    }
+
+    /** `certificate`: PEM or base64 DER. */
+    uploadCaCertificate(name: string, certificate: string, options: { verified?: boolean } = {}): Promise<CaCertificateView> {
+        return this.call("PUT", `/certificates/${encodeURIComponent(name)}`, { certificate, isVerified: options.verified ?? false })
+    }
+    listCaCertificates(): Promise<CaCertificateView[]> {
+        return this.call("GET", "/certificates")
+    }
+    getCaCertificate(name: string): Promise<CaCertificateView> {
+        return this.call("GET", `/certificates/${encodeURIComponent(name)}`)
+    }
+    generateVerificationCode(name: string): Promise<{ name: string; verificationCode: string }> {
+        return this.call("POST", `/certificates/${encodeURIComponent(name)}/generateVerificationCode`)
+    }
+    verifyCaCertificate(name: string, verificationCertificate: string): Promise<CaCertificateView> {
+        return this.call("POST", `/certificates/${encodeURIComponent(name)}/verify`, { certificate: verificationCertificate })
+    }
+    deleteCaCertificate(name: string): Promise<void> {
+        return this.call("DELETE", `/certificates/${encodeURIComponent(name)}`)
     }
 
     /** Streams telemetry (one object per message) until the returned stop() is called or the emulator goes away. */

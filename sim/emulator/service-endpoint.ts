@@ -1,10 +1,12 @@
 // The service side over HTTPS, so a running emulator can be driven from another terminal
-// (service-cli.ts) the way `az iot hub` drives a hub. TLS with the emulator's certificate,
-// loopback only, every request signed with the service policy's key (a SAS token for the
-// hub host name, skn=iothubowner). JSON in and out; errors as {errorCode, message}.
+// (service-cli.ts) the way `az iot hub` drives a hub and `az iot dps certificate` manages DPS's
+// CAs. TLS with the emulator's certificate, loopback only, every request signed with the service
+// policy's key (a SAS token for the hub host name, skn=iothubowner). JSON in and out; errors as
+// {errorCode, message}.
 import * as http from "http"
 import * as https from "https"
 import { EmulatorConfig, SERVICE_POLICY } from "./config"
+import { CaStoreError, DpsService } from "./dps-service"
 import { Emit } from "./events"
 import { TelemetryMessage } from "./hub-registry"
 import { HubService, HubServiceError } from "./service"
@@ -12,6 +14,12 @@ import { sasCheckClaims, sasMatchKey, sasParse } from "./sas"
 import { closeServer, listen, reportHttpsErrors, serverTlsOptions, TlsListener, TlsMaterial, trackSockets } from "./tls-listener"
 
 const MAX_BODY_BYTES = 128 * 1024
+
+/** The service objects the endpoint drives: the hubs' and DPS's. */
+export interface ServiceSides {
+    hub: HubService
+    dps: DpsService
+}
 
 /** The JSON line `monitor-events` streams for one telemetry message. */
 export function telemetryJson(m: TelemetryMessage) {
@@ -72,19 +80,26 @@ function readJson(req: http.IncomingMessage): Promise<any> {
     })
 }
 
-type Route = (service: HubService, ids: string[], body: () => Promise<any>) => Promise<{ status: number; json?: unknown }>
+type Route = (service: ServiceSides, ids: string[], body: () => Promise<any>) => Promise<{ status: number; json?: unknown }>
+
+/** The `certificate` field of a body: PEM or base64 DER. */
+async function certificateField(body: () => Promise<any>, shape: string): Promise<any> {
+    const b = await body()
+    if (typeof b.certificate !== "string") throw new HttpError(400004, `body must be ${shape}`)
+    return b
+}
 
 // [method, path pattern (one capture per id), handler]
 const ROUTES: [string, RegExp, Route][] = [
-    ["GET", /^\/devices$/, async (s) => ({ status: 200, json: s.listDevices() })],
-    ["GET", /^\/devices\/([^/]+)$/, async (s, [id]) => ({ status: 200, json: s.getDevice(id) })],
+    ["GET", /^\/devices$/, async (s) => ({ status: 200, json: s.hub.listDevices() })],
+    ["GET", /^\/devices\/([^/]+)$/, async (s, [id]) => ({ status: 200, json: s.hub.getDevice(id) })],
     [
         "PATCH",
         /^\/devices\/([^/]+)$/,
         async (s, [id], body) => {
             const { status } = await body()
             if (status !== "enabled" && status !== "disabled") throw new HttpError(400004, 'body must be {"status":"enabled"|"disabled"}')
-            return { status: 200, json: s.setDeviceStatus(id, status) }
+            return { status: 200, json: s.hub.setDeviceStatus(id, status) }
         },
     ],
     [
@@ -93,7 +108,7 @@ const ROUTES: [string, RegExp, Route][] = [
         async (s, [id], body) => {
             const { parentId } = await body()
             if (typeof parentId !== "string") throw new HttpError(400004, 'body must be {"parentId":"<edge device id>"}')
-            return { status: 200, json: s.setParent(id, parentId) }
+            return { status: 200, json: s.hub.setParent(id, parentId) }
         },
     ],
     [
@@ -102,11 +117,11 @@ const ROUTES: [string, RegExp, Route][] = [
         async (s, [id], body) => {
             const { up } = await body()
             if (typeof up !== "boolean") throw new HttpError(400004, 'body must be {"up":true|false}')
-            return { status: 200, json: s.setEdgeUplink(id, up) }
+            return { status: 200, json: s.hub.setEdgeUplink(id, up) }
         },
     ],
-    ["DELETE", /^\/devices\/([^/]+)$/, async (s, [id]) => (s.deleteDevice(id), { status: 204 })],
-    ["GET", /^\/twins\/([^/]+)$/, async (s, [id]) => ({ status: 200, json: s.getTwin(id) })],
+    ["DELETE", /^\/devices\/([^/]+)$/, async (s, [id]) => (s.hub.deleteDevice(id), { status: 204 })],
+    ["GET", /^\/twins\/([^/]+)$/, async (s, [id]) => ({ status: 200, json: s.hub.getTwin(id) })],
     [
         "PATCH",
         /^\/twins\/([^/]+)$/,
@@ -114,8 +129,8 @@ const ROUTES: [string, RegExp, Route][] = [
             const desired = (await body())?.properties?.desired
             if (typeof desired !== "object" || desired === null || Array.isArray(desired))
                 throw new HttpError(400004, 'body must be {"properties":{"desired":{...}}}')
-            s.updateDesired(id, desired)
-            return { status: 200, json: s.getTwin(id) }
+            s.hub.updateDesired(id, desired)
+            return { status: 200, json: s.hub.getTwin(id) }
         },
     ],
     [
@@ -127,7 +142,7 @@ const ROUTES: [string, RegExp, Route][] = [
             const props = b.properties ?? {}
             if (typeof props !== "object" || Object.values(props).some((v) => typeof v !== "string"))
                 throw new HttpError(400004, "properties must map names to strings")
-            const messageId = s.sendC2d(id, b.data, {
+            const messageId = s.hub.sendC2d(id, b.data, {
                 properties: props,
                 messageId: b.messageId,
                 correlationId: b.correlationId,
@@ -143,15 +158,43 @@ const ROUTES: [string, RegExp, Route][] = [
         async (s, [id], body) => {
             const b = await body()
             if (typeof b.methodName !== "string") throw new HttpError(400004, 'body must be {"methodName":"...","payload":...,"responseTimeoutInSeconds":30}')
-            return { status: 200, json: await s.invokeMethod(id, b.methodName, b.payload ?? null, b.responseTimeoutInSeconds ?? 30) }
+            return { status: 200, json: await s.hub.invokeMethod(id, b.methodName, b.payload ?? null, b.responseTimeoutInSeconds ?? 30) }
         },
     ],
+    ["GET", /^\/certificates$/, async (s) => ({ status: 200, json: s.dps.listCaCertificates() })],
+    ["GET", /^\/certificates\/([^/]+)$/, async (s, [name]) => ({ status: 200, json: s.dps.getCaCertificate(name) })],
+    [
+        "PUT",
+        /^\/certificates\/([^/]+)$/,
+        async (s, [name], body) => {
+            const b = await certificateField(body, '{"certificate":"<PEM or base64 DER>","isVerified":false}')
+            if (b.isVerified !== undefined && typeof b.isVerified !== "boolean") throw new HttpError(400004, "isVerified must be true or false")
+            return { status: 200, json: s.dps.uploadCaCertificate(name, b.certificate, { verified: b.isVerified }) }
+        },
+    ],
+    ["POST", /^\/certificates\/([^/]+)\/generateVerificationCode$/, async (s, [name]) => ({ status: 200, json: s.dps.generateVerificationCode(name) })],
+    [
+        "POST",
+        /^\/certificates\/([^/]+)\/verify$/,
+        async (s, [name], body) => {
+            const b = await certificateField(body, '{"certificate":"<PEM or base64 DER of the verification certificate>"}')
+            return { status: 200, json: s.dps.verifyCaCertificate(name, b.certificate) }
+        },
+    ],
+    ["DELETE", /^\/certificates\/([^/]+)$/, async (s, [name]) => (s.dps.deleteCaCertificate(name), { status: 204 })],
 ]
+
+/** IoT Hub's error codes pass through; CA store failures get DPS's shape (400004 bad input or failed proof, 404000 unknown). */
+function errorCodeOf(e: Error): number {
+    if (e instanceof HubServiceError || e instanceof HttpError) return e.errorCode
+    if (e instanceof CaStoreError) return e.status === 404 ? 404000 : 400004
+    return 500000
+}
 
 export async function startServiceEndpoint(
     material: TlsMaterial,
     config: EmulatorConfig,
-    service: HubService,
+    service: ServiceSides,
     emit: Emit,
     now: () => Date = () => new Date()
 ): Promise<TlsListener> {
@@ -169,7 +212,7 @@ export async function startServiceEndpoint(
             req.resume()
             return reply(401, { errorCode: 401002, message: `unauthorized: ${refused}` })
         }
-        if (req.method === "GET" && url.pathname === "/events") return followEvents(req, res, service, url.searchParams.get("deviceId") ?? undefined)
+        if (req.method === "GET" && url.pathname === "/events") return followEvents(req, res, service.hub, url.searchParams.get("deviceId") ?? undefined)
         const route = ROUTES.find(([m, re]) => m === req.method && re.test(url.pathname))
         if (!route) {
             req.resume()
@@ -184,7 +227,7 @@ export async function startServiceEndpoint(
         route[2](service, ids, () => readJson(req))
             .then((r) => reply(r.status, r.json))
             .catch((e: Error) => {
-                const code = e instanceof HubServiceError || e instanceof HttpError ? e.errorCode : 500000
+                const code = errorCodeOf(e)
                 reply(Math.floor(code / 1000), { errorCode: code, message: e.message })
             })
     })

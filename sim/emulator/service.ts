@@ -181,6 +181,7 @@ export class HubService {
             status: d.status,
             iotEdge: d.iotEdge,
             parent: d.parent,
+            authenticationType: d.authentication.type,
             connectionState: this.face.isConnected(d.deviceId) ? "Connected" : "Disconnected",
             cloudToDeviceMessageCount: d.c2d.size,
             createdTimeUtc: d.createdTimeUtc,

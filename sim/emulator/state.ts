@@ -1,6 +1,7 @@
 // The emulator's one in-memory state, shared by its faces: registrations and the DPS
-// operations that lead to them (registration ids are case-insensitive, as in DPS), and the
-// hubs' device identities.
+// operations that lead to them (registration ids are case-insensitive, as in DPS), the
+// uploaded CA certificates, and the hubs' device identities.
+import { CaStore } from "./ca-store"
 import { HubRegistry } from "./hub-registry"
 
 export type RegistrationStatus = "assigning" | "assigned" | "failed" | "disabled"
@@ -10,6 +11,8 @@ export interface RegistrationRecord {
     /** The enrollment that admitted the device: its registrationId or enrollmentGroupId. */
     enrollmentId: string
     enrollmentGroupId?: string
+    /** How the enrollment attests devices; a group's assigned result names it. */
+    attestationType: "symmetricKey" | "x509"
     status: RegistrationStatus
     deviceId?: string
     assignedHub?: string
@@ -36,6 +39,7 @@ const OPERATIONS_KEPT_PER_REGISTRATION = 4
 
 export class EmulatorState {
     readonly hub = new HubRegistry()
+    readonly certificates = new CaStore()
     private readonly registrationsById = new Map<string, RegistrationRecord>()
     private readonly operationsById = new Map<string, Operation>()
     private readonly operationsByRegistration = new Map<string, string[]>()

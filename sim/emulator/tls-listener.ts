@@ -3,6 +3,7 @@
 import * as https from "https"
 import * as tls from "tls"
 import * as net from "net"
+import { X509Certificate } from "crypto"
 
 export interface TlsMaterial {
     cert: string
@@ -18,6 +19,38 @@ export interface TlsListener {
 
 export function serverTlsOptions(m: TlsMaterial): tls.TlsOptions {
     return { cert: m.cert, key: m.key, minVersion: "TLSv1.2", handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }
+}
+
+/**
+ * The device listeners (MQTT: DPS and hubs; IoT Edge gateways) ask for a client certificate but admit
+ * clients without one, exactly as Azure does: SAS devices send none. A presented chain is not judged
+ * here: DPS and the hubs check it against enrollments and identities at CONNECT and refuse there with
+ * CONNACK 5 (TLS still proves the client holds the leaf's private key). This is the only place the
+ * server accepts an unverified peer chain; clients always verify the server.
+ */
+function deviceTlsOptions(m: TlsMaterial): tls.TlsOptions {
+    return { ...serverTlsOptions(m), requestCert: true, rejectUnauthorized: false }
+}
+
+// More than any device chain; bounds what one peer makes us parse.
+const MAX_PEER_CHAIN = 16
+
+/** The client's certificates as it sent them, leaf first (empty without one). */
+export function tlsPeerChain(sock: tls.TLSSocket): X509Certificate[] {
+    const chain: X509Certificate[] = []
+    let c: tls.DetailedPeerCertificate | undefined = sock.getPeerCertificate(true)
+    while (c?.raw && chain.length < MAX_PEER_CHAIN) {
+        try {
+            chain.push(new X509Certificate(c.raw))
+        } catch {
+            // Never crash on a peer's bytes: the chain ends here and CONNECT judges what there is.
+            break
+        }
+        // Node links a self-signed certificate to itself.
+        if (c.issuerCertificate === c) break
+        c = c.issuerCertificate
+    }
+    return chain
 }
 
 /** Closes the server and every socket it accepted; resolves when all are gone. */
@@ -54,7 +87,10 @@ export function trackSockets(server: net.Server): Map<string, net.Socket> {
     return sockets
 }
 
-/** `onSecure` also gets the TCP socket under the TLS one, whose counters are the bytes on the wire. */
+/**
+ * A listener for devices (optional client certificates, see deviceTlsOptions). `onSecure` also gets the
+ * TCP socket under the TLS one, whose counters are the bytes on the wire.
+ */
 export async function startTlsListener(
     material: TlsMaterial,
     host: string,
@@ -62,7 +98,7 @@ export async function startTlsListener(
     onSecure: (sock: tls.TLSSocket, wire: net.Socket | undefined) => void,
     onTlsError: (remote: string, reason: string) => void
 ): Promise<TlsListener> {
-    const server = tls.createServer(serverTlsOptions(material))
+    const server = tls.createServer(deviceTlsOptions(material))
     const sockets = trackSockets(server)
     server.on("secureConnection", (sock: tls.TLSSocket) => onSecure(sock, sockets.get(endpoint(sock))))
     server.on("tlsClientError", (err, sock) => {

@@ -21,6 +21,7 @@ export interface DpsOptions {
     port: number
     idScope: string
     registrationId: string
+    /** null: X.509, no password (the TLS client certificate's CN is the registration id). */
     deviceKey: string
     modelId?: string
     payloadJson?: string
@@ -55,7 +56,7 @@ async function dpsConnect(o: DpsOptions, clock: WallClock, deadline: number): Pr
             port: o.port,
             clientId: o.registrationId,
             username: dpsGetUsername(o.idScope, o.registrationId),
-            password: sasBuildDpsToken(o.idScope, o.registrationId, o.deviceKey, clock.nowSec() + o.sasTtlSec),
+            password: o.deviceKey === null ? undefined : sasBuildDpsToken(o.idScope, o.registrationId, o.deviceKey, clock.nowSec() + o.sasTtlSec),
             keepAliveSec: 60,
             cleanSession: true,
             maxPacketSize: MAX_PACKET,

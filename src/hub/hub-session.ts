@@ -33,6 +33,7 @@ export interface HubOptions {
     connectHost: string
     port: number
     deviceId: string
+    /** null: X.509, no password and no token to renew. */
     deviceKey: string
     modelId: string
     sasTtlSec: number
@@ -70,7 +71,7 @@ export class HubSession {
             port: o.port,
             clientId: o.deviceId,
             username: hubGetUsername(o.hubHostName, o.deviceId, o.modelId),
-            password: sasBuildHubToken(o.hubHostName, o.deviceId, o.deviceKey, clock.nowSec() + ttl),
+            password: o.deviceKey === null ? undefined : sasBuildHubToken(o.hubHostName, o.deviceId, o.deviceKey, clock.nowSec() + ttl),
             keepAliveSec: 60,
             cleanSession: false,
             maxPacketSize: MAX_PACKET,
@@ -85,7 +86,8 @@ export class HubSession {
             if (code === 4 || code === 5) throw new HubAuthError("refused " + o.deviceId + ": " + (e as Error).message)
             throw e
         }
-        this.renewAtMs = ds.millis() + Math.floor(ttl * 1000 * RENEW_AT)
+        // A certificate session has no token to renew; it runs until the link drops.
+        this.renewAtMs = o.deviceKey === null ? 0 : ds.millis() + Math.floor(ttl * 1000 * RENEW_AT)
         await this.mqtt.subscribe(hubGetC2dFilter(o.deviceId), 1)
         await this.mqtt.subscribe(HUB_TWIN_RESPONSE_FILTER, 0)
         await this.mqtt.subscribe(HUB_DESIRED_FILTER, 0)
@@ -101,13 +103,15 @@ export class HubSession {
         for (;;) {
             await this.flushTelemetry()
             const now = ds.millis()
-            if (now >= this.renewAtMs) {
+            const renews = this.renewAtMs > 0
+            if (renews && now >= this.renewAtMs) {
                 console.log("hub: renewing SAS token")
                 await this.mqtt.close()
                 return
             }
             // Wake just after the sampler's next reading to send it.
-            const wait = Math.max(20, Math.min(app.msUntilTelemetry() + 20, this.renewAtMs - now))
+            const untilTelemetry = app.msUntilTelemetry() + 20
+            const wait = Math.max(20, renews ? Math.min(untilTelemetry, this.renewAtMs - now) : untilTelemetry)
             const msg = await this.mqtt.receive(wait)
             if (msg !== undefined) {
                 try {

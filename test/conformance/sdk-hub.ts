@@ -7,8 +7,10 @@ import { Client, Message } from "azure-iot-device"
 import { Mqtt } from "azure-iot-device-mqtt"
 
 export interface SdkHubJob {
-    /** `HostName=localhost:<port>;DeviceId=...;SharedAccessKey=...` */
+    /** `HostName=localhost:<port>;DeviceId=...;SharedAccessKey=...`, or `...;x509=true` with `x509`. */
     connectionString: string
+    /** The device certificate chain and key (PEM) of an X.509 connection string. */
+    x509?: { cert: string; key: string }
     /** Only open the connection and report the outcome (the wrong-key case). */
     openOnly?: boolean
 }
@@ -22,6 +24,7 @@ const errorLine = (step: string, e: any): SdkHubLine => ({ step, ok: false, erro
 async function device(job: SdkHubJob, stdinClosed: Promise<void>) {
     const client = Client.fromConnectionString(job.connectionString, Mqtt)
     try {
+        if (job.x509) await client.setOptions({ cert: job.x509.cert, key: job.x509.key })
         await client.open()
     } catch (e) {
         return print(errorLine("open", e))

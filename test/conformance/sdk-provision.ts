@@ -1,16 +1,24 @@
 // Provisions devices with the official Node SDK (azure-iot-provisioning-device + -mqtt +
-// azure-iot-security-symmetric-key), run as a child process so that NODE_EXTRA_CA_CERTS — the
-// way that SDK is given a private CA — takes effect. Reads the job as JSON on stdin; prints
-// one JSON line per device. Keys arrive on stdin, never on the command line.
+// azure-iot-security-symmetric-key or azure-iot-security-x509), run as a child process so that
+// NODE_EXTRA_CA_CERTS — the way that SDK is given a private CA — takes effect. Reads the job as
+// JSON on stdin; prints one JSON line per device. Keys arrive on stdin, never on the command line.
 import { execFile } from "child_process"
 import { ProvisioningDeviceClient } from "azure-iot-provisioning-device"
 import { Mqtt } from "azure-iot-provisioning-device-mqtt"
 import { SymmetricKeySecurityClient } from "azure-iot-security-symmetric-key"
+import { X509Security } from "azure-iot-security-x509"
 
 export interface SdkJob {
     idScope: string
     /** `host:port` each device provisions through. */
-    devices: { provisioningHost: string; registrationId: string; key: string; payload?: object }[]
+    devices: {
+        provisioningHost: string
+        registrationId: string
+        /** A symmetric key, or an X.509 certificate chain and private key (PEM). */
+        key?: string
+        x509?: { cert: string; key: string }
+        payload?: object
+    }[]
 }
 
 export type SdkOutcome =
@@ -18,7 +26,7 @@ export type SdkOutcome =
     | { registrationId: string; ok: false; errorName: string; errorClass: string; message: string }
 
 async function provision(job: SdkJob, d: SdkJob["devices"][number]): Promise<SdkOutcome> {
-    const security = new SymmetricKeySecurityClient(d.registrationId, d.key)
+    const security = d.x509 ? new X509Security(d.registrationId, d.x509) : new SymmetricKeySecurityClient(d.registrationId, d.key!)
     // The SDK packages each bundle their own azure-iot-common, so their types differ nominally.
     const client = ProvisioningDeviceClient.create(d.provisioningHost, job.idScope, new Mqtt(), security as unknown as Parameters<typeof ProvisioningDeviceClient.create>[3])
     if (d.payload) client.setProvisioningPayload(d.payload)

@@ -21,12 +21,16 @@ export interface BootedDevice {
     stop(): Promise<void>
 }
 
+export interface BootOptions {
+    flashFile?: string
+    trustAnchors?: string[]
+    /** An X.509 device's certificate chain and key (PEM), presented in its TLS handshakes. */
+    clientIdentity?: { cert: string; key: string }
+    onConsole?: (line: string) => void
+}
+
 /** Boots the firmware with settings pointing at the emulator; `settings` adds REG_ID and a key. */
-export async function bootDevice(
-    emu: RunningEmulator,
-    settings: DeviceSettings,
-    opts: { flashFile?: string; trustAnchors?: string[]; onConsole?: (line: string) => void } = {}
-): Promise<BootedDevice> {
+export async function bootDevice(emu: RunningEmulator, settings: DeviceSettings, opts: BootOptions = {}): Promise<BootedDevice> {
     const image: FirmwareImage = {
         bytecode: await firmwareBytecode(),
         settings: {
@@ -36,6 +40,7 @@ export async function bootDevice(
             ...settings,
         },
         trustAnchors: opts.trustAnchors ?? [emu.ca],
+        clientIdentity: opts.clientIdentity,
     }
     const device = new SimulatedDevice(image, { flashFile: opts.flashFile })
     if (opts.onConsole) device.on("console", opts.onConsole)

@@ -10,7 +10,7 @@ import { tempDir } from "./fixtures"
 const DEFAULT_CONFIG = path.join(ROOT, "sim", "emulator.config.json")
 
 describe("emulator configuration", () => {
-    it("ships a default with public values only: sim-device-01, the sim-group group, the sim-leaf-01 leaf behind edge-gw-01, hub localhost, ports 8883/8443/8444/8884", () => {
+    it("ships a default with public values only: sim-device-01, the sim-group group, the sim-leaf-01 leaf behind edge-gw-01, the sim-x509-group X.509 group, hub localhost, ports 8883/8443/8444/8884", () => {
         const text = fs.readFileSync(DEFAULT_CONFIG, "utf8")
         assert.ok(!/primaryKey|secondaryKey/.test(text))
         const c = loadConfig(DEFAULT_CONFIG)
@@ -19,7 +19,10 @@ describe("emulator configuration", () => {
             ["individual", "sim-device-01"],
             ["group", "sim-group"],
             ["individual", "sim-leaf-01"],
+            ["group", "sim-x509-group"],
         ])
+        // The X.509 group trusts a CA uploaded and verified at run time (npm start -- --x509).
+        assert.deepStrictEqual(c.enrollments[3].attestation, { type: "x509", ca: { caName: "sim-x509-root" } })
         assert.deepStrictEqual(c.edges.map((e) => [e.deviceId, e.hostName]), [["edge-gw-01", "localhost"]])
         assert.deepStrictEqual(c.devices.map((d) => [d.deviceId, d.parent]), [["edge-gw-01", undefined], ["sim-leaf-01", "edge-gw-01"]])
         assert.deepStrictEqual(c.hubs, [{ hostName: "localhost" }])
@@ -32,6 +35,10 @@ describe("emulator configuration", () => {
         const first = generateMissingKeys(loadConfig(DEFAULT_CONFIG, secrets), secrets)
         assert.strictEqual(fs.statSync(secrets).mode & 0o777, 0o600)
         for (const e of first.enrollments) {
+            if (e.attestation.type === "x509") {
+                assert.strictEqual(e.attestation.primaryKey, undefined)
+                continue
+            }
             assert.strictEqual(Buffer.from(e.attestation.primaryKey!, "base64").length, 64)
             assert.notStrictEqual(e.attestation.primaryKey, e.attestation.secondaryKey)
         }
@@ -76,7 +83,7 @@ describe("emulator configuration", () => {
             dps: { idScope: "bad scope!" },
             hubs: [{ hostName: "hub" }],
             enrollments: [
-                { registrationId: "x", attestation: { type: "x509" }, iotHubHostName: "elsewhere" },
+                { registrationId: "x", attestation: { type: "tpm" }, iotHubHostName: "elsewhere" },
                 { registrationId: "X", attestation: { type: "symmetricKey", primaryKey: "short" }, faults: { throttle: -1, serverErrorStatus: 502 } },
             ],
         }

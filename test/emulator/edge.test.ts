@@ -1,58 +1,14 @@
 // The IoT Edge face with raw MQTT clients over TLS trusting the edge root: who a gateway admits,
 // everything a leaf does with its hub through it, and store and forward across an uplink outage.
 import * as assert from "assert"
-import { execFile } from "child_process"
-import * as fs from "fs"
-import * as path from "path"
 import { randomBytes } from "crypto"
 import mqtt = require("mqtt-packet")
-import { Emulator, HubServiceError, validateConfig } from "../../sim/emulator"
+import { HubServiceError, validateConfig } from "../../sim/emulator"
 import { ServiceClient } from "../../sim/emulator/service-client"
-import { writeEdgePki } from "../../sim/pki"
-import { ID_SCOPE, RawClient, nextEvent, randomKey, tempDir, testPki } from "./fixtures"
+import { ID_SCOPE, RawClient, nextEvent, randomKey } from "./fixtures"
+import { EDGE, HUB, RunningEdge, startEdgeEmulator } from "./edge-fixtures"
+import { serviceCliFor } from "./service-cli-runner"
 import { HubConnectOptions, HubDevice, hubConnect, hubConnectPacket, hubDevice, nextPublish, publish } from "./hub-fixtures"
-
-const HUB = "emu-hub.azure-devices.net"
-const EDGE = "edge-gw-01"
-
-interface RunningEdge {
-    emulator: Emulator
-    edgePort: number
-    mqttPort: number
-    servicePort: number
-    serviceKey: string
-    edgeCa: string
-    hubCa: string
-}
-
-async function startEdgeEmulator(devices: (HubDevice & { parent?: string })[], edge: object = {}): Promise<RunningEdge> {
-    const files = await testPki()
-    const edgeFiles = await writeEdgePki(tempDir("edge-pki"), "localhost")
-    const serviceKey = randomKey()
-    const emulator = new Emulator(
-        validateConfig({
-            ports: { mqtt: 0, https: 0, service: 0, edge: 0 },
-            tls: { cert: files.serverCertFile, key: files.serverKeyFile, ca: files.rootCertFile },
-            dps: { idScope: ID_SCOPE },
-            hubs: [{ hostName: HUB }],
-            devices: [hubDevice(EDGE), ...devices],
-            edges: [{ deviceId: EDGE, tls: { cert: edgeFiles.serverCertFile, key: edgeFiles.serverKeyFile } }],
-            edge,
-            service: { primaryKey: serviceKey },
-            sasSkewSec: 0,
-        })
-    )
-    const { mqttPort, servicePort } = await emulator.start()
-    return {
-        emulator,
-        edgePort: emulator.edgePort(EDGE),
-        mqttPort,
-        servicePort: servicePort!,
-        serviceKey,
-        edgeCa: fs.readFileSync(edgeFiles.rootCertFile, "utf8"),
-        hubCa: fs.readFileSync(files.rootCertFile, "utf8"),
-    }
-}
 
 const child = (id: string) => ({ ...hubDevice(id), parent: EDGE })
 
@@ -207,19 +163,8 @@ describe("IoT Edge face", () => {
         })
 
         it("service-cli switches the uplink and sets a parent", async () => {
-            const pki = await testPki()
-            const dir = tempDir("edge-cli")
-            const config = path.join(dir, "config.json")
-            const secrets = path.join(dir, "secrets.json")
-            const tls = { cert: pki.serverCertFile, key: pki.serverKeyFile, ca: pki.rootCertFile }
-            fs.writeFileSync(config, JSON.stringify({ ports: { service: emu.servicePort }, tls, dps: { idScope: ID_SCOPE }, hubs: [{ hostName: HUB }] }))
-            fs.writeFileSync(secrets, JSON.stringify({ $iothubowner: { primaryKey: emu.serviceKey, secondaryKey: randomKey() } }), { mode: 0o600 })
-            const cli = (...args: string[]) =>
-                new Promise<any>((resolve, reject) =>
-                    execFile(process.execPath, ["-r", "ts-node/register/transpile-only", "sim/emulator/service-cli.ts", ...args, "--config", config, "--secrets", secrets], (err, stdout, stderr) =>
-                        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout))
-                    )
-                )
+            const run = await serviceCliFor(emu, HUB)
+            const cli = async (...args: string[]) => JSON.parse((await run(...args)).stdout)
             assert.deepStrictEqual(await cli("edge", "uplink", "-d", EDGE, "--up", "false"), { edgeId: EDGE, up: false })
             assert.strictEqual(emu.emulator.edges.get(EDGE)!.uplinkUp, false)
             svc().setEdgeUplink(EDGE, true)

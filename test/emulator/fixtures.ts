@@ -41,10 +41,11 @@ export interface RunningEmulator {
     stop(): Promise<void>
 }
 
-/** `enrollments` as in the config file, with keys; hub `localhost`, retry-after 0 unless given. */
+/** `enrollments` as in the config file, with keys; hub `localhost`, retry-after 0 unless given; `extra`: more config (certificates, devices...). */
 export async function startEmulator(
     enrollments: object[],
-    dps: { retryAfter?: number; authFailure?: "connack" | "register" } = {}
+    dps: { retryAfter?: number; authFailure?: "connack" | "register" } = {},
+    extra: object = {}
 ): Promise<RunningEmulator> {
     const files = await testPki()
     const config = validateConfig({
@@ -54,6 +55,7 @@ export async function startEmulator(
         dps: { idScope: ID_SCOPE, retryAfter: 0, ...dps },
         hubs: [{ hostName: "localhost" }],
         enrollments,
+        ...extra,
     })
     const emulator = new Emulator(config)
     const events: RunningEmulator["events"] = []
@@ -77,7 +79,8 @@ export function group(enrollmentGroupId: string, extra: object = {}) {
 
 export interface DpsConnectOptions {
     registrationId: string
-    key: string
+    /** Signs the SAS token; without one the CONNECT has no password (X.509: the client certificate decides). */
+    key?: string
     idScope?: string
     clientId?: string
     apiVersion?: string
@@ -93,6 +96,7 @@ export function dpsToken(o: DpsConnectOptions): string {
     const scope = o.idScope ?? ID_SCOPE
     const sr = o.srRaw ?? `${scope}/registrations/${o.registrationId}`
     const se = o.se ?? Math.floor(Date.now() / 1000) + 3600
+    if (o.key === undefined) throw new Error("a SAS token needs a key")
     return sasBuildToken(sr, se, o.key, o.skn ?? "registration")
 }
 
@@ -106,8 +110,13 @@ export function dpsConnectPacket(o: DpsConnectOptions): mqtt.IConnectPacket {
         clean: o.clean ?? true,
         keepalive: o.keepalive ?? 60,
         username: `${scope}/registrations/${o.registrationId}/api-version=${o.apiVersion ?? "2019-03-31"}&ClientVersion=test%2F1.0`,
-        password: Buffer.from(dpsToken(o)),
+        password: o.key === undefined ? undefined : Buffer.from(dpsToken(o)),
     }
+}
+
+export interface ClientCert {
+    cert: string
+    key: string
 }
 
 /** A device-side MQTT connection that records every packet the server sends. */
@@ -140,9 +149,10 @@ export class RawClient {
         })
     }
 
-    static open(port: number, ca: string, host = "localhost"): Promise<RawClient> {
+    /** `clientCert`: a client certificate chain (leaf first) and key, PEM, presented in the handshake. */
+    static open(port: number, ca: string, host = "localhost", clientCert?: ClientCert): Promise<RawClient> {
         return new Promise((resolve, reject) => {
-            const sock = tls.connect({ host, port, ca, servername: host === "localhost" ? host : undefined, minVersion: "TLSv1.2" })
+            const sock = tls.connect({ host, port, ca, servername: host === "localhost" ? host : undefined, minVersion: "TLSv1.2", ...clientCert })
             sock.setNoDelay(true)
             sock.once("secureConnect", () => resolve(new RawClient(sock)))
             sock.once("error", reject)
@@ -224,9 +234,9 @@ export interface DpsAnswer {
     body: any
 }
 
-/** Connect, subscribe, register, poll until a final answer; every answer in order. */
-export async function provision(port: number, ca: string, o: DpsConnectOptions, payload?: unknown): Promise<DpsAnswer[]> {
-    const c = await RawClient.open(port, ca)
+/** Connect (presenting `clientCert` if given), subscribe, register, poll until a final answer; every answer in order. */
+export async function provision(port: number, ca: string, o: DpsConnectOptions, payload?: unknown, clientCert?: ClientCert): Promise<DpsAnswer[]> {
+    const c = await RawClient.open(port, ca, "localhost", clientCert)
     try {
         const code = await c.connect(o)
         if (code !== 0) throw new Error(`CONNACK ${code}`)

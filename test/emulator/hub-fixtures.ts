@@ -4,7 +4,7 @@ import * as fs from "fs"
 import mqtt = require("mqtt-packet")
 import { Emulator, validateConfig } from "../../sim/emulator"
 import { sasBuildToken } from "../../sim/emulator/sas"
-import { ID_SCOPE, RawClient, RunningEmulator, randomKey, testPki } from "./fixtures"
+import { ClientCert, ID_SCOPE, RawClient, RunningEmulator, randomKey, testPki } from "./fixtures"
 
 export interface HubDevice {
     deviceId: string
@@ -22,7 +22,8 @@ export interface RunningHub extends RunningEmulator {
     serviceKey: string
 }
 
-export async function startHubEmulator(devices: HubDevice[], extra: object = {}): Promise<RunningHub> {
+/** `devices` as in the config file (HubDevice for SAS ones). */
+export async function startHubEmulator(devices: object[], extra: object = {}): Promise<RunningHub> {
     const files = await testPki()
     const serviceKey = randomKey()
     const config = validateConfig({
@@ -46,7 +47,8 @@ export async function startHubEmulator(devices: HubDevice[], extra: object = {})
 
 export interface HubConnectOptions {
     deviceId: string
-    key: string
+    /** Signs the SAS token; without one the CONNECT has no password (X.509). */
+    key?: string
     /** Host in the user name and token; default `localhost`. */
     host?: string
     clientId?: string
@@ -60,6 +62,7 @@ export interface HubConnectOptions {
 
 export function hubToken(o: HubConnectOptions): string {
     const sr = o.srRaw ?? encodeURIComponent(`${o.host ?? "localhost"}/devices/${o.deviceId}`)
+    if (o.key === undefined) throw new Error("a SAS token needs a key")
     return sasBuildToken(sr, o.se ?? Math.floor(Date.now() / 1000) + 3600, o.key)
 }
 
@@ -72,13 +75,18 @@ export function hubConnectPacket(o: HubConnectOptions): mqtt.IConnectPacket {
         clean: o.clean ?? false,
         keepalive: o.keepalive ?? 60,
         username: o.username ?? `${o.host ?? "localhost"}/${o.deviceId}/?api-version=2021-04-12&DeviceClientType=test%2F1.0`,
-        password: Buffer.from(hubToken(o)),
+        password: o.key === undefined ? undefined : Buffer.from(hubToken(o)),
     }
 }
 
-/** Opens a connection and returns the CONNACK code with the client. */
-export async function hubConnect(port: number, ca: string, o: HubConnectOptions): Promise<{ code: number; client: RawClient; sessionPresent: boolean }> {
-    const client = await RawClient.open(port, ca)
+/** Opens a connection (presenting `clientCert` if given) and returns the CONNACK code with the client. */
+export async function hubConnect(
+    port: number,
+    ca: string,
+    o: HubConnectOptions,
+    clientCert?: ClientCert
+): Promise<{ code: number; client: RawClient; sessionPresent: boolean }> {
+    const client = await RawClient.open(port, ca, "localhost", clientCert)
     client.send(hubConnectPacket(o))
     const ack = (await client.next((p) => p.cmd === "connack")) as mqtt.IConnackPacket
     return { code: ack.returnCode!, client, sessionPresent: !!ack.sessionPresent }

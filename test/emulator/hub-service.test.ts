@@ -1,15 +1,12 @@
 // The service side: identities created by DPS assignments, the HTTPS management endpoint
 // (authenticated with the service key) through ServiceClient, and the service-cli command.
 import * as assert from "assert"
-import { execFile } from "child_process"
-import * as fs from "fs"
 import * as https from "https"
-import * as path from "path"
 import { sasDeriveDeviceKey } from "../../sim/emulator/sas"
 import { ServiceClient, ServiceRequestError } from "../../sim/emulator/service-client"
-import { ROOT } from "../../sim/paths"
-import { RawClient, group, individual, provision, randomKey, tempDir, testPki } from "./fixtures"
+import { RawClient, group, individual, provision, randomKey } from "./fixtures"
 import { RunningHub, hubConnect, hubDevice, nextPublish, publish, startHubEmulator } from "./hub-fixtures"
+import { serviceCliFor } from "./service-cli-runner"
 
 describe("hub service side", () => {
     let emu: RunningHub
@@ -128,19 +125,8 @@ describe("hub service side", () => {
     })
 
     it("service-cli reads the config and secrets files and drives the running emulator", async () => {
-        const pki = await testPki()
-        const dir = tempDir("service-cli")
-        const config = path.join(dir, "config.json")
-        const secrets = path.join(dir, "secrets.json")
-        fs.writeFileSync(config, JSON.stringify({ ports: { service: emu.servicePort }, tls: { cert: pki.serverCertFile, key: pki.serverKeyFile, ca: pki.rootCertFile }, dps: { idScope: "0ne00000A0A" }, hubs: [{ hostName: "localhost" }] }))
-        fs.writeFileSync(secrets, JSON.stringify({ $iothubowner: { primaryKey: emu.serviceKey, secondaryKey: randomKey() } }), { mode: 0o600 })
-        const cli = (...args: string[]) =>
-            new Promise<string>((resolve, reject) =>
-                execFile(process.execPath, ["-r", "ts-node/register/transpile-only", "sim/emulator/service-cli.ts", ...args, "--config", config, "--secrets", secrets], { cwd: ROOT }, (err, stdout, stderr) =>
-                    err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)
-                )
-            )
-        const out = JSON.parse(await cli("twin", "update", "-d", "svc-idle", "--desired", '{"mode":"eco"}'))
+        const cli = await serviceCliFor(emu)
+        const out = JSON.parse((await cli("twin", "update", "-d", "svc-idle", "--desired", '{"mode":"eco"}')).stdout)
         assert.strictEqual(out.properties.desired.mode, "eco")
         assert.ok(emu.events.some((e) => e.name === "service.request" && e.data.method === "PATCH" && e.data.status === 200))
     })

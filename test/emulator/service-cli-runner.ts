@@ -1,0 +1,36 @@
+// Runs sim/emulator/service-cli.ts as a child process against a test emulator, through config
+// and secrets files written the way `npm run emulator` leaves them.
+import { execFile } from "child_process"
+import * as fs from "fs"
+import * as path from "path"
+import { ROOT } from "../../sim/paths"
+import { randomKey, tempDir, testPki } from "./fixtures"
+
+export type ServiceCli = (...args: string[]) => Promise<{ stdout: string; stderr: string }>
+
+/** A runner that resolves with the command's output, or rejects with its stderr when it exits non-zero. */
+export async function serviceCliFor(emu: { servicePort: number; serviceKey: string }, hub = "localhost"): Promise<ServiceCli> {
+    const pki = await testPki()
+    const dir = tempDir("service-cli")
+    const config = path.join(dir, "config.json")
+    const secrets = path.join(dir, "secrets.json")
+    fs.writeFileSync(
+        config,
+        JSON.stringify({
+            ports: { service: emu.servicePort },
+            tls: { cert: pki.serverCertFile, key: pki.serverKeyFile, ca: pki.rootCertFile },
+            dps: { idScope: "0ne00000A0A" },
+            hubs: [{ hostName: hub }],
+        })
+    )
+    fs.writeFileSync(secrets, JSON.stringify({ $iothubowner: { primaryKey: emu.serviceKey, secondaryKey: randomKey() } }), { mode: 0o600 })
+    return (...args) =>
+        new Promise((resolve, reject) =>
+            execFile(
+                process.execPath,
+                ["-r", "ts-node/register/transpile-only", "sim/emulator/service-cli.ts", ...args, "--config", config, "--secrets", secrets],
+                { cwd: ROOT },
+                (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve({ stdout, stderr }))
+            )
+        )
+}

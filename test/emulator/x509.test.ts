@@ -1,0 +1,127 @@
+// The X.509 checks as plain functions (x509.ts) and the CA store's proof of possession (ca-store.ts).
+import * as assert from "assert"
+import { createHash } from "crypto"
+import { CaStore, CaStoreError } from "../../sim/emulator/ca-store"
+import { x509BuildChain, x509CommonName, x509MatchesThumbprint, x509ParsePem, x509Thumbprints, x509ValidityProblem } from "../../sim/emulator/x509"
+import { CertifiedKey, createRootCa, issueClientCert, issueIntermediateCa } from "../../sim/pki/certificates"
+import { DAY_MS, expired, nodeCert, pem } from "./x509-fixtures"
+
+describe("X.509 checks", () => {
+    let root: CertifiedKey
+    let intermediate: CertifiedKey
+    let leaf: CertifiedKey
+    const now = () => new Date()
+
+    before(async () => {
+        root = await createRootCa({ commonName: "Unit Root" })
+        intermediate = await issueIntermediateCa(root, { commonName: "Unit Intermediate" })
+        leaf = await issueClientCert(intermediate, { commonName: "unit-dev-01" })
+    })
+
+    it("reads the CN and every certificate of a PEM bundle", () => {
+        const certs = x509ParsePem(pem(leaf) + pem(intermediate))
+        assert.deepStrictEqual(certs.map(x509CommonName), ["unit-dev-01", "Unit Intermediate"])
+        assert.throws(() => x509ParsePem("not a certificate"), /no PEM certificate/)
+    })
+
+    it("gives SHA-1 and SHA-256 thumbprints in upper hex and matches them in any usual spelling", () => {
+        const c = nodeCert(leaf)
+        const t = x509Thumbprints(c)
+        assert.strictEqual(t.sha1, createHash("sha1").update(c.raw).digest("hex").toUpperCase())
+        assert.match(t.sha256, /^[0-9A-F]{64}$/)
+        assert.ok(x509MatchesThumbprint(c, t.sha1.toLowerCase()))
+        assert.ok(x509MatchesThumbprint(c, t.sha256.match(/../g)!.join(":")))
+        assert.ok(!x509MatchesThumbprint(nodeCert(intermediate), t.sha1))
+    })
+
+    it("builds leaf -> intermediate -> root when the intermediate is presented, and leaf -> root directly", async () => {
+        const r = x509BuildChain([nodeCert(leaf), nodeCert(intermediate)], [nodeCert(root)], now())
+        assert.ok(r.ok, JSON.stringify(r))
+        assert.deepStrictEqual(r.path.map(x509CommonName), ["unit-dev-01", "Unit Intermediate", "Unit Root"])
+        assert.ok(!x509BuildChain([nodeCert(leaf)], [nodeCert(root)], now()).ok)
+        const direct = await issueClientCert(root, { commonName: "unit-dev-02" })
+        const d = x509BuildChain([nodeCert(direct)], [nodeCert(root)], now())
+        assert.ok(d.ok)
+        assert.deepStrictEqual(d.path.map(x509CommonName), ["unit-dev-02", "Unit Root"])
+    })
+
+    it("stops at the nearest trust point up from the leaf", () => {
+        const r = x509BuildChain([nodeCert(leaf), nodeCert(intermediate)], [nodeCert(root), nodeCert(intermediate)], now())
+        assert.ok(r.ok)
+        assert.strictEqual(x509CommonName(r.anchor), "Unit Intermediate")
+    })
+
+    it("names the unknown issuer when the chain reaches no trust point", async () => {
+        const stranger = await createRootCa({ commonName: "Stranger Root" })
+        const r = x509BuildChain([nodeCert(leaf)], [nodeCert(stranger)], now())
+        assert.ok(!r.ok)
+        assert.strictEqual(r.unknownIssuer, "CN=Unit Intermediate")
+        assert.match(r.reason, /"unit-dev-01" was issued by "CN=Unit Intermediate"/)
+    })
+
+    it("refuses an expired leaf and an expired intermediate with the date", async () => {
+        const old = await issueClientCert(intermediate, { commonName: "old-dev", ...expired() })
+        assert.match(x509ValidityProblem(nodeCert(old), now())!, /"old-dev" expired on/)
+        const early = await issueClientCert(intermediate, { commonName: "early-dev", notBefore: new Date(Date.now() + DAY_MS), notAfter: new Date(Date.now() + 9 * DAY_MS) })
+        assert.match(x509ValidityProblem(nodeCert(early), now())!, /"early-dev" is not valid before/)
+        const r1 = x509BuildChain([nodeCert(old)], [nodeCert(root)], now())
+        assert.ok(!r1.ok && /expired/.test(r1.reason))
+
+        const oldIntermediate = await issueIntermediateCa(root, { commonName: "Old Intermediate", ...expired() })
+        const child = await issueClientCert(oldIntermediate, { commonName: "child-dev", notBefore: new Date(Date.now() - 20 * DAY_MS), notAfter: new Date(Date.now() + DAY_MS) })
+        const r2 = x509BuildChain([nodeCert(child), nodeCert(oldIntermediate)], [nodeCert(root)], now())
+        assert.ok(!r2.ok)
+        assert.match(r2.reason, /"Old Intermediate" expired/)
+    })
+
+    it("refuses a chain through an issuer that is not a CA", async () => {
+        const notCa = await issueClientCert(root, { commonName: "Not A CA" })
+        const signed = await issueClientCert(notCa, { commonName: "signed-by-leaf" })
+        const r = x509BuildChain([nodeCert(signed), nodeCert(notCa)], [nodeCert(root)], now())
+        assert.ok(!r.ok)
+        assert.match(r.reason, /CN=Not A CA is not a CA certificate/)
+    })
+
+    it("takes a self-signed device certificate as its own trust point", async () => {
+        const self = await issueClientCert(undefined, { commonName: "self-dev" })
+        const r = x509BuildChain([nodeCert(self)], [nodeCert(self)], now())
+        assert.ok(r.ok)
+        assert.strictEqual(r.path.length, 1)
+        assert.ok(!x509BuildChain([nodeCert(self)], [nodeCert(root)], now()).ok)
+    })
+})
+
+describe("CA store (proof of possession)", () => {
+    let root: CertifiedKey
+    let other: CertifiedKey
+    let store: CaStore
+    const refused = (re: RegExp) => (e: unknown) => e instanceof CaStoreError && e.status === 400 && re.test(e.message)
+
+    before(async () => {
+        root = await createRootCa({ commonName: "Store Root" })
+        other = await createRootCa({ commonName: "Other Root" })
+    })
+    beforeEach(() => (store = new CaStore()))
+
+    it("refuses a certificate that is not a CA", async () => {
+        const device = await issueClientCert(root, { commonName: "dev" })
+        assert.throws(() => store.upload("dev", pem(device)), refused(/not a CA certificate/))
+    })
+
+    it("refuses proofs without a code, with the wrong CN or from the wrong key, then verifies and spends the code", async () => {
+        store.upload("fleet", pem(root))
+        const proof = async (issuer: CertifiedKey, cn: string) => pem(await issueClientCert(issuer, { commonName: cn }))
+        assert.throws(() => store.verify("fleet", "x"), refused(/no verification code/))
+        const { verificationCode } = store.generateVerificationCode("fleet")
+        assert.throws(() => store.verify("fleet", "x"), refused(/no PEM certificate/))
+        assert.throws(() => store.verify("fleet", ""), refused(/no PEM/))
+        const wrongCn = await proof(root, "not-the-code")
+        assert.throws(() => store.verify("fleet", wrongCn), refused(/not the verification code/))
+        const wrongKey = await proof(other, verificationCode)
+        assert.throws(() => store.verify("fleet", wrongKey), refused(/not signed by the private key/))
+        assert.deepStrictEqual(store.verifiedCertificates(), [])
+        assert.strictEqual(store.verify("fleet", await proof(root, verificationCode)).isVerified, true)
+        assert.strictEqual(x509CommonName(store.verifiedCertificates()[0]), "Store Root")
+        assert.throws(() => store.verify("fleet", wrongCn), refused(/no verification code/))
+    })
+})
