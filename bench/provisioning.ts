@@ -4,16 +4,16 @@ import * as fs from "fs"
 import { EmulatorEvents } from "../sim/emulator"
 import { FIRMWARE_IMAGE } from "../sim/paths"
 import { ID_SCOPE, RunningEmulator, individual, provision, startEmulator, testPki } from "../test/emulator/fixtures"
-import { bootDevice, firmwareBytecode, provisioningOutcome } from "../test/e2e/harness"
+import { BootedDevice, bootDevice, firmwareBytecode, provisioningOutcome } from "../test/e2e/harness"
 import { runSdkJob } from "../test/conformance/sdk-provision"
 import { fmt, median, row } from "./stats"
 
-const RUNS = 7
-const LOAD_MS = 3000
+export const RUNS = 7
+export const LOAD_MS = 3000
 const CONCURRENCY = [1, 8, 32]
 
 /** TCP bytes (TLS included) of the DPS connections each registration id made. */
-function wireBytesBy(emu: RunningEmulator): Map<string, number> {
+export function wireBytesBy(emu: RunningEmulator): Map<string, number> {
     const m = new Map<string, number>()
     for (const e of emu.events) {
         if (e.name !== "connection.close") continue
@@ -24,17 +24,16 @@ function wireBytesBy(emu: RunningEmulator): Map<string, number> {
 }
 
 /** Per run: VM boot -> assigned, and the DPS part alone ("dps: connecting" -> assigned). */
-async function firmwareRuns(emu: RunningEmulator, keys: Map<string, string>): Promise<{ total: number[]; dps: number[] }> {
+export async function firmwareRuns(boot: (i: number, onConsole: (line: string) => void) => Promise<BootedDevice>): Promise<{ total: number[]; dps: number[] }> {
     const total: number[] = []
     const dps: number[] = []
     for (let i = 0; i < RUNS; i++) {
-        const regId = `bench-fw-${i}`
         let dpsStart = 0
         const onConsole = (line: string) => {
             if (line.startsWith("dps: connecting")) dpsStart = performance.now()
         }
         const t0 = performance.now()
-        const d = await bootDevice(emu, { REG_ID: regId, DEVICE_KEY: keys.get(regId)! }, { onConsole })
+        const d = await boot(i, onConsole)
         const o = await provisioningOutcome(d, 30000)
         const t1 = performance.now()
         total.push(t1 - t0)
@@ -58,23 +57,20 @@ async function sdkRuns(emu: RunningEmulator, keys: Map<string, string>): Promise
     })
 }
 
-async function throughput(concurrency: number): Promise<{ flows: number; perSec: number }> {
-    const enrollment = individual(`load-${concurrency}`, { faults: { pollsBeforeAssigned: 0 } })
-    const emu = await startEmulator([enrollment])
+/** Whole provisioning flows (connect+subscribe+register+poll, TLS each) per second, `concurrency` clients at once. */
+export async function throughput(emu: RunningEmulator, concurrency: number, flow: () => ReturnType<typeof provision>): Promise<{ flows: number; perSec: number }> {
     const deadline = performance.now() + LOAD_MS
     let flows = 0
     const worker = async () => {
         while (performance.now() < deadline) {
-            const answers = await provision(emu.mqttPort, emu.ca, { registrationId: enrollment.registrationId, key: enrollment.attestation.primaryKey })
+            const answers = await flow()
             if (answers[answers.length - 1].body.status !== "assigned") throw new Error("load flow not assigned")
             flows++
         }
     }
     const t0 = performance.now()
     await Promise.all([...Array(concurrency)].map(worker))
-    const secs = (performance.now() - t0) / 1000
-    await emu.stop()
-    return { flows, perSec: flows / secs }
+    return { flows, perSec: flows / ((performance.now() - t0) / 1000) }
 }
 
 export async function benchProvisioning() {
@@ -85,7 +81,7 @@ export async function benchProvisioning() {
     const keys = new Map(enrollments.map((e) => [e.registrationId, e.attestation.primaryKey]))
     const emu = await startEmulator(enrollments)
     try {
-        const fw = await firmwareRuns(emu, keys)
+        const fw = await firmwareRuns((i, onConsole) => bootDevice(emu, { REG_ID: `bench-fw-${i}`, DEVICE_KEY: keys.get(`bench-fw-${i}`)! }, { onConsole }))
         const sdk = await sdkRuns(emu, keys)
         row(`firmware: VM boot -> assigned, median of ${RUNS} (retry-after 0)`, `${fmt(median(fw.total))} ms`)
         row("firmware: of which DPS (connect -> assigned)", `${fmt(median(fw.dps))} ms`)
@@ -101,7 +97,10 @@ export async function benchProvisioning() {
         await emu.stop()
     }
     for (const n of CONCURRENCY) {
-        const t = await throughput(n)
+        const enrollment = individual(`load-${n}`, { faults: { pollsBeforeAssigned: 0 } })
+        const load = await startEmulator([enrollment])
+        const o = { registrationId: enrollment.registrationId, key: enrollment.attestation.primaryKey }
+        const t = await throughput(load, n, () => provision(load.mqttPort, load.ca, o)).finally(() => load.stop())
         row(`emulator provisioning flows/s, ${n} concurrent client(s), ${LOAD_MS / 1000} s`, `${fmt(t.perSec)} (${t.flows} flows)`)
     }
 }

@@ -1,11 +1,13 @@
 // `npm run bench`: prints figures, asserts nothing. Loopback only, bounded in time.
 import { benchProvisioning } from "./provisioning"
 import { benchHub } from "./hub"
+import { benchX509 } from "./x509"
 
 async function main() {
     console.log(`bench: node ${process.version}, ${new Date().toISOString()}`)
     await benchHub()
     await benchProvisioning()
+    await benchX509()
 }
 
 main().then(
