@@ -127,6 +127,22 @@ describe("firmware X.509 attestation end to end", function () {
         assert.match(r.reason, /does not (chain|lead) to an enrolled/)
     })
 
+    it("without a client certificate in the image (a stock runtime's TLS) the device is refused, and says so", async () => {
+        const d = await bootDevice(emu, { REG_ID: "e2e-x509-ind", ATTESTATION: "x509" })
+        devices.push(d)
+        const r = await refusal(d, "e2e-x509-ind")
+        assert.match(r.fatal, /DPS refused the credentials of e2e-x509-ind/)
+        assert.match(r.reason, /no SAS token and no client certificate/)
+    })
+
+    it("ATTESTATION=x509 next to a key is a configuration error, before any connection", async () => {
+        const connects = emu.events.length
+        const d = await bootDevice(emu, { REG_ID: "e2e-x509-ind", ATTESTATION: "x509", DEVICE_KEY: "AAAAAAAAAAAAAAAAAAAAAA==" }, { clientIdentity: await clientCert(selfSigned) })
+        devices.push(d)
+        assert.match((await provisioningOutcome(d)).fatal ?? "", /ATTESTATION=x509 authenticates with the image's client certificate; remove DEVICE_KEY/)
+        assert.ok(!emu.events.slice(connects).some((e) => e.name === "dps.connect" || e.name === "dps.refused"))
+    })
+
     it("a disabled enrollment ends in a clear error naming it", async () => {
         const d = await boot("e2e-x509-disabled", disabledDevice)
         const o = await provisioningOutcome(d)
