@@ -4,8 +4,8 @@ import * as fs from "fs"
 import * as path from "path"
 import { Emulator, EmulatorConfig, describeEvent, enrollmentId, loadConfig } from "./emulator"
 import { SimulatedDevice } from "./host/device"
-import { FirmwareImage, loadImage } from "./host/image"
-import { createDevice, createRoot, createVerification } from "./pki/cert-tool"
+import { FirmwareImage, loadImage, readEnvSettings } from "./host/image"
+import { certFiles, createDevice, createRoot, createVerification } from "./pki/cert-tool"
 import {
     AZURE_ROOT_CAS,
     EDGE_ROOT_CA,
@@ -19,6 +19,7 @@ import {
     ROOT,
     X509_DEMO_CA,
     X509_DEMO_DIR,
+    X509_CERTS_DIR,
     X509_DEMO_REG_ID,
 } from "./paths"
 import { setup } from "./setup"
@@ -78,6 +79,24 @@ function leafImage(config: EmulatorConfig, edgePort: number): FirmwareImage {
         envFiles: [ENV_DEFAULTS],
         trustAnchorFiles: [EMULATOR_ROOT_CA, EDGE_ROOT_CA, ...AZURE_ROOT_CAS],
         settings: { REG_ID: LEAF_REG_ID, DEVICE_KEY: enrollment.attestation.primaryKey, GATEWAY_HOST: `${gw.hostName}:${edgePort}` },
+    })
+}
+
+/**
+ * The device of .env.defaults + .env.local. With ATTESTATION=x509 its image also carries the certificate
+ * chain and key `npm run certs -- device <REG_ID>` wrote, as a board's flash would.
+ */
+function settingsImage(): FirmwareImage {
+    const envFiles = [ENV_DEFAULTS, ENV_LOCAL]
+    const settings = readEnvSettings(envFiles)
+    const files = settings.ATTESTATION === "x509" ? certFiles(X509_CERTS_DIR, String(settings.REG_ID)) : undefined
+    if (files && !fs.existsSync(files.fullchainFile))
+        throw new Error(`ATTESTATION=x509: no ${path.relative(ROOT, files.fullchainFile)}; make it with npm run certs -- device ${settings.REG_ID} --ca <CA name>`)
+    return loadImage({
+        bytecodeFile: FIRMWARE_IMAGE,
+        envFiles,
+        trustAnchorFiles: [EMULATOR_ROOT_CA, ...AZURE_ROOT_CAS],
+        clientIdentity: files && { certFile: files.fullchainFile, keyFile: files.keyFile },
     })
 }
 
@@ -150,8 +169,7 @@ async function main() {
     const x509 = process.argv.includes("--x509") ? await x509Image() : undefined
     const image = edge
         ? leafImage(config, ports.edgePorts[0])
-        : x509?.image ??
-          loadImage({ bytecodeFile: FIRMWARE_IMAGE, envFiles: [ENV_DEFAULTS, ENV_LOCAL], trustAnchorFiles: [EMULATOR_ROOT_CA, ...AZURE_ROOT_CAS] })
+        : (x509?.image ?? settingsImage())
     const identity = image.clientIdentity ? "; presents its X.509 certificate chain" : ""
     say("demo", `booting the firmware (${image.bytecode.length} bytes of bytecode; trusts ${image.trustAnchors.length} CA certificate(s)${identity})`)
     const device = new SimulatedDevice(image)
