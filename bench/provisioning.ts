@@ -58,7 +58,7 @@ async function sdkRuns(emu: RunningEmulator, keys: Map<string, string>): Promise
 }
 
 /** Whole provisioning flows (connect+subscribe+register+poll, TLS each) per second, `concurrency` clients at once. */
-export async function throughput(emu: RunningEmulator, concurrency: number, flow: () => ReturnType<typeof provision>): Promise<{ flows: number; perSec: number }> {
+export async function throughput(concurrency: number, flow: () => ReturnType<typeof provision>): Promise<{ flows: number; perSec: number }> {
     const deadline = performance.now() + LOAD_MS
     let flows = 0
     const worker = async () => {
@@ -100,7 +100,7 @@ export async function benchProvisioning() {
         const enrollment = individual(`load-${n}`, { faults: { pollsBeforeAssigned: 0 } })
         const load = await startEmulator([enrollment])
         const o = { registrationId: enrollment.registrationId, key: enrollment.attestation.primaryKey }
-        const t = await throughput(load, n, () => provision(load.mqttPort, load.ca, o)).finally(() => load.stop())
+        const t = await throughput(n, () => provision(load.mqttPort, load.ca, o)).finally(() => load.stop())
         row(`emulator provisioning flows/s, ${n} concurrent client(s), ${LOAD_MS / 1000} s`, `${fmt(t.perSec)} (${t.flows} flows)`)
     }
 }

@@ -41,7 +41,7 @@ export async function benchX509() {
     const leaf = await issueClientCert(intermediate, { commonName: "bench-x509-load" })
     const identity = await clientCert(leaf, 1)
     const load = await start(0)
-    const t = await throughput(load, LOAD_CONCURRENCY, () => provision(load.mqttPort, load.ca, { registrationId: "bench-x509-load" }, undefined, identity)).finally(() => load.stop())
+    const t = await throughput(LOAD_CONCURRENCY, () => provision(load.mqttPort, load.ca, { registrationId: "bench-x509-load" }, undefined, identity)).finally(() => load.stop())
     row(`emulator X.509 provisioning flows/s, ${LOAD_CONCURRENCY} concurrent clients, 3 s`, `${fmt(t.perSec)} (${t.flows} flows)`)
 
     const presented: X509Certificate[] = [nodeCert(leaf), nodeCert(intermediate)]

@@ -1,7 +1,7 @@
 // An IoT Edge transparent gateway (azure-iot-protocol.md section 4): its own TLS endpoint in
 // front of its hub. It admits leaves as edgeHub does (the hub's identities: SAS with audience = hub
-// or gateway host name, or X.509 thumbprint / CA chain with CN = device id; only children of this edge device), hands their sessions to the hub face,
-// and stands between them and the hub: telemetry is forwarded, or stored while the uplink is down.
+// or gateway host name, or X.509 thumbprint / CA chain with CN = device id; only children of this
+// edge device), hands their sessions to the hub face, and stands between them and the hub: telemetry is forwarded, or stored while the uplink is down.
 import type { IConnectPacket } from "mqtt-packet"
 import { EdgeGatewayConfig, EmulatorConfig } from "./config"
 import { MessageStore, UpstreamMessage } from "./edge-store"

@@ -10,13 +10,12 @@ import "reflect-metadata"
 import * as x509 from "@peculiar/x509"
 import { CertifiedKey, KeyAlgorithm, certToPem, createRootCa, issueClientCert, issueIntermediateCa, privateKeyToPem } from "./certificates"
 import { firstCert, loadCertifiedKey, writeAtomically } from "./pki-files"
+import { X509_MAX_CN_LENGTH, x509Thumbprints } from "../emulator/x509"
 
 export const DEFAULT_ROOT_CN = "Azure IoT Test Root CA"
 /** Short, like the SDK tool's (1 day); long enough that a CA stays usable for a while (pki-files renews a day early). */
 export const DEFAULT_VALID_DAYS = 30
 const MAX_VALID_DAYS = 3650
-/** X.520's upper bound for a CN; DPS and IoT Hub read the registration / device id from it. */
-const MAX_CN_LENGTH = 64
 const MAX_REGISTRATION_ID_LENGTH = 128
 const REGISTRATION_ID = /^[A-Za-z0-9._:-]+$/
 // Characters the subject string `CN=...` would split or escape (a comma silently truncates the name).
@@ -65,8 +64,8 @@ export function certFiles(dir: string, name: string): CertFiles {
 
 function checkCommonName(cn: string, what: string) {
     if (cn.length === 0) throw new Error(`${what} is empty`)
-    if (cn.length > MAX_CN_LENGTH)
-        throw new Error(`${what} "${cn}" is ${cn.length} characters: a certificate's CN holds at most ${MAX_CN_LENGTH}`)
+    if (cn.length > X509_MAX_CN_LENGTH)
+        throw new Error(`${what} "${cn}" is ${cn.length} characters: a certificate's CN holds at most ${X509_MAX_CN_LENGTH}`)
     if (CN_SPECIAL.test(cn))
         throw new Error(`${what} "${cn}" has a character a subject name cannot carry as is (, + = " \\ < > ; control characters, leading # or spaces)`)
 }
@@ -74,10 +73,10 @@ function checkCommonName(cn: string, what: string) {
 function checkRegistrationId(id: string) {
     if (!REGISTRATION_ID.test(id) || id.length > MAX_REGISTRATION_ID_LENGTH)
         throw new Error(`"${id}" is not a DPS registration id: 1 to ${MAX_REGISTRATION_ID_LENGTH} of a-z A-Z 0-9 - . _ :`)
-    if (id.length > MAX_CN_LENGTH)
+    if (id.length > X509_MAX_CN_LENGTH)
         throw new Error(
             `registration id "${id}" is ${id.length} characters: X.509 attestation reads it from the certificate's CN, ` +
-                `which holds at most ${MAX_CN_LENGTH} (DPS allows ${MAX_REGISTRATION_ID_LENGTH} for other attestations)`
+                `which holds at most ${X509_MAX_CN_LENGTH} (DPS allows ${MAX_REGISTRATION_ID_LENGTH} for other attestations)`
         )
 }
 
@@ -148,7 +147,7 @@ async function write(kind: WrittenCert["kind"], dir: string, files: CertFiles, i
     writeAtomically(files.keyFile, await privateKeyToPem(issued.keys), 0o600)
     writeAtomically(files.certFile, certPem, 0o644)
     if (chainPem !== undefined) writeAtomically(files.fullchainFile, certPem + chainPem, 0o644)
-    const node = new X509Certificate(Buffer.from(issued.cert.rawData))
+    const thumbprints = x509Thumbprints(new X509Certificate(Buffer.from(issued.cert.rawData)))
     return {
         kind,
         subject: issued.cert.subject,
@@ -158,8 +157,8 @@ async function write(kind: WrittenCert["kind"], dir: string, files: CertFiles, i
         certFile: files.certFile,
         keyFile: files.keyFile,
         fullchainFile: chainPem === undefined ? undefined : files.fullchainFile,
-        sha1Thumbprint: node.fingerprint.replace(/:/g, ""),
-        sha256Thumbprint: node.fingerprint256.replace(/:/g, ""),
+        sha1Thumbprint: thumbprints.sha1,
+        sha256Thumbprint: thumbprints.sha256,
     }
 }
 

@@ -5,12 +5,13 @@
 import { ChildProcess, spawn } from "child_process"
 import { Client, Message } from "azure-iot-device"
 import { Mqtt } from "azure-iot-device-mqtt"
+import type { ClientCert } from "../emulator/fixtures"
 
 export interface SdkHubJob {
     /** `HostName=localhost:<port>;DeviceId=...;SharedAccessKey=...`, or `...;x509=true` with `x509`. */
     connectionString: string
-    /** The device certificate chain and key (PEM) of an X.509 connection string. */
-    x509?: { cert: string; key: string }
+    /** The device certificate chain and key of an X.509 connection string. */
+    x509?: ClientCert
     /** Only open the connection and report the outcome (the wrong-key case). */
     openOnly?: boolean
 }

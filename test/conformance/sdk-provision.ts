@@ -7,6 +7,7 @@ import { ProvisioningDeviceClient } from "azure-iot-provisioning-device"
 import { Mqtt } from "azure-iot-provisioning-device-mqtt"
 import { SymmetricKeySecurityClient } from "azure-iot-security-symmetric-key"
 import { X509Security } from "azure-iot-security-x509"
+import type { ClientCert } from "../emulator/fixtures"
 
 export interface SdkJob {
     idScope: string
@@ -16,7 +17,7 @@ export interface SdkJob {
         registrationId: string
         /** A symmetric key, or an X.509 certificate chain and private key (PEM). */
         key?: string
-        x509?: { cert: string; key: string }
+        x509?: ClientCert
         payload?: object
     }[]
 }

@@ -5,7 +5,7 @@ import { SimulatedDevice } from "../../sim/host/device"
 import { FirmwareImage } from "../../sim/host/image"
 import { DeviceSettings } from "../../sim/host/device-settings"
 import { FIRMWARE_ENTRY, FIRMWARE_IMAGE } from "../../sim/paths"
-import { ID_SCOPE, RunningEmulator } from "../emulator/fixtures"
+import { ClientCert, ID_SCOPE, RunningEmulator } from "../emulator/fixtures"
 import * as fs from "fs"
 import { until as waitUntil } from "../../sim/wait"
 
@@ -24,8 +24,8 @@ export interface BootedDevice {
 export interface BootOptions {
     flashFile?: string
     trustAnchors?: string[]
-    /** An X.509 device's certificate chain and key (PEM), presented in its TLS handshakes. */
-    clientIdentity?: { cert: string; key: string }
+    /** An X.509 device's certificate chain and key, presented in its TLS handshakes. */
+    clientIdentity?: ClientCert
     onConsole?: (line: string) => void
 }
 

@@ -1,7 +1,6 @@
 // The test PKI tooling: files and modes, idempotence, repair, and chains TLS clients accept.
 import * as assert from "assert"
 import * as fs from "fs"
-import * as path from "path"
 import * as tls from "tls"
 import {
     CertifiedKey, certToPem, chainToPem, createRootCa, issueIntermediateCa, issueServerCert, privateKeyToPem, writeTestPki,

@@ -88,7 +88,8 @@ describe("X.509 test certificate tooling", function () {
             assert.match(w.sha256Thumbprint, /^[0-9A-F]{64}$/)
             assert.strictEqual(mode(w.keyFile), 0o600)
             const keyPem = fs.readFileSync(w.keyFile, "utf8")
-            assert.match(keyPem, /^-----BEGIN PRIVATE KEY-----/, "PKCS#8")
+            const der = Buffer.from(keyPem.replace(/-----[^-]+-----|\s/g, ""), "base64")
+            assert.ok(der.equals(createPrivateKey(keyPem).export({ type: "pkcs8", format: "der" })), "PKCS#8")
             assert.ok(cert.checkPrivateKey(createPrivateKey(keyPem)), `${w.keyFile} belongs to ${w.certFile}`)
             assert.strictEqual(createPrivateKey(keyPem).asymmetricKeyDetails?.namedCurve, "prime256v1")
         }
