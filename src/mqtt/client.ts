@@ -122,7 +122,12 @@ export class MqttClient {
                 cleanSession: o.cleanSession,
             })
         )
-        await this.waitFor(() => self.connack >= 0, o.connectTimeoutMs, "CONNACK")
+        try {
+            await this.waitFor(() => self.connack >= 0, o.connectTimeoutMs, "CONNACK")
+        } catch (e) {
+            await this.close()
+            throw e
+        }
         if (this.connack !== 0) {
             const code = this.connack
             await this.close()
@@ -181,8 +186,8 @@ export class MqttClient {
                 // the peer is gone already; nothing to tell it
             }
         }
+        // The reader fiber closes the socket when it sees this (see readLoop).
         this.finish("connection closed by client")
-        await sock.close()
     }
 
     private allocId(): number {
@@ -225,17 +230,23 @@ export class MqttClient {
         }
     }
 
+    /**
+     * Owns the socket's end. The runtime's Socket.close() does not wake a pending recv(),
+     * so a socket closed by close() would leave this fiber holding the client until its
+     * next poll, and quick reconnects would pile such clients up in the heap. Instead
+     * close() only marks the client closed and this fiber closes the socket once it wakes:
+     * when the server ends the connection after DISCONNECT, when the next connect()
+     * replaces the socket, or at the latest after RECV_POLL_MS.
+     */
     private async readLoop(sock: Socket) {
         try {
             for (;;) {
-                // A bounded wait: a socket closed from this side never wakes its reader,
-                // and a fiber parked forever would pin this client in the heap.
                 const data = await sock.recv(RECV_POLL_MS)
-                if (this.sock !== sock) return
+                if (this.sock !== sock) break
                 if (data === undefined) continue
                 if (data === null) {
                     this.finish("connection closed by server")
-                    return
+                    break
                 }
                 this.reader.push(data)
                 for (;;) {
@@ -245,12 +256,13 @@ export class MqttClient {
                 }
             }
         } catch (e) {
-            if (this.sock !== sock) return
-            const msg = (e as Error).message
-            console.log("mqtt: " + msg)
-            this.finish(msg)
-            await sock.close()
+            if (this.sock === sock) {
+                const msg = (e as Error).message
+                console.log("mqtt: " + msg)
+                this.finish(msg)
+            }
         }
+        await sock.close()
     }
 
     private async dispatch(f: MqttFrame | MqttSkipped) {
@@ -287,13 +299,13 @@ export class MqttClient {
     private async keepAlive(sock: Socket) {
         const periodMs = this.opts.keepAliveSec * 1000
         for (;;) {
-            await ds.sleep(Math.min(1000, periodMs))
+            // Woken by finish() too, so a closed client is not held until the next tick.
+            await ds.wait(this.wake, Math.min(1000, periodMs))
             if (this.sock !== sock || this.closedReason !== null) return
             const now = ds.millis()
             if (this.pingSentMs > 0) {
                 if (now - this.pingSentMs > this.opts.ackTimeoutMs) {
                     this.finish("no PINGRESP within " + this.opts.ackTimeoutMs + " ms")
-                    await sock.close()
                     return
                 }
             } else if (now - this.lastSendMs >= periodMs) {

@@ -114,13 +114,26 @@ describe("mqtt client", () => {
     })
     test("connect/close cycles do not leak the heap", async () => {
         for (let i = 0; i < 40; i++) {
-            const c = await client("cycle", 0, 2048)
+            const c = await client("cycle", 0, 8192)
             await c.connect()
+            // Let the server's 6 KB message reach the inbox: each client dies holding it.
+            await ds.sleep(20)
             await c.close()
         }
-        const c = await client("cycle", 0, 2048)
+        const c = await client("cycle", 0, 8192)
         await c.connect()
         expect(c.isConnected()).toBe(true)
         await c.close()
+    })
+    test("close returns when the server keeps the connection after DISCONNECT", async () => {
+        const c = await client("lingering", 0, 2048)
+        await c.connect()
+        await c.close()
+        expect(c.isConnected()).toBe(false)
+        expect(c.closeReason()).toBe("connection closed by client")
+        const next = await client("cycle", 0, 8192)
+        await next.connect()
+        expect(next.isConnected()).toBe(true)
+        await next.close()
     })
 })

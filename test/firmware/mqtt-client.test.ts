@@ -37,7 +37,7 @@ describe("firmware MQTT client against a scripted peer", function () {
 
     it("passes every in-VM scenario", () => {
         assert.ok(result.passed, result.output.join("\n"))
-        assert.match(result.output.join("\n"), /tests: 8, pass: 8, error: 0/)
+        assert.match(result.output.join("\n"), /tests: 9, pass: 9, error: 0/)
     })
     it("acknowledged every QoS 1 message of the split and joined writes", () => {
         const acks = peer.record("split").packets.filter((p) => p.cmd === "puback").map((p) => (p as { messageId: number }).messageId)
@@ -49,6 +49,13 @@ describe("firmware MQTT client against a scripted peer", function () {
     it("sent PINGREQ on an idle link", () => {
         assert.ok(peer.record("pingok").packets.some((p) => p.cmd === "pingreq"))
         assert.ok(peer.record("pingdead").packets.some((p) => p.cmd === "pingreq"))
+    })
+    it("said DISCONNECT before every close, across connect/close cycles", () => {
+        const cycle = peer.record("cycle").packets
+        const connects = cycle.filter((p) => p.cmd === "connect").length
+        assert.strictEqual(connects, 42)
+        assert.strictEqual(cycle.filter((p) => p.cmd === "disconnect").length, connects)
+        assert.strictEqual(peer.record("lingering").packets.filter((p) => p.cmd === "disconnect").length, 1)
     })
     it("used distinct packet ids for consecutive publishes", () => {
         const ids = peer.record("puback").packets.filter((p) => p.cmd === "publish").map((p) => (p as { messageId: number }).messageId)

@@ -70,12 +70,22 @@ const SCRIPTS: Record<string, Script> = {
         if (pkt.cmd === "connect") sock.write(connack(0))
         if (pkt.cmd === "pingreq") sock.write(gen({ cmd: "pingresp" }))
     },
+    // A 6 KB message the client keeps in its inbox: a client held after close() shows in the heap.
     cycle(sock, pkt) {
-        if (pkt.cmd === "connect") sock.write(connack(0))
+        if (pkt.cmd === "connect") sock.write(Buffer.concat([connack(0), pub("held", Buffer.alloc(6000, 5), 1)]))
     },
     pingdead(sock, pkt) {
         if (pkt.cmd === "connect") sock.write(connack(0))
     },
+    // Keeps the connection open after DISCONNECT (see endOnDisconnect).
+    lingering(sock, pkt) {
+        if (pkt.cmd === "connect") sock.write(connack(0))
+    },
+}
+
+/** Ends the connection after DISCONNECT as MQTT servers do, except in the script that plays one that does not. */
+function endOnDisconnect(sock: tls.TLSSocket, pkt: mqtt.Packet, clientId: string) {
+    if (pkt.cmd === "disconnect" && clientId !== "lingering") sock.end()
 }
 
 /** Acknowledges the device's final "done" publish in every script. */
@@ -129,6 +139,7 @@ export class ScriptedPeer {
             rec.packets.push(pkt)
             ackDone(sock, pkt)
             script(sock, pkt, rec)
+            endOnDisconnect(sock, pkt, rec.clientId)
         })
     }
 }
