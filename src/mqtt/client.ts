@@ -177,8 +177,7 @@ export class MqttClient {
     }
 
     async close() {
-        const sock = this.sock
-        if (sock === null) return
+        if (this.sock === null) return
         if (this.closedReason === null && this.connack === 0) {
             try {
                 await this.send(mqttEncodeDisconnect())
