@@ -5,6 +5,8 @@ import * as ds from "@devicescript/core"
 import { Socket, connect } from "@devicescript/net"
 import { MqttFrameReader, MqttSkipped } from "./frame-reader"
 import { FirmwareError } from "../errors"
+import { logClip } from "../log-text"
+import { Wake } from "../wake"
 import {
     CONNACK,
     MqttFrame,
@@ -38,8 +40,10 @@ export interface MqttClientOptions {
     maxPacketSize: number
     ackTimeoutMs: number
     connectTimeoutMs: number
-    /** Received PUBLISH packets held until the application takes them. */
+    /** Received PUBLISH packets held until the application takes them... */
     inboxSize: number
+    /** ...and the bytes their payloads may take together: what the heap can spare. */
+    inboxBytes: number
 }
 
 /** code: the CONNACK return code (5 = not authorized), 0x80 for a refused SUBSCRIBE, 0 otherwise. */
@@ -51,6 +55,8 @@ export class MqttError extends FirmwareError {
 
 const WRITE_CHUNK = 1024
 const RECV_POLL_MS = 1000
+/** Packets dispatched between yields, so a chunk of thousands of tiny packets cannot trip the VM's loop guard. */
+const DISPATCH_SLICE = 16
 const CONNACK_REASONS = [
     "accepted",
     "unacceptable protocol version",
@@ -64,15 +70,39 @@ export function mqttConnackReason(code: number): string {
     return code < CONNACK_REASONS.length ? CONNACK_REASONS[code] : "refused"
 }
 
+/**
+ * The server refused who the device is (CONNACK 4 bad user name or password, 5 not authorized):
+ * the one answer that retrying with the same credentials cannot change.
+ */
+export function mqttIsAuthRefusal(e: any): boolean {
+    if (!(e instanceof MqttError)) return false
+    const code = (e as MqttError).code
+    return code === 4 || code === 5
+}
+
+/** Removes `id` from `list`; says whether it was there. */
+function listRemove(list: number[], id: number): boolean {
+    const i = list.indexOf(id)
+    if (i < 0) return false
+    list.insert(i, -1)
+    return true
+}
+
 export class MqttClient {
     private sock: Socket = null
     private reader: MqttFrameReader
-    private wake = ds.emitter<number>()
+    private wake = new Wake()
     private nextId = 0
+    /** Ids of QoS 1 publishes waiting for their PUBACK, and those that got it. */
+    private awaited: number[] = []
     private acked: number[] = []
+    /** Ids of SUBSCRIBEs waiting for their SUBACK; answers are recorded only for them. */
+    private subscribing: number[] = []
     private subackIds: number[] = []
     private subackCodes: number[] = []
+    private strayAcks = 0
     private inbox: MqttPublish[] = []
+    private inboxUsed = 0
     private connack = -1
     private lastSendMs = 0
     private pingSentMs = 0
@@ -94,10 +124,14 @@ export class MqttClient {
     async connect() {
         const o = this.opts
         this.reader.reset()
+        this.awaited = []
         this.acked = []
+        this.subscribing = []
         this.subackIds = []
         this.subackCodes = []
+        this.strayAcks = 0
         this.inbox = []
+        this.inboxUsed = 0
         this.connack = -1
         this.pingSentMs = 0
         this.closedReason = null
@@ -144,9 +178,14 @@ export class MqttClient {
     /** Subscribes one filter; returns the granted QoS, throws when the server refuses (0x80). */
     async subscribe(filter: string, qos: number): Promise<number> {
         const id = this.allocId()
-        await this.send(mqttEncodeSubscribe(id, filter, qos))
+        this.subscribing.push(id)
         const self = this
-        await this.waitFor(() => self.subackIds.indexOf(id) >= 0, this.opts.ackTimeoutMs, "SUBACK")
+        try {
+            await this.send(mqttEncodeSubscribe(id, filter, qos))
+            await this.waitFor(() => self.subackIds.indexOf(id) >= 0, this.opts.ackTimeoutMs, "SUBACK")
+        } finally {
+            listRemove(this.subscribing, id)
+        }
         const i = this.subackIds.indexOf(id)
         const code = this.subackCodes[i]
         this.subackIds.insert(i, -1)
@@ -157,22 +196,31 @@ export class MqttClient {
 
     /** QoS 1 resolves on PUBACK and throws on timeout or disconnect. */
     async publish(topic: string, payload: Buffer, qos: number) {
-        const id = qos > 0 ? this.allocId() : 0
-        await this.send(mqttEncodePublish(topic, payload, qos, id))
-        if (qos === 0) return
+        if (qos === 0) return await this.send(mqttEncodePublish(topic, payload, 0, 0))
+        const id = this.allocId()
+        this.awaited.push(id)
         const self = this
-        await this.waitFor(() => self.takeAck(id), this.opts.ackTimeoutMs, "PUBACK")
+        try {
+            await this.send(mqttEncodePublish(topic, payload, qos, id))
+            await this.waitFor(() => listRemove(self.acked, id), this.opts.ackTimeoutMs, "PUBACK")
+        } finally {
+            listRemove(this.awaited, id)
+        }
     }
 
     /** The next received message, or undefined on timeout; throws once the connection is gone. */
     async receive(timeoutMs: number): Promise<MqttPublish> {
         const deadline = ds.millis() + timeoutMs
         for (;;) {
-            if (this.inbox.length > 0) return this.inbox.shift()
+            if (this.inbox.length > 0) {
+                const m = this.inbox.shift()
+                this.inboxUsed -= m.payload.length + m.topic.length
+                return m
+            }
             if (this.closedReason !== null) throw new MqttError(this.closedReason, 0)
             const left = deadline - ds.millis()
             if (left <= 0) return undefined
-            await ds.wait(this.wake, left)
+            await this.wake.wait(left)
         }
     }
 
@@ -194,17 +242,10 @@ export class MqttClient {
         return this.nextId
     }
 
-    private takeAck(id: number): boolean {
-        const i = this.acked.indexOf(id)
-        if (i < 0) return false
-        this.acked.insert(i, -1)
-        return true
-    }
-
     private finish(reason: string) {
         if (this.closedReason === null) this.closedReason = reason
         this.sock = null
-        this.wake.emit(0)
+        this.wake.notify()
     }
 
     private async send(buf: Buffer) {
@@ -225,7 +266,7 @@ export class MqttClient {
                 throw new MqttError("mqtt: " + this.closedReason + " while waiting for " + what, 0)
             const left = deadline - ds.millis()
             if (left <= 0) throw new MqttError("mqtt: no " + what + " within " + timeoutMs + " ms", 0)
-            await ds.wait(this.wake, left)
+            await this.wake.wait(left)
         }
     }
 
@@ -248,10 +289,13 @@ export class MqttClient {
                     break
                 }
                 this.reader.push(data)
+                let n = 0
                 for (;;) {
                     const f = this.reader.next()
                     if (f === null) break
                     await this.dispatch(f)
+                    if (++n % DISPATCH_SLICE === 0) await ds.sleep(0)
+                    if (this.sock !== sock) break
                 }
             }
         } catch (e) {
@@ -273,25 +317,41 @@ export class MqttClient {
         const frame = f as MqttFrame
         const type = mqttFrameType(frame)
         if (type === PUBLISH) await this.onPublish(mqttParsePublish(frame))
-        else if (type === PUBACK) this.acked.push(mqttParsePacketId(frame))
+        else if (type === PUBACK) this.recordAck(this.awaited, this.acked, mqttParsePacketId(frame))
         else if (type === SUBACK) {
-            this.subackIds.push(mqttParsePacketId(frame))
-            this.subackCodes.push(mqttParseSubackCode(frame))
+            const id = mqttParsePacketId(frame)
+            if (this.recordAck(this.subscribing, this.subackIds, id)) this.subackCodes.push(mqttParseSubackCode(frame))
         }
-        else if (type === CONNACK) this.connack = mqttParseConnack(frame)
+        else if (type === CONNACK && this.connack < 0) this.connack = mqttParseConnack(frame)
         else if (type === PINGRESP) this.pingSentMs = 0
         else throw new Error("unexpected packet type " + type)
-        this.wake.emit(type)
+        this.wake.notify()
+    }
+
+    /**
+     * Records an acknowledgement only for an id in flight and not yet answered: an ack for
+     * anything else (a flood, a replay, a wrong id) must neither complete another request nor
+     * grow a list. Says whether it was recorded.
+     */
+    private recordAck(inFlight: number[], answered: number[], id: number): boolean {
+        if (inFlight.indexOf(id) >= 0 && answered.indexOf(id) < 0) {
+            answered.push(id)
+            return true
+        }
+        if (this.strayAcks++ === 0) console.log("mqtt: ignoring acknowledgements for packet ids not in flight (first: " + id + ")")
+        return false
     }
 
     private async onPublish(msg: MqttPublish) {
         if (msg.qos > 1) throw new Error("QoS 2 PUBLISH not supported")
-        if (this.inbox.length >= this.opts.inboxSize) {
+        const size = msg.payload.length + msg.topic.length
+        if (this.inbox.length >= this.opts.inboxSize || this.inboxUsed + size > this.opts.inboxBytes) {
             // Not acknowledging makes the server deliver a QoS 1 message again later.
-            console.log("mqtt: inbox full, message on " + msg.topic + " not accepted")
+            console.log("mqtt: inbox full, message on " + logClip(msg.topic, 80) + " not accepted")
             return
         }
         this.inbox.push(msg)
+        this.inboxUsed += size
         if (msg.qos === 1) await this.send(mqttEncodePuback(msg.packetId))
     }
 
@@ -299,7 +359,7 @@ export class MqttClient {
         const periodMs = this.opts.keepAliveSec * 1000
         for (;;) {
             // Woken by finish() too, so a closed client is not held until the next tick.
-            await ds.wait(this.wake, Math.min(1000, periodMs))
+            await this.wake.wait(Math.min(1000, periodMs))
             if (this.sock !== sock || this.closedReason !== null) return
             const now = ds.millis()
             if (this.pingSentMs > 0) {

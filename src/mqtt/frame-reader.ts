@@ -1,6 +1,8 @@
 // Cuts whole MQTT packets out of a byte stream however TCP splits or joins them.
 // Memory stays bounded: a packet larger than the limit is skipped byte-exactly
-// (framing intact) and reported instead of buffered.
+// (framing intact) and reported instead of buffered. Work per packet is
+// constant: a chunk holding thousands of small packets is read from an offset,
+// never copied again after each one.
 import { MqttFrame } from "./packet"
 
 export interface MqttSkipped {
@@ -10,6 +12,8 @@ export interface MqttSkipped {
 
 export class MqttFrameReader {
     private pending: Buffer = Buffer.alloc(0)
+    /** Where the next packet starts in `pending`. */
+    private pos = 0
     private skipLeft = 0
 
     /** Bytes discarded from oversized packets since creation. */
@@ -19,17 +23,18 @@ export class MqttFrameReader {
 
     /** Adds received bytes; returns how many of them were discarded as part of an oversized packet. */
     push(chunk: Buffer): number {
+        let skipped = 0
         if (this.skipLeft > 0) {
-            const n = Math.min(this.skipLeft, chunk.length)
-            this.skipLeft -= n
-            this.droppedBytes += n
-            chunk = chunk.slice(n)
-            if (chunk.length === 0) return n
-            this.pending = this.pending.length ? this.pending.concat(chunk) : chunk
-            return n
+            skipped = Math.min(this.skipLeft, chunk.length)
+            this.skipLeft -= skipped
+            this.droppedBytes += skipped
+            if (skipped === chunk.length) return skipped
+            chunk = chunk.slice(skipped)
         }
-        this.pending = this.pending.length ? this.pending.concat(chunk) : chunk
-        return 0
+        const rest = this.pending.length - this.pos
+        this.pending = rest > 0 ? this.pending.slice(this.pos).concat(chunk) : chunk
+        this.pos = 0
+        return skipped
     }
 
     /**
@@ -39,41 +44,48 @@ export class MqttFrameReader {
     next(): MqttFrame | MqttSkipped | null {
         if (this.skipLeft > 0) return null
         const p = this.pending
-        if (p.length < 2) return null
+        const start = this.pos
+        if (p.length - start < 2) return null
         let len = 0
         let mult = 1
-        let i = 1
+        let i = start + 1
         for (;;) {
             if (i >= p.length) return null
-            if (i > 4) throw new Error("mqtt: malformed remaining length")
+            if (i > start + 4) throw new Error("mqtt: malformed remaining length")
             const b = p[i]
             len += (b & 127) * mult
             mult *= 128
             i++
             if ((b & 128) === 0) break
         }
-        const header = p[0]
-        const total = i + len
+        const header = p[start]
+        const total = i - start + len
         if (total > this.maxPacketSize) {
             const have = p.length - i
             if (have >= len) {
-                this.pending = p.slice(i + len)
+                this.pos = i + len
             } else {
                 this.skipLeft = len - have
                 this.pending = Buffer.alloc(0)
+                this.pos = 0
             }
             this.droppedBytes += Math.min(have, len)
             const rec: MqttSkipped = { header, skipped: total }
             return rec
         }
-        if (p.length < total) return null
-        const frame: MqttFrame = { header, body: p.slice(i, total) }
-        this.pending = p.slice(total)
+        if (p.length < i + len) return null
+        const frame: MqttFrame = { header, body: p.slice(i, i + len) }
+        this.pos = i + len
+        if (this.pos === p.length) {
+            this.pending = Buffer.alloc(0)
+            this.pos = 0
+        }
         return frame
     }
 
     reset() {
         this.pending = Buffer.alloc(0)
+        this.pos = 0
         this.skipLeft = 0
     }
 }

@@ -20,6 +20,7 @@ async function client(clientId: string, keepAliveSec: number, maxPacketSize: num
         ackTimeoutMs: 2500,
         connectTimeoutMs: 5000,
         inboxSize: 4,
+        inboxBytes: 2 * maxPacketSize,
     })
 }
 
@@ -97,6 +98,23 @@ describe("mqtt client", () => {
             await c.publish("ignore/me", Buffer.from("2"), 1)
         })
         expect(e.message.indexOf("PUBACK") >= 0).toBe(true)
+        await c.close()
+    })
+    test("acks for ids not in flight complete nothing, even a flood of them in one read", async () => {
+        const c = await client("strayack", 0, 2048)
+        await c.connect()
+        const e = await errorOf(async () => {
+            await c.publish("ack/wrong", Buffer.from("1"), 1)
+        })
+        expect(e.message.indexOf("no PUBACK") >= 0).toBe(true)
+        // The stray ack named the next packet id: it must not complete the next publish, which gets no ack.
+        const next = await errorOf(async () => {
+            await c.publish("ack/never", Buffer.from("1"), 1)
+        })
+        expect(next !== null && next.message.indexOf("no PUBACK") >= 0).toBe(true)
+        // 400 stray PUBACKs and 1000 PINGRESPs, then the right PUBACK, all in one write.
+        await c.publish("ack/flood", Buffer.from("2"), 1)
+        expect(c.isConnected()).toBe(true)
         await c.close()
     })
     test("keepalive: PINGREQ answered keeps the link, unanswered closes it", async () => {

@@ -1,4 +1,5 @@
 // In-VM: MQTT framing however the stream is cut, limits, and topic matching.
+import * as ds from "@devicescript/core"
 import { describe, expect, test } from "@devicescript/test"
 import { yieldBetweenTests } from "./vm-yield"
 import { MqttFrameReader, MqttSkipped } from "../../src/mqtt/frame-reader"
@@ -8,9 +9,11 @@ import {
     mqttEncodePublish,
     mqttEncodeRemainingLength,
     mqttEncodeSubscribe,
+    mqttParsePacketId,
     mqttParsePublish,
 } from "../../src/mqtt/packet"
 import { mqttTopicMatches } from "../../src/mqtt/topic"
+import { Wake } from "../../src/wake"
 
 function publish(topic: string, size: number): Buffer {
     const p = Buffer.alloc(size)
@@ -106,6 +109,36 @@ describe("frame reader", () => {
         expect(mqttParsePublish(got[2] as MqttFrame).topic).toBe("ok")
         expect(r.droppedBytes > 2999).toBe(true)
     })
+    test("thousands of tiny packets in one chunk come out one by one, in order", async () => {
+        const n = 2000
+        const chunk = Buffer.alloc(n * 4)
+        for (let i = 0; i < n; i++) {
+            chunk[i * 4] = 0x40
+            chunk[i * 4 + 1] = 2
+            chunk[i * 4 + 2] = (i >> 8) & 255
+            chunk[i * 4 + 3] = i & 255
+        }
+        const r = new MqttFrameReader(100)
+        r.push(chunk)
+        for (let i = 0; i < 20; i++) {
+            const f = r.next() as MqttFrame
+            expect(mqttParsePacketId(f)).toBe(i)
+        }
+        // The rest stays readable after more bytes arrive.
+        r.push(Buffer.from("d000", "hex"))
+        let last = -1
+        let count = 20
+        for (;;) {
+            const f = r.next() as MqttFrame
+            if (f === null) break
+            if (f.header === 0xd0) break
+            last = mqttParsePacketId(f)
+            count++
+            if (count % 100 === 0) await ds.sleep(0)
+        }
+        expect(count).toBe(n)
+        expect(last).toBe(n - 1)
+    })
     test("malformed PUBLISH is an error, not a crash", () => {
         const r = new MqttFrameReader(100)
         r.push(Buffer.from("3205ffff616263", "hex"))
@@ -124,5 +157,41 @@ describe("topic matching", () => {
         expect(mqttTopicMatches("a/#", "a")).toBe(true)
         expect(mqttTopicMatches("a/b", "a/b")).toBe(true)
         expect(mqttTopicMatches("a/b", "a/c")).toBe(false)
+    })
+})
+
+describe("wake", () => {
+    yieldBetweenTests()
+    test("notifications racing waiters' timeouts never resume a finished fiber", async () => {
+        const w = new Wake()
+        let finished = 0
+        const startWaiter = (timeoutMs: number) => {
+            const waiter = async () => {
+                await w.wait(timeoutMs)
+                finished++
+            }
+            waiter.start()
+        }
+        for (let round = 0; round < 20; round++) {
+            for (let i = 0; i < 10; i++) startWaiter(1 + i)
+            for (let k = 0; k < 6; k++) {
+                w.notify()
+                w.notify()
+                await ds.sleep(k)
+            }
+        }
+        await ds.sleep(50)
+        expect(finished).toBe(200)
+    })
+    test("a waiter returns on notify, long before its timeout", async () => {
+        const w = new Wake()
+        const t0 = ds.millis()
+        const notifier = async () => {
+            await ds.sleep(20)
+            w.notify()
+        }
+        notifier.start()
+        await w.wait(5000)
+        expect(ds.millis() - t0 < 1000).toBe(true)
     })
 })

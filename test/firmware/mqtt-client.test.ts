@@ -37,7 +37,7 @@ describe("firmware MQTT client against a scripted peer", function () {
 
     it("passes every in-VM scenario", () => {
         assert.ok(result.passed, result.output.join("\n"))
-        assert.match(result.output.join("\n"), /tests: 9, pass: 9, error: 0/)
+        assert.match(result.output.join("\n"), /tests: 10, pass: 10, error: 0/)
     })
     it("acknowledged every QoS 1 message of the split and joined writes", () => {
         const acks = peer.record("split").packets.filter((p) => p.cmd === "puback").map((p) => (p as { messageId: number }).messageId)

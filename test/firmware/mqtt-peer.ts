@@ -66,6 +66,19 @@ const SCRIPTS: Record<string, Script> = {
         if (pkt.cmd === "connect") sock.write(connack(0))
         if (pkt.cmd === "publish" && pkt.topic === "ack/me") sock.write(gen({ cmd: "puback", messageId: pkt.messageId }))
     },
+    strayack(sock, pkt) {
+        if (pkt.cmd === "connect") sock.write(connack(0))
+        if (pkt.cmd !== "publish" || pkt.topic === "done") return
+        const id = pkt.messageId ?? 0
+        if (pkt.topic === "ack/wrong") sock.write(gen({ cmd: "puback", messageId: (id % 65535) + 1 }))
+        if (pkt.topic === "ack/flood") {
+            const burst: Buffer[] = []
+            for (let i = 0; i < 400; i++) burst.push(gen({ cmd: "puback", messageId: 30000 + i }))
+            for (let i = 0; i < 1000; i++) burst.push(gen({ cmd: "pingresp" }))
+            burst.push(gen({ cmd: "puback", messageId: id }))
+            sock.write(Buffer.concat(burst))
+        }
+    },
     pingok(sock, pkt) {
         if (pkt.cmd === "connect") sock.write(connack(0))
         if (pkt.cmd === "pingreq") sock.write(gen({ cmd: "pingresp" }))
