@@ -2,11 +2,12 @@
 // interval into the telemetry queue, twin and method handling, counters.
 import * as ds from "@devicescript/core"
 import { ClimateSensor } from "./sensors"
-import { TelemetryQueue, telemetryBuildBody } from "./telemetry"
+import { TelemetryQueue } from "./telemetry"
 import { MethodResult, methodHandle } from "./direct-methods"
 import { twinBuildDeviceInfo, twinBuildIntervalAck, twinIsNewer, twinParseDesired } from "./device-twin"
 
-const QUEUE_CAPACITY = 32
+/** 21 minutes of readings at the default 10 s interval: a 10-minute outage plus the way back loses none. */
+export const QUEUE_CAPACITY = 128
 
 export class DeviceApp {
     readonly queue = new TelemetryQueue(QUEUE_CAPACITY)
@@ -36,7 +37,14 @@ export class DeviceApp {
             const wait = this.msUntilTelemetry()
             // Short sleeps pick up an interval change within a second.
             if (wait > 0) await ds.sleep(Math.min(wait, 1000))
-            else await this.takeReading()
+            else {
+                try {
+                    await this.takeReading()
+                } catch (e) {
+                    // A sensor that fails once must not end the sampling for good.
+                    console.log("app: reading failed: " + (e as Error).message)
+                }
+            }
         }
     }
 
@@ -44,12 +52,14 @@ export class DeviceApp {
         this.nextReadingMs = ds.millis() + this.intervalSec * 1000
         const r = await this.sensor.read()
         this.seq++
-        this.queue.push({ seq: this.seq, body: telemetryBuildBody(r, this.seq) })
-        if (this.queue.dropped > 0) console.log("app: telemetry queue full, " + this.queue.dropped + " oldest readings dropped so far")
+        const before = this.queue.dropped
+        this.queue.push(this.seq, r)
+        if (this.queue.dropped > before && (before === 0 || this.queue.dropped % 10 === 0))
+            console.log("app: telemetry queue full, " + this.queue.dropped + " oldest readings dropped so far")
     }
 
     deviceInfoJson(): string {
-        return twinBuildDeviceInfo(this.firmwareVersion, this.intervalSec)
+        return twinBuildDeviceInfo(this.firmwareVersion, this.intervalSec, this.queue.dropped)
     }
 
     private setInterval(sec: number) {
@@ -82,8 +92,9 @@ export class DeviceApp {
         return this.applyDesired(patch, "update")
     }
 
-    invokeMethod(name: string, payload: string): MethodResult {
-        const r = methodHandle(name, payload, {
+    /** `request`: the parsed JSON payload, or undefined when it was refused. */
+    invokeMethod(name: string, request: any): MethodResult {
+        const r = methodHandle(name, request, {
             firmwareVersion: this.firmwareVersion,
             intervalSec: this.intervalSec,
             uptimeSec: Math.floor((ds.millis() - this.bootMs) / 1000),

@@ -19,8 +19,9 @@ export function twinIntervalIsValid(v: any): boolean {
 
 /** Reads a desired section (full twin's `desired` or a desired PATCH body). */
 export function twinParseDesired(desired: any): DesiredChange {
-    const version = desired && typeof desired["$version"] === "number" ? desired["$version"] : -1
-    const v = desired ? desired.telemetryInterval : undefined
+    const isObject = desired !== null && typeof desired === "object"
+    const version = isObject && typeof desired["$version"] === "number" ? desired["$version"] : -1
+    const v = isObject ? desired.telemetryInterval : undefined
     if (v === undefined || v === null) return { version, interval: -1, intervalInvalid: false }
     if (!twinIntervalIsValid(v)) return { version, interval: -1, intervalInvalid: true }
     return { version, interval: v, intervalInvalid: false }
@@ -38,6 +39,10 @@ export function twinBuildIntervalAck(value: number, status: number, version: num
     )
 }
 
-export function twinBuildDeviceInfo(firmwareVersion: string, intervalSec: number): string {
-    return '{"firmwareVersion":' + jsonQuote(firmwareVersion) + ',"telemetryIntervalActive":' + intervalSec + "}"
+/** Reported on every connect; `droppedReadings` counts readings lost to a full queue since boot. */
+export function twinBuildDeviceInfo(firmwareVersion: string, intervalSec: number, droppedReadings: number): string {
+    return (
+        '{"firmwareVersion":' + jsonQuote(firmwareVersion) + ',"telemetryIntervalActive":' + intervalSec +
+        ',"droppedReadings":' + droppedReadings + "}"
+    )
 }

@@ -18,17 +18,15 @@ export interface MethodResult {
     newIntervalSec: number
 }
 
-function parse(payload: string): any {
-    try {
-        return JSON.parse(payload)
-    } catch (e) {
-        return undefined
-    }
-}
+/** Longest method name this device answers by name; anything longer is none of its methods. */
+export const METHOD_NAME_MAX = 64
 
-export function methodHandle(name: string, payload: string, s: DeviceStatus): MethodResult {
+/** `request`: the JSON payload already parsed (within limits), or undefined when it was refused. */
+export function methodHandle(name: string, request: any, s: DeviceStatus): MethodResult {
+    if (name.length > METHOD_NAME_MAX)
+        return { status: 404, body: '{"error":"unknown method (' + name.length + '-character name)"}', newIntervalSec: -1 }
     if (name === "setTelemetryInterval") {
-        const req = parse(payload)
+        const req = request
         const v = req !== null && typeof req === "object" ? req.seconds : req
         if (!twinIntervalIsValid(v))
             return { status: 400, body: '{"error":"expected {\\"seconds\\": 1..3600}"}', newIntervalSec: -1 }

@@ -3,6 +3,8 @@
 export interface ClimateReading {
     temperature: number
     humidity: number
+    /** hPa, when the board has a pressure sensor. */
+    pressure?: number
 }
 
 export interface ClimateSensor {

@@ -3,11 +3,13 @@
 // telemetry and reacts to twin, method and C2D messages until the link drops or
 // the token is due for renewal.
 import * as ds from "@devicescript/core"
-import { MqttClient, MqttError } from "../mqtt/client"
+import { MqttClient, MqttError, mqttIsAuthRefusal } from "../mqtt/client"
 import { MqttPublish } from "../mqtt/packet"
 import { sasBuildHubToken } from "../sas"
 import { WallClock } from "../time/clock"
 import { FirmwareError } from "../errors"
+import { JsonLimits, jsonParseBounded } from "../encoding/json-bounds"
+import { logClip } from "../log-text"
 import { propertyBagGet } from "./property-bag"
 import {
     HUB_DESIRED_FILTER,
@@ -34,7 +36,7 @@ export interface HubOptions {
     port: number
     deviceId: string
     /** null: X.509, no password and no token to renew. */
-    deviceKey: string
+    deviceKey: string | null
     modelId: string
     sasTtlSec: number
 }
@@ -49,12 +51,24 @@ export class HubAuthError extends FirmwareError {
 const MAX_PACKET = 8192
 /** Reconnect with a new token at 80 % of its life (MQTT 3.1.1 cannot re-authenticate in place). */
 const RENEW_AT = 0.8
+/** Longer topics (a huge property bag, method name or rid) are dropped before any parsing. */
+const MAX_TOPIC = 1024
+const MAX_RID = 64
+/** IoT Hub nests twin properties at most 10 deep (plus the `desired` wrapper); the VM's parser crashes at a few hundred. */
+const TWIN_LIMITS: JsonLimits = { maxBytes: MAX_PACKET, maxDepth: 16, maxValues: 256 }
+const METHOD_LIMITS: JsonLimits = { maxBytes: MAX_PACKET, maxDepth: 16, maxValues: 256 }
+/** A session proves healthy by staying up this long with an acknowledged request. */
+export const HUB_HEALTHY_MS = 60000
 
 export class HubSession {
     private mqtt: MqttClient
     private rid = 0
     private getRid = ""
     private renewAtMs = 0
+    private connectedMs = 0
+    /** PUBACKs and twin answers received: the hub serves this session, not only accepts it. */
+    private answers = 0
+    private reportedDropped = 0
 
     constructor(readonly o: HubOptions, readonly app: DeviceApp) {}
 
@@ -78,14 +92,15 @@ export class HubSession {
             ackTimeoutMs: 10000,
             connectTimeoutMs: 15000,
             inboxSize: 8,
+            inboxBytes: MAX_PACKET + 4096,
         })
         try {
             await this.mqtt.connect()
         } catch (e) {
-            const code = e instanceof MqttError ? (e as MqttError).code : 0
-            if (code === 4 || code === 5) throw new HubAuthError("refused " + o.deviceId + ": " + (e as Error).message)
+            if (mqttIsAuthRefusal(e)) throw new HubAuthError("refused " + o.deviceId + ": " + (e as Error).message)
             throw e
         }
+        this.connectedMs = ds.millis()
         // A certificate session has no token to renew; it runs until the link drops.
         this.renewAtMs = o.deviceKey === null ? 0 : ds.millis() + Math.floor(ttl * 1000 * RENEW_AT)
         await this.mqtt.subscribe(hubGetC2dFilter(o.deviceId), 1)
@@ -129,6 +144,11 @@ export class HubSession {
         if (this.mqtt) await this.mqtt.close()
     }
 
+    /** Whether this session stayed up a minute and the hub answered it: only then do backoffs reset. */
+    provedHealthy(): boolean {
+        return this.connectedMs > 0 && this.answers > 0 && ds.millis() - this.connectedMs >= HUB_HEALTHY_MS
+    }
+
     private async flushTelemetry() {
         const q = this.app.queue
         for (;;) {
@@ -136,8 +156,14 @@ export class HubSession {
             if (m === null) return
             await this.mqtt.publish(hubGetTelemetryTopic(this.o.deviceId, telemetryProperties(m)), Buffer.from(m.body), 1)
             q.ack()
+            this.answers++
             this.app.messagesSent++
             console.log("hub: telemetry #" + m.seq + " acknowledged " + m.body)
+        }
+        // Readings the queue had to drop are told, never lost silently.
+        if (q.dropped !== this.reportedDropped) {
+            this.reportedDropped = q.dropped
+            await this.report(this.app.deviceInfoJson())
         }
     }
 
@@ -147,34 +173,22 @@ export class HubSession {
 
     private async handle(msg: MqttPublish) {
         const t = msg.topic
-        const text = msg.payload.toString("utf-8")
-        const twinRes = hubParseTwinResponseTopic(t)
-        if (twinRes !== null) {
-            if (twinRes.rid === this.getRid) {
-                if (twinRes.status !== 200) {
-                    console.log("hub: twin GET failed with " + twinRes.status)
-                    return
-                }
-                const twin = JSON.parse(text)
-                const reports = this.app.applyTwin(twin.desired)
-                await this.report(this.app.deviceInfoJson())
-                for (const r of reports) await this.report(r)
-            } else if (twinRes.status === 204) console.log("hub: reported properties stored (version " + twinRes.version + ")")
-            else console.log("hub: twin request " + twinRes.rid + " failed with " + twinRes.status + " " + text)
-            return
-        }
-        const desiredVersion = hubParseDesiredTopic(t)
-        if (desiredVersion >= 0) {
-            const reports = this.app.applyDesiredPatch(JSON.parse(text))
-            for (const r of reports) await this.report(r)
-            return
-        }
+        // A method is answered whatever its name (the service waits for it); parsing it takes native string calls only.
         const method = hubParseMethodTopic(t)
-        if (method !== null) {
-            const res = this.app.invokeMethod(method.name, text)
-            await this.mqtt.publish(hubGetMethodResponseTopic(res.status, method.rid), Buffer.from(res.body), 0)
-            console.log("hub: method " + method.name + " -> " + res.status + " " + res.body)
-            if (res.newIntervalSec > 0) await this.report(this.app.deviceInfoJson())
+        if (method !== null) return await this.onMethod(method.name, method.rid, msg.payload)
+        if (t.length > MAX_TOPIC) {
+            console.log("hub: dropped a message with a " + t.length + "-character topic: " + logClip(t, 60))
+            return
+        }
+        const twinRes = hubParseTwinResponseTopic(t)
+        if (twinRes !== null) return await this.onTwinResponse(twinRes.rid, twinRes.status, twinRes.version, msg.payload)
+        if (hubParseDesiredTopic(t) >= 0) {
+            const patch = await jsonParseBounded(msg.payload, TWIN_LIMITS)
+            if (patch.error !== null) {
+                console.log("hub: desired update refused: " + patch.error)
+                return
+            }
+            for (const r of this.app.applyDesiredPatch(patch.value)) await this.report(r)
             return
         }
         const c2d = hubParseC2dTopic(this.o.deviceId, t)
@@ -182,11 +196,44 @@ export class HubSession {
             this.app.c2dReceived++
             let props = ""
             for (const p of c2d) props += " " + p.name + "=" + p.value
-            console.log("hub: c2d message" + props + " body " + text)
+            console.log("hub: c2d message" + logClip(props, 200) + " body " + logClip(msg.payload.toString("utf-8"), 120))
             const mid = propertyBagGet(c2d, "$.mid")
-            if (mid !== null) console.log("hub: c2d " + mid + " completed")
+            if (mid !== null) console.log("hub: c2d " + logClip(mid, 64) + " completed")
             return
         }
-        console.log("hub: ignored message on " + t)
+        console.log("hub: ignored message on " + logClip(t, 120))
+    }
+
+    private async onTwinResponse(rid: string, status: number, version: number, payload: Buffer) {
+        this.answers++
+        if (rid !== this.getRid) {
+            if (status === 204) console.log("hub: reported properties stored (version " + version + ")")
+            else console.log("hub: twin request " + logClip(rid, MAX_RID) + " failed with " + status + " " + logClip(payload.toString("utf-8"), 120))
+            return
+        }
+        if (status !== 200) {
+            console.log("hub: twin GET failed with " + status)
+            return
+        }
+        const twin = await jsonParseBounded(payload, TWIN_LIMITS)
+        // A twin the device cannot take must not stop it: it reports itself and runs on its settings.
+        const reports = twin.error === null ? this.app.applyTwin(twin.value !== null && typeof twin.value === "object" ? twin.value.desired : null) : []
+        if (twin.error !== null) console.log("hub: twin document refused: " + twin.error)
+        this.reportedDropped = this.app.queue.dropped
+        await this.report(this.app.deviceInfoJson())
+        for (const r of reports) await this.report(r)
+    }
+
+    private async onMethod(name: string, rid: string, payload: Buffer) {
+        if (rid.length > MAX_RID) {
+            console.log("hub: method request with a " + rid.length + "-character $rid dropped: no answer can carry it")
+            return
+        }
+        const request = payload.length === 0 ? null : await jsonParseBounded(payload, METHOD_LIMITS)
+        if (request !== null && request.error !== null) console.log("hub: method payload refused: " + request.error)
+        const res = this.app.invokeMethod(name, request === null ? null : request.error === null ? request.value : undefined)
+        await this.mqtt.publish(hubGetMethodResponseTopic(res.status, rid), Buffer.from(res.body), 0)
+        console.log("hub: method " + logClip(name, 64) + " -> " + res.status + " " + res.body)
+        if (res.newIntervalSec > 0) await this.report(this.app.deviceInfoJson())
     }
 }

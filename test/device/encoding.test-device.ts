@@ -4,6 +4,7 @@ import { yieldBetweenTests } from "./vm-yield"
 import { base64Decode, base64Encode } from "../../src/encoding/base64"
 import { urlDecode, urlEncode } from "../../src/encoding/url"
 import { jsonQuote } from "../../src/encoding/json"
+import { jsonParseBounded } from "../../src/encoding/json-bounds"
 import { sasBuildDpsToken, sasBuildHubToken, sasBuildToken, sasDeriveDeviceKey, sasSign } from "../../src/sas"
 
 const GROUP_KEY = "8isrFI1sGsIlvvFSSFRiMfCNzv21fjbE/+ah/lSh3lF8e2YG1Te7w1KpZhJFFXJrqYKi9yegxkqIChbqOS9Egw=="
@@ -56,6 +57,58 @@ describe("json", () => {
     test("quotes and escapes", () => {
         expect(jsonQuote('a"b\\c\n')).toBe('"a\\"b\\\\c\\u000a"')
         expect(jsonQuote("é")).toBe('"é"')
+    })
+})
+
+function nested(depth: number): Buffer {
+    let open = ""
+    let close = ""
+    for (let i = 0; i < depth; i++) {
+        open += '{"a":'
+        close += "}"
+    }
+    return Buffer.from(open + "1" + close)
+}
+
+const LIMITS = { maxBytes: 8192, maxDepth: 16, maxValues: 256 }
+
+describe("json within limits", () => {
+    yieldBetweenTests()
+    test("parses a document at the depth limit, refuses one level more", async () => {
+        const ok = await jsonParseBounded(nested(16), LIMITS)
+        expect(ok.error).toBe(null)
+        expect(ok.value.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a).toBe(1)
+        expect((await jsonParseBounded(nested(17), LIMITS)).error).toBe("nested deeper than 16 levels")
+    })
+    test("refuses nesting a thousand deep without crashing the VM", async () => {
+        const r = await jsonParseBounded(nested(1000), { maxBytes: 8192, maxDepth: 16, maxValues: 256 })
+        expect(r.error).toBe("nested deeper than 16 levels")
+        const arrays = Buffer.alloc(3000)
+        arrays.fillAt(0, 3000, 91)
+        expect((await jsonParseBounded(arrays, LIMITS)).error).toBe("nested deeper than 16 levels")
+    })
+    test("brackets, commas and escaped quotes inside strings do not count", async () => {
+        const r = await jsonParseBounded(Buffer.from('{"k":"[[[[{{{{,,,,\\\"[[[[","n":[1,2]}'), { maxBytes: 100, maxDepth: 2, maxValues: 6 })
+        expect(r.error).toBe(null)
+        expect(r.value.n[1]).toBe(2)
+    })
+    test("refuses too many values, too many bytes, and text that is not JSON", async () => {
+        let many = "["
+        for (let i = 0; i < 300; i++) many += "0,"
+        many += "0]"
+        expect((await jsonParseBounded(Buffer.from(many), LIMITS)).error).toBe("more than 256 values")
+        expect((await jsonParseBounded(Buffer.alloc(9000), LIMITS)).error).toBe("9000 bytes, more than 8192")
+        expect((await jsonParseBounded(Buffer.from('{"a":'), LIMITS)).error).toBe("not valid JSON")
+        expect((await jsonParseBounded(Buffer.from(""), LIMITS)).error).toBe("not valid JSON")
+    })
+    test("scans 8 KB in slices without tripping the VM's loop guard", async () => {
+        const big = Buffer.alloc(8190)
+        big.fillAt(0, 8190, 32)
+        big[0] = 34
+        big[8188] = 34
+        const r = await jsonParseBounded(big, LIMITS)
+        expect(r.error).toBe(null)
+        expect(r.value.length).toBe(8187)
     })
 })
 

@@ -70,18 +70,26 @@ describe("twin and methods", () => {
         expect(twinBuildIntervalAck(5, 200, 3, "applied")).toBe('{"telemetryInterval":{"value":5,"ac":200,"av":3,"ad":"applied"}}')
     })
     test("methods: set interval, state, unknown is 404", () => {
-        const s = methodHandle("setTelemetryInterval", '{"seconds":2}', STATUS)
+        const s = methodHandle("setTelemetryInterval", { seconds: 2 }, STATUS)
         expect(s.status).toBe(200)
         expect(s.newIntervalSec).toBe(2)
-        expect(methodHandle("setTelemetryInterval", "7", STATUS).newIntervalSec).toBe(7)
-        expect(methodHandle("setTelemetryInterval", '{"seconds":0}', STATUS).status).toBe(400)
-        expect(methodHandle("setTelemetryInterval", "not json", STATUS).status).toBe(400)
-        const st = methodHandle("getDeviceState", "null", STATUS)
+        expect(methodHandle("setTelemetryInterval", 7, STATUS).newIntervalSec).toBe(7)
+        expect(methodHandle("setTelemetryInterval", { seconds: 0 }, STATUS).status).toBe(400)
+        // undefined: the payload was refused before parsing
+        expect(methodHandle("setTelemetryInterval", undefined, STATUS).status).toBe(400)
+        const st = methodHandle("getDeviceState", null, STATUS)
         expect(st.status).toBe(200)
         expect(JSON.parse(st.body).messagesSent).toBe(3)
-        const u = methodHandle("selfDestruct", "{}", STATUS)
+        const u = methodHandle("selfDestruct", {}, STATUS)
         expect(u.status).toBe(404)
         expect(u.body).toBe('{"error":"unknown method: selfDestruct"}')
+    })
+    test("a method name too long for any method is answered without echoing it", () => {
+        let name = ""
+        for (let i = 0; i < 50; i++) name += "abcdefghij"
+        const r = methodHandle(name, {}, STATUS)
+        expect(r.status).toBe(404)
+        expect(r.body).toBe('{"error":"unknown method (500-character name)"}')
     })
 })
 
@@ -99,15 +107,38 @@ describe("device state", () => {
         expect(app.interval()).toBe(5)
         expect(app.applyTwin({ telemetryInterval: 7, $version: 4 }).length).toBe(1)
         expect(app.interval()).toBe(7)
+        // Whatever JSON a hostile twin holds, it is no desired section: nothing applied, nothing thrown.
+        expect(app.applyTwin(42).length).toBe(0)
+        expect(app.applyTwin(null).length).toBe(0)
+        expect(app.applyDesiredPatch("text").length).toBe(0)
     })
-    test("telemetry queue keeps order and a hard cap", () => {
+    test("telemetry queue keeps order and a hard cap, counting what it drops", () => {
         const q = new TelemetryQueue(3)
-        for (let i = 1; i <= 5; i++) q.push({ seq: i, body: "" })
+        for (let i = 1; i <= 5; i++) q.push(i, { temperature: i, humidity: 40 })
         expect(q.length()).toBe(3)
         expect(q.dropped).toBe(2)
         expect(q.peek().seq).toBe(3)
         q.ack()
         expect(q.peek().seq).toBe(4)
+        q.ack()
+        q.ack()
+        expect(q.peek()).toBe(null)
+        q.ack()
+        expect(q.length()).toBe(0)
+    })
+    test("queued readings come back exactly, negative and with pressure", () => {
+        const q = new TelemetryQueue(2)
+        q.push(7, { temperature: -12.3, humidity: 45.6 })
+        q.push(8, { temperature: 21.05, humidity: 0, pressure: 1013.25 })
+        expect(q.peek().body).toBe('{"temperature":-12.3,"humidity":45.6,"seq":7}')
+        q.ack()
+        expect(q.peek().body).toBe('{"temperature":21.05,"humidity":0,"pressure":1013.25,"seq":8}')
+    })
+    test("the default queue holds a 10-minute outage at the default interval", () => {
+        const app = new DeviceApp("1.0", 10, new SimulatedClimateSensor())
+        // 60 readings in 10 minutes, and the way back (one backoff step of at most a minute, DPS not needed).
+        expect(app.queue.capacity >= 60 + 6 + 6).toBe(true)
+        expect(app.deviceInfoJson()).toBe('{"firmwareVersion":"1.0","telemetryIntervalActive":10,"droppedReadings":0}')
     })
     test("stored values are checked before use", () => {
         expect(storeIsPlausibleValue("myhub.azure-devices.net")).toBe(true)
