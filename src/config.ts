@@ -2,7 +2,9 @@
 // secrets in .env.local, both deployed to the board's settings store.
 import { readSetting } from "@devicescript/settings"
 import { sasDeriveDeviceKey } from "./sas"
+import { base64Decode } from "./encoding/base64"
 import { DPS_DEFAULT_HOST } from "./dps/provisioning"
+import { ConfigError } from "./errors"
 
 export interface HostPort {
     host: string
@@ -13,7 +15,7 @@ export interface DeviceConfig {
     idScope: string
     registrationId: string
     /** The individual key, or the one derived from the group key; null for X.509 (the image's client certificate authenticates). */
-    deviceKey: string
+    deviceKey: string | null
     fromGroupKey: boolean
     dps: HostPort
     time: HostPort
@@ -23,10 +25,12 @@ export interface DeviceConfig {
     /** Port of the assigned hub: the DPS endpoint's port, as in Azure where both are 8883. */
     hubPort: number
     /** IoT Edge transparent gateway (GATEWAY_HOST) to open TLS to instead of the hub, or null. */
-    gateway: HostPort
+    gateway: HostPort | null
     telemetryIntervalSec: number
     /** Ignore the stored assignment and run DPS. */
     reprovision: boolean
+    /** First wait after a definitive refusal (credentials, disabled, failed allocation); doubles up to an hour. */
+    refusedRetrySec: number
 }
 
 export const MQTT_TLS_PORT = 8883
@@ -39,20 +43,44 @@ export function configParseHostPort(value: string, defaultPort: number): HostPor
     if (colon > 0 && text.indexOf(":") === colon) {
         const port = parseInt(text.slice(colon + 1))
         if (!(port >= 1 && port <= 65535) || "" + port !== text.slice(colon + 1))
-            throw new Error("config: bad port in " + text)
+            throw new ConfigError("config: bad port in " + text)
         return { host: text.slice(0, colon), port }
     }
-    if (text.length === 0) throw new Error("config: empty host")
+    if (text.length === 0) throw new ConfigError("config: empty host")
     return { host: text, port: defaultPort }
 }
+
+/** Longest host name (RFC 1035) or id the device accepts from its settings. */
+const MAX_SETTING_TEXT = 200
 
 async function text(key: string, required: boolean): Promise<string> {
     const v = await readSetting<any>(key, null)
     if (v === null || v === undefined || ("" + v).trim() === "") {
-        if (required) throw new Error("config: setting " + key + " is missing (.env.defaults / .env.local)")
+        if (required) throw new ConfigError("config: setting " + key + " is missing (.env.defaults / .env.local)")
         return ""
     }
-    return ("" + v).trim()
+    const t = ("" + v).trim()
+    if (t.length > MAX_SETTING_TEXT) throw new ConfigError("config: setting " + key + " is longer than " + MAX_SETTING_TEXT + " characters")
+    return t
+}
+
+async function hostPort(key: string, fallback: string, defaultPort: number): Promise<HostPort> {
+    const v = (await text(key, false)) || fallback
+    if (!v) return null
+    try {
+        return configParseHostPort(v, defaultPort)
+    } catch (e) {
+        throw new ConfigError("config: setting " + key + ": " + (e as Error).message.slice("config: ".length))
+    }
+}
+
+/** A base64 key setting, checked now so a typo stops the device with a line naming it. */
+function checkKey(key: string, value: string) {
+    try {
+        if (value) base64Decode(value)
+    } catch (e) {
+        throw new ConfigError("config: setting " + key + " is not a base64 key")
+    }
 }
 
 function isTrue(v: string): boolean {
@@ -63,13 +91,8 @@ async function positive(key: string, fallback: number): Promise<number> {
     const v = await text(key, false)
     if (v === "") return fallback
     const n = parseInt(v)
-    if (!(n > 0)) throw new Error("config: setting " + key + " must be a positive number")
+    if (!(n > 0)) throw new ConfigError("config: setting " + key + " must be a positive number")
     return n
-}
-
-async function gatewaySetting(): Promise<HostPort> {
-    const v = await text("GATEWAY_HOST", false)
-    return v ? configParseHostPort(v, MQTT_TLS_PORT) : null
 }
 
 export async function configRead(): Promise<DeviceConfig> {
@@ -79,15 +102,16 @@ export async function configRead(): Promise<DeviceConfig> {
     const groupKey = await text("GROUP_KEY", false)
     const attestation = (await text("ATTESTATION", false)) || "symmetricKey"
     if (attestation !== "symmetricKey" && attestation !== "x509")
-        throw new Error("config: ATTESTATION must be symmetricKey or x509, not " + attestation)
+        throw new ConfigError("config: setting ATTESTATION must be symmetricKey or x509, not " + attestation)
     const x509 = attestation === "x509"
     if (x509 && (deviceKeySetting || groupKey))
-        throw new Error("config: ATTESTATION=x509 authenticates with the image's client certificate; remove DEVICE_KEY / GROUP_KEY")
+        throw new ConfigError("config: ATTESTATION=x509 authenticates with the image's client certificate; remove DEVICE_KEY / GROUP_KEY")
     if (!x509 && !deviceKeySetting && !groupKey)
-        throw new Error("config: set DEVICE_KEY (individual enrollment) or GROUP_KEY (group enrollment) in .env.local, or ATTESTATION=x509")
-    const dps = configParseHostPort((await text("DPS_HOST", false)) || DPS_DEFAULT_HOST, MQTT_TLS_PORT)
-    const timeSetting = await text("TIME_HOST", false)
-    const time = timeSetting ? configParseHostPort(timeSetting, HTTPS_PORT) : { host: dps.host, port: HTTPS_PORT }
+        throw new ConfigError("config: set DEVICE_KEY (individual enrollment) or GROUP_KEY (group enrollment) in .env.local, or ATTESTATION=x509")
+    checkKey("DEVICE_KEY", deviceKeySetting)
+    checkKey("GROUP_KEY", groupKey)
+    const dps = await hostPort("DPS_HOST", DPS_DEFAULT_HOST, MQTT_TLS_PORT)
+    const time = await hostPort("TIME_HOST", dps.host, HTTPS_PORT)
     return {
         idScope,
         registrationId,
@@ -99,8 +123,9 @@ export async function configRead(): Promise<DeviceConfig> {
         sasTtlSec: await positive("SAS_TTL", 3600),
         dpsTimeoutSec: await positive("DPS_TIMEOUT", 120),
         hubPort: dps.port,
-        gateway: await gatewaySetting(),
+        gateway: await hostPort("GATEWAY_HOST", "", MQTT_TLS_PORT),
         telemetryIntervalSec: await positive("INTERVAL", 10),
         reprovision: isTrue(await text("REPROVISION", false)),
+        refusedRetrySec: await positive("REFUSED_RETRY", 60),
     }
 }

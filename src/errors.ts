@@ -7,3 +7,10 @@ export class FirmwareError extends Error {
         this.message = message
     }
 }
+
+/** A setting is missing or invalid: the only error that stops the program (the message names the setting). */
+export class ConfigError extends FirmwareError {
+    constructor(message: string) {
+        super("ConfigError", message)
+    }
+}

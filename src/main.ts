@@ -1,74 +1,41 @@
 // Boot: settings -> wall clock -> assignment (stored, or DPS) -> hub session,
-// forever: renew the token by reconnecting, back off on failures, provision
-// again when the hub no longer accepts the identity.
+// for ever: renew the token by reconnecting, back off on failures, provision
+// again when the hub no longer accepts the identity. Every stage retries; only
+// a configuration error stops the program.
 import * as ds from "@devicescript/core"
 import { DeviceConfig, configRead } from "./config"
-import { WallClock, clockSyncFromHttps } from "./time/clock"
-import { DpsAssignment, dpsRegister } from "./dps/provisioning-client"
+import { WallClock, clockSyncForever } from "./time/clock"
+import { provisionForever, refusalBackoff } from "./dps/provisioning-loop"
 import { HubAuthError, HubSession } from "./hub/hub-session"
 import { DeviceApp } from "./app/device-app"
 import { SimulatedClimateSensor } from "./app/sensors"
-import { retryBackoffMs } from "./retry"
-import {
-    storeForgetAssignment,
-    storeLoadAssignment,
-    storeOwnerOf,
-    storeSaveAssignment,
-} from "./store/assignment-store"
+import { Backoff, retryDescribeMs } from "./retry"
+import { ConfigError } from "./errors"
+import { storeForgetAssignment } from "./store/assignment-store"
 
-export const FIRMWARE_VERSION = "0.2.0"
+export const FIRMWARE_VERSION = "0.3.0"
 const RECONNECT_BASE_MS = 1000
 const RECONNECT_MAX_MS = 60000
+/**
+ * Hub connections failing this many times in a row (about 15 minutes at the cap) suggest the
+ * hub itself is gone; DPS knows where the device belongs now.
+ */
+const HUB_FAILURES_BEFORE_DPS = 20
 
-async function provision(cfg: DeviceConfig, clock: WallClock): Promise<DpsAssignment> {
-    const owner = storeOwnerOf(cfg.idScope, cfg.registrationId)
-    if (!cfg.reprovision) {
-        const stored = await storeLoadAssignment(owner)
-        if (stored !== null) {
-            console.log("dps: using stored assignment " + stored.assignedHub + " / " + stored.deviceId)
-            return stored
-        }
-    }
-    const a = await dpsRegister(
-        {
-            host: cfg.dps.host,
-            port: cfg.dps.port,
-            idScope: cfg.idScope,
-            registrationId: cfg.registrationId,
-            deviceKey: cfg.deviceKey,
-            modelId: cfg.modelId,
-            sasTtlSec: cfg.sasTtlSec,
-            deadlineMs: cfg.dpsTimeoutSec * 1000,
-        },
-        clock
-    )
-    console.log("dps: assigned to " + a.assignedHub + " as " + a.deviceId)
-    await storeSaveAssignment(owner, a)
-    return a
-}
-
-async function boot() {
-    console.log("boot: azure-iot-devicescript " + FIRMWARE_VERSION)
-    const cfg = await configRead()
-    console.log("auth: " + (cfg.deviceKey === null ? "X.509 client certificate" : cfg.fromGroupKey ? "key derived from the group key" : "device key"))
+async function live(cfg: DeviceConfig, app: DeviceApp) {
     const clock = new WallClock()
-    const now = await clockSyncFromHttps(clock, cfg.time.host, cfg.time.port, 15000)
+    const now = await clockSyncForever(clock, cfg.time.host, cfg.time.port)
     console.log("clock: " + now + " s since epoch (from " + cfg.time.host + ")")
-    const app = new DeviceApp(FIRMWARE_VERSION, cfg.telemetryIntervalSec, new SimulatedClimateSensor())
-    let assignment = await provision(cfg, clock)
-    const sampler = async () => {
-        await app.runSampler()
-    }
-    sampler.start()
-    let failures = 0
+    const refusals = refusalBackoff(cfg)
+    const transport = new Backoff(RECONNECT_BASE_MS, RECONNECT_MAX_MS)
+    let assignment = await provisionForever(cfg, clock, refusals)
     for (;;) {
         // Through an IoT Edge gateway the TLS peer changes; user name and SAS audience stay the hub's.
         const gw = cfg.gateway
-        const target = gw ? gw.host : assignment.assignedHub
         const session = new HubSession(
             {
                 hubHostName: assignment.assignedHub,
-                connectHost: target,
+                connectHost: gw ? gw.host : assignment.assignedHub,
                 // The hub listens where DPS does (8883 in Azure; one port in the emulator).
                 port: gw ? gw.port : cfg.hubPort,
                 deviceId: assignment.deviceId,
@@ -78,27 +45,59 @@ async function boot() {
             },
             app
         )
+        let failure: Error = null
         try {
             console.log("hub: connecting to " + (gw ? "gateway " + gw.host + ":" + gw.port : assignment.assignedHub) + " as " + assignment.deviceId)
             await session.connect(clock)
             console.log("hub: connected")
-            failures = 0
             await session.run()
         } catch (e) {
-            await session.close()
-            if (e instanceof HubAuthError) {
-                // Refused right after a fresh assignment too: back off rather than hammer DPS.
-                const pause = failures > 0 ? retryBackoffMs(failures, RECONNECT_BASE_MS, RECONNECT_MAX_MS, Math.random()) : 0
-                failures++
-                console.log("hub: " + (e as Error).message + "; provisioning again" + (pause > 0 ? " in " + pause + " ms" : ""))
-                if (pause > 0) await ds.sleep(pause)
-                await storeForgetAssignment()
-                assignment = await provision(cfg, clock)
-                continue
-            }
-            const wait = retryBackoffMs(failures, RECONNECT_BASE_MS, RECONNECT_MAX_MS, Math.random())
-            failures++
-            console.log("hub: connection lost (" + (e as Error).message + "), reconnecting in " + wait + " ms")
+            failure = e as Error
+        }
+        await session.close()
+        // Only a session that stayed up and was served resets the waits: a hub (or a twin device
+        // sharing the identity) that accepts and drops cannot make the device hammer it.
+        if (session.provedHealthy()) {
+            transport.reset()
+            refusals.reset()
+        }
+        if (failure === null) continue
+        const refused = failure instanceof HubAuthError
+        if (refused || transport.failures() >= HUB_FAILURES_BEFORE_DPS) {
+            // The first refusal provisions at once (the identity moved or was re-keyed); a refusal
+            // again right after a fresh assignment waits, growing, rather than hammer DPS.
+            const again = refused && refusals.failures() > 0
+            const wait = refused ? refusals.next(Math.random()) : 0
+            console.log("hub: " + failure.message + "; provisioning again" + (again ? " in " + retryDescribeMs(wait) : ""))
+            if (again) await ds.sleep(wait)
+            transport.reset()
+            await storeForgetAssignment()
+            assignment = await provisionForever(cfg, clock, refusals)
+            continue
+        }
+        const wait = transport.next(Math.random())
+        console.log("hub: connection lost (" + failure.message + "), reconnecting in " + retryDescribeMs(wait))
+        await ds.sleep(wait)
+    }
+}
+
+async function boot() {
+    console.log("boot: azure-iot-devicescript " + FIRMWARE_VERSION)
+    const cfg = await configRead()
+    console.log("auth: " + (cfg.deviceKey === null ? "X.509 client certificate" : cfg.fromGroupKey ? "key derived from the group key" : "device key"))
+    const app = new DeviceApp(FIRMWARE_VERSION, cfg.telemetryIntervalSec, new SimulatedClimateSensor())
+    const sampler = async () => {
+        await app.runSampler()
+    }
+    sampler.start()
+    // live() retries every stage itself; this loop is for the error nobody foresaw.
+    const unforeseen = new Backoff(RECONNECT_BASE_MS, RECONNECT_MAX_MS)
+    for (;;) {
+        try {
+            await live(cfg, app)
+        } catch (e) {
+            const wait = unforeseen.next(Math.random())
+            console.log("boot: unexpected " + (e as Error).name + ": " + (e as Error).message + "; starting over in " + retryDescribeMs(wait))
             await ds.sleep(wait)
         }
     }
@@ -107,7 +106,7 @@ async function boot() {
 try {
     await boot()
 } catch (e) {
-    // One line a person (and the simulator's runner) can act on; the device then stays idle
-    // rather than hammering a service that already said no.
+    if (!(e instanceof ConfigError)) throw e
+    // One line naming the setting; the device then idles rather than run on a configuration it cannot use.
     console.log("fatal: " + (e as Error).message)
 }

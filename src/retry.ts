@@ -14,3 +14,36 @@ export function retryClampAfterSec(retryAfterSec: number, fallbackSec: number, m
     if (retryAfterSec < 0) return fallbackSec
     return retryAfterSec > maxSec ? maxSec : retryAfterSec
 }
+
+/**
+ * One retry schedule: each failure waits longer, up to the cap, until reset().
+ * Loops reset only after a success that proved itself (a healthy session, an
+ * assignment), so a peer that accepts and drops cannot make the device hammer it.
+ */
+export class Backoff {
+    private attempt = 0
+
+    constructor(readonly baseMs: number, readonly maxMs: number) {}
+
+    /** The wait before the next try; counts a failure. */
+    next(jitter01: number): number {
+        const d = retryBackoffMs(this.attempt, this.baseMs, this.maxMs, jitter01)
+        if (this.attempt < 32) this.attempt++
+        return d
+    }
+
+    failures(): number {
+        return this.attempt
+    }
+
+    reset() {
+        this.attempt = 0
+    }
+}
+
+/** "850 ms", "2.5 s", "4 min" for log lines. */
+export function retryDescribeMs(ms: number): string {
+    if (ms < 1000) return ms + " ms"
+    if (ms < 120000) return Math.floor(ms / 100) / 10 + " s"
+    return Math.floor(ms / 60000) + " min"
+}

@@ -37,11 +37,14 @@ export interface DpsResponse {
     rid: string
     /** Seconds, or -1 when the server sent none. */
     retryAfterSec: number
+    /** The JSON body, or null when there was none or it was refused (see bodyError). */
     body: any
+    /** Why the body was refused (too large, too deep, not JSON), or null. */
+    bodyError: string | null
 }
 
-/** Parses `$dps/registrations/res/{status}/?$rid={rid}[&retry-after={s}]` plus its JSON body; null for other topics. */
-export function dpsParseResponse(topic: string, payload: Buffer): DpsResponse {
+/** Parses `$dps/registrations/res/{status}/?$rid={rid}[&retry-after={s}]`; null for other topics. The body is the caller's to add. */
+export function dpsParseResponseTopic(topic: string): DpsResponse {
     if (!topic.startsWith(RESPONSE_PREFIX)) return null
     const rest = topic.slice(RESPONSE_PREFIX.length)
     const slash = rest.indexOf("/")
@@ -51,17 +54,14 @@ export function dpsParseResponse(topic: string, payload: Buffer): DpsResponse {
     const q = rest.indexOf("?", slash)
     const query = q >= 0 ? rest.slice(q + 1) : ""
     const ridRaw = queryGet(query, "$rid")
-    const rid = ridRaw === null ? null : urlDecode(ridRaw)
+    let rid: string = null
+    try {
+        rid = ridRaw === null ? null : urlDecode(ridRaw)
+    } catch (e) {
+        return null
+    }
     const after = queryGet(query, "retry-after")
     const n = after === null ? -1 : parseInt(after)
     const retryAfterSec = n >= 0 ? n : -1
-    let body: any = null
-    if (payload.length > 0) {
-        try {
-            body = JSON.parse(payload.toString("utf-8"))
-        } catch (e) {
-            body = null
-        }
-    }
-    return { status, rid, retryAfterSec, body }
+    return { status, rid, retryAfterSec, body: null, bodyError: null }
 }

@@ -2,8 +2,11 @@
 import * as ds from "@devicescript/core"
 import { connect } from "@devicescript/net"
 import { httpBuildDateRequest, httpFindDateHeader, httpParseImfFixdate } from "./http-date"
+import { Backoff, retryDescribeMs } from "../retry"
 
 const MAX_HEAD = 4096
+/** 2025-01-01T00:00:00Z. */
+const EARLIEST_EPOCH_SEC = 1735689600
 
 export class WallClock {
     private baseSec = -1
@@ -43,19 +46,39 @@ export async function clockSyncFromHttps(
                 head = head.slice(0, end)
                 break
             }
-            if (head.length > MAX_HEAD) throw new Error("clock: response head too large")
+            if (head.length > MAX_HEAD) throw new Error("response head too large")
             const left = deadline - ds.millis()
-            if (left <= 0) throw new Error("clock: no response from " + host)
+            if (left <= 0) throw new Error("no response from " + host)
             const chunk = await sock.recv(left)
             if (chunk === null) break
             if (chunk !== undefined) head = head.concat(chunk)
         }
         const date = httpFindDateHeader(head.toString("utf-8"))
         const sec = date === null ? -1 : httpParseImfFixdate(date)
-        if (sec < 0) throw new Error("clock: no valid Date header from " + host)
+        // A date before this firmware was written is a broken server, and tokens signed with it would be refused.
+        if (sec < EARLIEST_EPOCH_SEC) throw new Error("no valid Date header from " + host)
         clock.set(sec)
         return sec
     } finally {
         await sock.close()
+    }
+}
+
+const SYNC_TIMEOUT_MS = 15000
+
+/**
+ * Sets the clock, retrying for ever with backoff: on a board this is also the wait for
+ * the network (Wi-Fi may come up long after boot), and no time server's answer is final.
+ */
+export async function clockSyncForever(clock: WallClock, host: string, port: number): Promise<number> {
+    const backoff = new Backoff(1000, 60000)
+    for (;;) {
+        try {
+            return await clockSyncFromHttps(clock, host, port, SYNC_TIMEOUT_MS)
+        } catch (e) {
+            const wait = backoff.next(Math.random())
+            console.log("clock: " + (e as Error).message + "; retrying in " + retryDescribeMs(wait))
+            await ds.sleep(wait)
+        }
     }
 }

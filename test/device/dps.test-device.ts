@@ -6,15 +6,23 @@ import {
     dpsGetPollTopic,
     dpsGetRegisterTopic,
     dpsGetUsername,
-    dpsParseResponse,
+    dpsParseResponseTopic,
 } from "../../src/dps/provisioning"
-import { DPS_ASSIGNED, DPS_FAIL, DPS_POLL, DPS_RETRY, dpsDecide } from "../../src/dps/provisioning-policy"
-import { retryBackoffMs } from "../../src/retry"
+import { DPS_ASSIGNED, DPS_POLL, DPS_REFUSED, DPS_RETRY, dpsDecide } from "../../src/dps/provisioning-policy"
+import { Backoff, retryBackoffMs } from "../../src/retry"
 import { httpFindDateHeader, httpParseImfFixdate } from "../../src/time/http-date"
 import { configParseHostPort } from "../../src/config"
 
+/** A response as the client hands it to dpsDecide: topic parsed, body parsed (null when empty or not JSON). */
 function resp(topic: string, body: string) {
-    return dpsParseResponse(topic, Buffer.from(body))
+    const r = dpsParseResponseTopic(topic)
+    if (r === null || body === "") return r
+    try {
+        r.body = JSON.parse(body)
+    } catch (e) {
+        r.bodyError = "not valid JSON"
+    }
+    return r
 }
 
 describe("dps wire format", () => {
@@ -48,6 +56,7 @@ describe("dps wire format", () => {
         expect(resp("$iothub/twin/res/200/?$rid=1", "{}")).toBe(null)
         expect(resp("$dps/registrations/res/abc/?$rid=1", "{}")).toBe(null)
         expect(resp("$dps/registrations/res/200/?$rid=1", "{not json").body).toBe(null)
+        expect(resp("$dps/registrations/res/200/?$rid=%zz", "{}")).toBe(null)
     })
 })
 
@@ -71,17 +80,28 @@ describe("dps decisions", () => {
         expect(d.action).toBe(DPS_ASSIGNED)
         expect(d.assignedHub).toBe("h.azure-devices.net")
         expect(d.deviceId).toBe("d1")
-        expect(dpsDecide(resp("$dps/registrations/res/200/?$rid=2", '{"status":"assigned","registrationState":{}}'), 0, 0).action).toBe(DPS_FAIL)
     })
-    test("failed and disabled stop with the reason", () => {
+    test("an answer that makes no sense is retried with backoff, never final", () => {
+        const empty = dpsDecide(resp("$dps/registrations/res/200/?$rid=2", '{"status":"assigned","registrationState":{}}'), 0, 0)
+        expect(empty.action).toBe(DPS_RETRY)
+        expect(empty.delayMs).toBe(1000)
+        const broken = dpsDecide(resp("$dps/registrations/res/200/?$rid=2", '{"status":"assigned"'), 2, 1)
+        expect(broken.action).toBe(DPS_RETRY)
+        expect(broken.delayMs).toBe(8000)
+        expect(broken.message).toBe("malformed DPS response (status 200, body not valid JSON)")
+        expect(dpsDecide(resp("$dps/registrations/res/202/?$rid=2", '{"status":"assigning"}'), 0, 0).action).toBe(DPS_RETRY)
+        expect(dpsDecide(resp("$dps/registrations/res/200/?$rid=2", '{"status":"someday"}'), 0, 0).action).toBe(DPS_RETRY)
+        expect(dpsDecide(resp("$dps/registrations/res/200/?$rid=2", '{"status":"assigned","registrationState":{"assignedHub":7,"deviceId":"d"}}'), 0, 0).action).toBe(DPS_RETRY)
+    })
+    test("failed and disabled are refusals with the reason", () => {
         const f = dpsDecide(
             resp("$dps/registrations/res/200/?$rid=2", '{"operationId":"4.x","status":"failed","registrationState":{"errorCode":400209,"errorMessage":"no hub"}}'),
             0, 0
         )
-        expect(f.action).toBe(DPS_FAIL)
+        expect(f.action).toBe(DPS_REFUSED)
         expect(f.message).toBe("allocation failed: 400209 no hub")
         const d = dpsDecide(resp("$dps/registrations/res/200/?$rid=2", '{"operationId":"4.x","status":"disabled"}'), 0, 0)
-        expect(d.action).toBe(DPS_FAIL)
+        expect(d.action).toBe(DPS_REFUSED)
         expect(d.message).toBe("enrollment is disabled")
     })
     test("429 and 5xx retry with backoff, never faster than retry-after", () => {
@@ -92,17 +112,30 @@ describe("dps decisions", () => {
         expect(s.action).toBe(DPS_RETRY)
         expect(s.delayMs >= 8000 && s.delayMs <= 16000).toBe(true)
     })
-    test("other 4xx are final", () => {
+    test("other 4xx are refusals", () => {
         const u = dpsDecide(resp("$dps/registrations/res/401/?$rid=3", '{"errorCode":401002,"message":"Unauthorized"}'), 0, 0)
-        expect(u.action).toBe(DPS_FAIL)
+        expect(u.action).toBe(DPS_REFUSED)
         expect(u.message).toBe("registration refused: 401 401002 Unauthorized")
-        expect(dpsDecide(resp("$dps/registrations/res/404/?$rid=3", ""), 0, 0).action).toBe(DPS_FAIL)
+        expect(dpsDecide(resp("$dps/registrations/res/404/?$rid=3", ""), 0, 0).action).toBe(DPS_REFUSED)
     })
     test("backoff doubles, caps, jitters", () => {
         expect(retryBackoffMs(0, 1000, 60000, 1)).toBe(1000)
         expect(retryBackoffMs(0, 1000, 60000, 0)).toBe(500)
         expect(retryBackoffMs(3, 1000, 60000, 1)).toBe(8000)
         expect(retryBackoffMs(30, 1000, 60000, 1)).toBe(60000)
+    })
+    test("a Backoff grows until reset, and never past its cap", () => {
+        const b = new Backoff(1000, 8000)
+        expect(b.next(1)).toBe(1000)
+        expect(b.next(1)).toBe(2000)
+        expect(b.next(1)).toBe(4000)
+        expect(b.next(1)).toBe(8000)
+        for (let i = 0; i < 100; i++) b.next(1)
+        expect(b.next(1)).toBe(8000)
+        expect(b.next(0)).toBe(4000)
+        b.reset()
+        expect(b.failures()).toBe(0)
+        expect(b.next(1)).toBe(1000)
     })
 })
 
