@@ -52,10 +52,24 @@ export async function bootDevice(emu: RunningEmulator, settings: DeviceSettings,
     }
 }
 
-/** The outcome of provisioning as the device reports it: assigned hub and id, or its fatal error. */
-export async function provisioningOutcome(d: BootedDevice, timeoutMs = 20000): Promise<{ hub?: string; deviceId?: string; fatal?: string }> {
-    const m = await d.line(/^dps: assigned to (\S+) as (\S+)|^fatal: (.*)/, timeoutMs)
-    return m[3] !== undefined ? { fatal: m[3] } : { hub: m[1], deviceId: m[2] }
+export interface ProvisioningOutcome {
+    hub?: string
+    deviceId?: string
+    /** A definitive refusal: the device waits long (REFUSED_RETRY, growing) and asks again. */
+    refused?: string
+    /** A transport or server failure: the device backs off and retries. */
+    retrying?: string
+    /** A configuration error, the one thing that stops the device. */
+    fatal?: string
+}
+
+/** The first outcome of provisioning as the device reports it. */
+export async function provisioningOutcome(d: BootedDevice, timeoutMs = 20000): Promise<ProvisioningOutcome> {
+    const m = await d.line(/^dps: assigned to (\S+) as (\S+)$|^dps: (.*); asking again in |^dps: (.*); retrying in |^fatal: (.*)/, timeoutMs)
+    if (m[3] !== undefined) return { refused: m[3] }
+    if (m[4] !== undefined) return { retrying: m[4] }
+    if (m[5] !== undefined) return { fatal: m[5] }
+    return { hub: m[1], deviceId: m[2] }
 }
 
 /** `until` with the end-to-end tests' default patience. */

@@ -1,7 +1,7 @@
 // The built firmware provisions itself in the simulator against the emulator, over real TLS.
 import * as assert from "assert"
 import { randomKey, individual, group, startEmulator, RunningEmulator } from "../emulator/fixtures"
-import { BootedDevice, bootDevice, provisioningOutcome } from "./harness"
+import { BootedDevice, bootDevice, provisioningOutcome, until } from "./harness"
 import { certToPem, createRootCa } from "../../sim/pki"
 
 async function unrelatedRootCa(): Promise<string> {
@@ -48,10 +48,14 @@ describe("firmware provisioning end to end", function () {
         assert.strictEqual(emu.emulator.registration("e2e-group-dev-7")?.enrollmentGroupId, "e2e-group")
     })
 
-    it("a wrong key ends in a clear error naming the refusal, and nothing is assigned", async () => {
-        const d = await boot("e2e-wrong", { DEVICE_KEY: randomKey() })
+    it("a wrong key is a refusal named in one line; the device waits and asks again, never stops", async () => {
+        const d = await boot("e2e-wrong", { DEVICE_KEY: randomKey() }, { REFUSED_RETRY: 1 })
         const o = await provisioningOutcome(d)
-        assert.match(o.fatal ?? "", /DPS refused the credentials of e2e-wrong: .*not authorized \(CONNACK 5\)/)
+        assert.match(o.refused ?? "", /DPS refused the credentials of e2e-wrong: .*not authorized \(CONNACK 5\)/)
+        // Asked again after REFUSED_RETRY (scaled 0.5..1), then after twice that.
+        await d.line(/^dps: DPS refused .*; asking again in [\d.]+ s$/)
+        const again = await until("a second refusal", () => d.device.consoleLines.filter((l) => /; asking again in /.test(l)).length >= 2 || undefined, 10000)
+        assert.ok(again)
         assert.strictEqual(emu.emulator.registration("e2e-wrong")?.status === "assigned", false)
     })
 
@@ -67,19 +71,22 @@ describe("firmware provisioning end to end", function () {
         assert.match(d.device.consoleLines.join("\n"), /dps: server error \(503/)
     })
 
-    it("a failed allocation ends in a clear error with DPS's errorCode and message", async () => {
+    it("a failed allocation is a refusal with DPS's errorCode and message", async () => {
         const d = await boot("e2e-failed", { DEVICE_KEY: failing.attestation.primaryKey })
-        assert.deepStrictEqual(await provisioningOutcome(d), { fatal: "allocation failed: 400209 no hub can take this device" })
+        assert.deepStrictEqual(await provisioningOutcome(d), { refused: "allocation failed: 400209 no hub can take this device" })
     })
 
-    it("a disabled enrollment ends in a clear error", async () => {
+    it("a disabled enrollment is a refusal that says so", async () => {
         const d = await boot("e2e-disabled", { DEVICE_KEY: disabled.attestation.primaryKey })
-        assert.deepStrictEqual(await provisioningOutcome(d), { fatal: "enrollment is disabled" })
+        assert.deepStrictEqual(await provisioningOutcome(d), { refused: "enrollment is disabled" })
     })
 
-    it("an endpoint whose certificate does not chain to an image trust anchor is refused with the TLS reason", async () => {
+    it("an endpoint whose certificate does not chain to an image trust anchor is refused with the TLS reason, and retried", async () => {
         const d = await bootDevice(emu, { REG_ID: "e2e-ind", DEVICE_KEY: ind.attestation.primaryKey }, { trustAnchors: [await unrelatedRootCa()] })
         devices.push(d)
-        assert.match((await provisioningOutcome(d)).fatal ?? "", /certificate not trusted by the image/)
+        // The clock's HTTPS endpoint is the first TLS peer; the device keeps trying it, with backoff.
+        await d.line(/^clock: .*certificate not trusted by the image.*; retrying in [\d.]+ m?s$/)
+        await d.line(/^clock: .*certificate not trusted by the image.*; retrying in/)
+        assert.ok(!d.device.consoleLines.some((l) => l.startsWith("dps: assigned")))
     })
 })

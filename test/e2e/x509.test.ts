@@ -32,6 +32,7 @@ describe("firmware X.509 attestation end to end", function () {
                 { registrationId: "e2e-x509-disabled", attestation: { type: "x509", certificate: certToPem(disabledDevice.cert) }, enabled: false },
                 { enrollmentGroupId: "e2e-x509-fleet", attestation: { type: "x509", caCertificate: "fleet-root" } },
                 { enrollmentGroupId: "e2e-x509-unproven", attestation: { type: "x509", caCertificate: "unproven-root" } },
+                { enrollmentGroupId: "e2e-x509-late", attestation: { type: "x509", caCertificate: "late-root" } },
                 { enrollmentGroupId: "e2e-x509-partner", attestation: { type: "x509", certificate: certToPem(intermediate.cert) } },
             ],
             {},
@@ -70,11 +71,11 @@ describe("firmware X.509 attestation end to end", function () {
     }
 
     /** The device's own words and the emulator's reason for refusing it. */
-    async function refusal(d: BootedDevice, regId: string): Promise<{ fatal: string; reason: string }> {
+    async function refusal(d: BootedDevice, regId: string): Promise<{ refused: string; reason: string }> {
         const o = await provisioningOutcome(d)
-        assert.ok(o.fatal, `expected a refusal, got ${JSON.stringify(o)}`)
+        assert.ok(o.refused, `expected a refusal, got ${JSON.stringify(o)}`)
         const ev = emu.events.find((e) => e.name === "dps.refused" && e.data.clientId === regId)
-        return { fatal: o.fatal!, reason: ev?.data.reason ?? "" }
+        return { refused: o.refused!, reason: ev?.data.reason ?? "" }
     }
 
     it("individual enrollment (self-signed device certificate): assigned, then a hub session with the certificate", async () => {
@@ -103,15 +104,29 @@ describe("firmware X.509 attestation end to end", function () {
     it("a CA without proof of possession is refused, and nothing is assigned", async () => {
         const leaf = await issueClientCert(unverifiedRoot, { commonName: "e2e-x509-unproven-1" })
         const r = await refusal(await boot("e2e-x509-unproven-1", leaf), "e2e-x509-unproven-1")
-        assert.match(r.fatal, /DPS refused the credentials of e2e-x509-unproven-1/)
+        assert.match(r.refused, /DPS refused the credentials of e2e-x509-unproven-1/)
         assert.match(r.reason, /not verified/)
         assert.strictEqual(emu.emulator.registration("e2e-x509-unproven-1"), undefined)
+    })
+
+    it("refused while its CA is unverified, the device asks again by itself and is assigned once the CA is proven", async () => {
+        const root = await createRootCa({ commonName: "e2e late root" })
+        const dps = emu.emulator.dps
+        dps.uploadCaCertificate("late-root", certToPem(root.cert))
+        const leaf = await issueClientCert(root, { commonName: "e2e-x509-late-1" })
+        const d = await bootDevice(emu, { REG_ID: "e2e-x509-late-1", ATTESTATION: "x509", REFUSED_RETRY: 2 }, { clientIdentity: await clientCert(leaf) })
+        devices.push(d)
+        assert.match((await provisioningOutcome(d)).refused ?? "", /DPS refused the credentials of e2e-x509-late-1/)
+        const { verificationCode } = dps.generateVerificationCode("late-root")
+        dps.verifyCaCertificate("late-root", certToPem((await issueClientCert(root, { commonName: verificationCode })).cert))
+        await d.line(/^dps: assigned to localhost as e2e-x509-late-1/, 15000)
+        assert.strictEqual(emu.emulator.registration("e2e-x509-late-1")?.enrollmentGroupId, "e2e-x509-late")
     })
 
     it("a certificate whose CN is not the registration id is refused", async () => {
         const leaf = await issueClientCert(verifiedRoot, { commonName: "e2e-x509-someone-else" })
         const r = await refusal(await boot("e2e-x509-fleet-8", leaf), "e2e-x509-fleet-8")
-        assert.match(r.fatal, /DPS refused the credentials of e2e-x509-fleet-8/)
+        assert.match(r.refused, /DPS refused the credentials of e2e-x509-fleet-8/)
         assert.match(r.reason, /e2e-x509-someone-else/)
     })
 
@@ -131,7 +146,7 @@ describe("firmware X.509 attestation end to end", function () {
         const d = await bootDevice(emu, { REG_ID: "e2e-x509-ind", ATTESTATION: "x509" })
         devices.push(d)
         const r = await refusal(d, "e2e-x509-ind")
-        assert.match(r.fatal, /DPS refused the credentials of e2e-x509-ind/)
+        assert.match(r.refused, /DPS refused the credentials of e2e-x509-ind/)
         assert.match(r.reason, /no SAS token and no client certificate/)
     })
 
@@ -146,7 +161,7 @@ describe("firmware X.509 attestation end to end", function () {
     it("a disabled enrollment ends in a clear error naming it", async () => {
         const d = await boot("e2e-x509-disabled", disabledDevice)
         const o = await provisioningOutcome(d)
-        assert.match(o.fatal ?? "", /disabled/)
+        assert.match(o.refused ?? "", /disabled/)
         assert.strictEqual(emu.emulator.registration("e2e-x509-disabled")?.status, "disabled")
     })
 })
