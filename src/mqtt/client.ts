@@ -55,6 +55,7 @@ export class MqttError extends FirmwareError {
 
 const WRITE_CHUNK = 1024
 const RECV_POLL_MS = 1000
+const RECV_SETTLE_MS = 20
 /** Packets dispatched between yields, so a chunk of thousands of tiny packets cannot trip the VM's loop guard. */
 const DISPATCH_SLICE = 16
 const CONNACK_REASONS = [
@@ -306,6 +307,11 @@ export class MqttClient {
             }
         }
         await sock.close()
+        // The runtime's recv(timeout) waits with ds.wait, whose handler fiber may still be queued
+        // when the wait times out; if this fiber ended first, that handler would resume a disposed
+        // fiber and the VM would die ("fiber already disposed", seen under fuzzing). Suspending once
+        // more lets such a handler resume this fiber harmlessly before it ends.
+        await ds.sleep(RECV_SETTLE_MS)
     }
 
     private async dispatch(f: MqttFrame | MqttSkipped) {
