@@ -7,7 +7,7 @@ import { WallClock, clockSyncFromHttps } from "./time/clock"
 import { DpsAssignment, dpsRegister } from "./dps/provisioning-client"
 import { HubAuthError, HubSession } from "./hub/hub-session"
 import { DeviceApp } from "./app/device-app"
-import { SimulatedClimateSensor } from "./app/sensors"
+import { peripheralsStart } from "./board/peripherals"
 import { retryBackoffMs } from "./retry"
 import {
     storeForgetAssignment,
@@ -54,7 +54,7 @@ async function boot() {
     const clock = new WallClock()
     const now = await clockSyncFromHttps(clock, cfg.time.host, cfg.time.port, 15000)
     console.log("clock: " + now + " s since epoch (from " + cfg.time.host + ")")
-    const app = new DeviceApp(FIRMWARE_VERSION, cfg.telemetryIntervalSec, new SimulatedClimateSensor())
+    const app = new DeviceApp(FIRMWARE_VERSION, cfg.telemetryIntervalSec, await peripheralsStart())
     let assignment = await provision(cfg, clock)
     const sampler = async () => {
         await app.runSampler()

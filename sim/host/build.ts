@@ -11,6 +11,8 @@ const CLI_OUTPUT = path.join(ROOT, ".devicescript", "bin", "bytecode.devs")
 const LOCK_DIR = path.join(ROOT, ".devicescript", "build.lock")
 const LOCK_OWNER = path.join(LOCK_DIR, "pid")
 const LOCK_POLL_MS = 100
+/** DeviceScript register models that test suites and the simulated sensor board compile in. */
+const SENSOR_MODELS_DIR = path.join(ROOT, "sim", "sensor-models")
 
 export interface BuildResult {
     outFile: string
@@ -19,7 +21,7 @@ export interface BuildResult {
 
 let queue: Promise<unknown> = Promise.resolve()
 
-/** Builds `entry` into `outFile`, skipped when `outFile` is newer than every .ts under src/ and the entry's directory. */
+/** Builds `entry` into `outFile`, skipped when `outFile` is newer than every .ts under src/, the sensor models and the entry's directory. */
 export function buildFirmware(entry: string, outFile: string, opts: { force?: boolean } = {}): Promise<BuildResult> {
     const run = queue.then(() => build(path.resolve(ROOT, entry), path.resolve(ROOT, outFile), !!opts.force))
     queue = run.catch(() => undefined)
@@ -27,7 +29,7 @@ export function buildFirmware(entry: string, outFile: string, opts: { force?: bo
 }
 
 async function build(entry: string, outFile: string, force: boolean): Promise<BuildResult> {
-    if (force || !isNewerThanSources(outFile, [path.join(ROOT, "src"), path.dirname(entry)])) {
+    if (force || !isNewerThanSources(outFile, [path.join(ROOT, "src"), SENSOR_MODELS_DIR, path.dirname(entry)])) {
         const release = await lockBuilds()
         try {
             await runCli(["build", "--no-colors", path.relative(ROOT, entry)])

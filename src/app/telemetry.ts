@@ -9,7 +9,11 @@ export interface TelemetryMessage {
 }
 
 export function telemetryBuildBody(r: ClimateReading, seq: number): string {
-    return '{"temperature":' + r.temperature + ',"humidity":' + r.humidity + ',"seq":' + seq + "}"
+    let body = "{"
+    if (r.temperature !== undefined) body += '"temperature":' + r.temperature + ","
+    if (r.humidity !== undefined) body += '"humidity":' + r.humidity + ","
+    if (r.pressure !== undefined) body += '"pressure":' + r.pressure + ","
+    return body + '"seq":' + seq + "}"
 }
 
 export function telemetryProperties(m: TelemetryMessage): HubProperty[] {

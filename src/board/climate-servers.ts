@@ -1,0 +1,41 @@
+// DeviceScript's standard sensor servers (temperature, humidity, air pressure) over a driver's
+// read function, so the application reads roles and any board with these servers works the same.
+import * as ds from "@devicescript/core"
+import { SensorServer, startServer } from "@devicescript/server"
+
+/**
+ * A sensor server whose reading comes from a driver. A failed read keeps the previous value and says
+ * so once: streaming must not stop, and the failure is in the log rather than a crash.
+ */
+class DriverSensorServer extends SensorServer {
+    private value = 0
+    private failing = false
+
+    constructor(spec: ds.ServiceSpec, readonly label: string, readonly source: () => Promise<number>) {
+        super(spec)
+    }
+
+    async reading() {
+        try {
+            this.value = await this.source()
+            if (this.failing) console.log("sensor: " + this.label + " reads again")
+            this.failing = false
+        } catch (e) {
+            if (!this.failing) console.log("sensor: " + this.label + " read failed (" + (e as Error).message + "), keeping the last value")
+            this.failing = true
+        }
+        return this.value
+    }
+}
+
+export function startTemperatureServer(label: string, source: () => Promise<number>) {
+    startServer(new DriverSensorServer(ds.Temperature.spec, label, source))
+}
+
+export function startHumidityServer(label: string, source: () => Promise<number>) {
+    startServer(new DriverSensorServer(ds.Humidity.spec, label, source))
+}
+
+export function startAirPressureServer(label: string, source: () => Promise<number>) {
+    startServer(new DriverSensorServer(ds.AirPressure.spec, label, source))
+}
