@@ -8,6 +8,8 @@ import { DpsAssignment, dpsRegister } from "./dps/provisioning-client"
 import { HubAuthError, HubSession } from "./hub/hub-session"
 import { DeviceApp } from "./app/device-app"
 import { peripheralsStart } from "./board/peripherals"
+import { statusLightShow } from "./board/status-light"
+import { buttonMessagesStart } from "./board/button-messages"
 import { retryBackoffMs } from "./retry"
 import {
     storeForgetAssignment,
@@ -21,6 +23,7 @@ const RECONNECT_BASE_MS = 1000
 const RECONNECT_MAX_MS = 60000
 
 async function provision(cfg: DeviceConfig, clock: WallClock): Promise<DpsAssignment> {
+    await statusLightShow("provisioning")
     const owner = storeOwnerOf(cfg.idScope, cfg.registrationId)
     if (!cfg.reprovision) {
         const stored = await storeLoadAssignment(owner)
@@ -55,6 +58,7 @@ async function boot() {
     const now = await clockSyncFromHttps(clock, cfg.time.host, cfg.time.port, 15000)
     console.log("clock: " + now + " s since epoch (from " + cfg.time.host + ")")
     const app = new DeviceApp(FIRMWARE_VERSION, cfg.telemetryIntervalSec, await peripheralsStart())
+    buttonMessagesStart(app)
     let assignment = await provision(cfg, clock)
     const sampler = async () => {
         await app.runSampler()
@@ -82,10 +86,12 @@ async function boot() {
             console.log("hub: connecting to " + (gw ? "gateway " + gw.host + ":" + gw.port : assignment.assignedHub) + " as " + assignment.deviceId)
             await session.connect(clock)
             console.log("hub: connected")
+            await statusLightShow("connected")
             failures = 0
             await session.run()
         } catch (e) {
             await session.close()
+            await statusLightShow("offline")
             if (e instanceof HubAuthError) {
                 // Refused right after a fresh assignment too: back off rather than hammer DPS.
                 const pause = failures > 0 ? retryBackoffMs(failures, RECONNECT_BASE_MS, RECONNECT_MAX_MS, Math.random()) : 0

@@ -4,28 +4,38 @@ import { I2cBus, hex2 } from "../drivers/i2c-bus"
 import { HTS221_ADDRESS, Hts221 } from "../drivers/hts221"
 import { LPS22HB_ADDRESS, Lps22hb } from "../drivers/lps22hb"
 import { startAirPressureServer, startHumidityServer, startTemperatureServer } from "./climate-servers"
+import { ClimateRoles } from "./role-climate-sensor"
 
-/** Returns the names of the sensors that started. */
-export async function boardSensorsStart(bus: I2cBus): Promise<string[]> {
-    const started: string[] = []
+async function initOrReport(part: { init(): Promise<void> }): Promise<boolean> {
+    try {
+        await part.init()
+        return true
+    } catch (e) {
+        console.log("sensor: " + (e as Error).message + "; telemetry goes on without it")
+        return false
+    }
+}
+
+/**
+ * Initializes the parts, then starts every server in one step: the VM's role clients learn a device's
+ * servers from its first announcement (500 ms after the first server starts), never later ones.
+ * `startOtherServers` (the simulator's part models) joins that step. Returns the roles that started.
+ */
+export async function boardSensorsStart(bus: I2cBus, startOtherServers: () => void = null): Promise<ClimateRoles> {
     const hts = new Hts221(bus)
-    try {
-        await hts.init()
-        startTemperatureServer("HTS221", async () => (await hts.read()).temperature)
-        startHumidityServer("HTS221", async () => (await hts.read()).humidity)
-        started.push("HTS221")
-        console.log("sensor: HTS221 at I2C " + hex2(HTS221_ADDRESS) + ": temperature, humidity")
-    } catch (e) {
-        console.log("sensor: " + (e as Error).message + "; telemetry goes on without it")
-    }
     const lps = new Lps22hb(bus)
-    try {
-        await lps.init()
-        startAirPressureServer("LPS22HB", async () => (await lps.read()).pressure)
-        started.push("LPS22HB")
-        console.log("sensor: LPS22HB at I2C " + hex2(LPS22HB_ADDRESS) + ": pressure")
-    } catch (e) {
-        console.log("sensor: " + (e as Error).message + "; telemetry goes on without it")
+    const htsOk = await initOrReport(hts)
+    const lpsOk = await initOrReport(lps)
+    const roles: ClimateRoles = {}
+    if (htsOk) {
+        roles.temperature = startTemperatureServer("HTS221", async () => (await hts.read()).temperature)
+        roles.humidity = startHumidityServer("HTS221", async () => (await hts.read()).humidity)
+        console.log("sensor: HTS221 at I2C " + hex2(HTS221_ADDRESS) + ": temperature, humidity")
     }
-    return started
+    if (lpsOk) {
+        roles.pressure = startAirPressureServer("LPS22HB", async () => (await lps.read()).pressure)
+        console.log("sensor: LPS22HB at I2C " + hex2(LPS22HB_ADDRESS) + ": pressure")
+    }
+    if (startOtherServers !== null) startOtherServers()
+    return roles
 }

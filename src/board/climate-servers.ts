@@ -28,14 +28,16 @@ class DriverSensorServer extends SensorServer {
     }
 }
 
-export function startTemperatureServer(label: string, source: () => Promise<number>) {
-    startServer(new DriverSensorServer(ds.Temperature.spec, label, source))
+// Each returns the role bound to the server it started (by the name startServer gives it: a role
+// without a name binds only to servers the device announced from its start).
+export function startTemperatureServer(label: string, source: () => Promise<number>): ds.Temperature {
+    return new ds.Temperature(startServer(new DriverSensorServer(ds.Temperature.spec, label, source)))
 }
 
-export function startHumidityServer(label: string, source: () => Promise<number>) {
-    startServer(new DriverSensorServer(ds.Humidity.spec, label, source))
+export function startHumidityServer(label: string, source: () => Promise<number>): ds.Humidity {
+    return new ds.Humidity(startServer(new DriverSensorServer(ds.Humidity.spec, label, source)))
 }
 
-export function startAirPressureServer(label: string, source: () => Promise<number>) {
-    startServer(new DriverSensorServer(ds.AirPressure.spec, label, source))
+export function startAirPressureServer(label: string, source: () => Promise<number>): ds.AirPressure {
+    return new ds.AirPressure(startServer(new DriverSensorServer(ds.AirPressure.spec, label, source)))
 }

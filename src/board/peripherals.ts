@@ -8,15 +8,22 @@ import { I2cBus } from "../drivers/i2c-bus"
 import { boardSensorsStart } from "./board-sensors"
 import { RoleClimateSensor } from "./role-climate-sensor"
 
+const ROLE_BIND_TIMEOUT_MS = 3000
 let modelBus: I2cBus = null
+let startModelServers: () => void = null
 
-/** For simulator entry files: run the drivers on this bus instead of the simulated climate. */
-export function peripheralsUseBus(bus: I2cBus) {
+/**
+ * For simulator entry files: run the drivers on this bus of register models instead of the simulated
+ * climate; `startServers` starts the entry's other part models (a button) together with the sensors'.
+ */
+export function peripheralsUseBus(bus: I2cBus, startServers: () => void) {
     modelBus = bus
+    startModelServers = startServers
 }
 
 export async function peripheralsStart(): Promise<ClimateSensor> {
     if (ds.isSimulator() && modelBus === null) return new SimulatedClimateSensor()
-    await boardSensorsStart(modelBus === null ? i2c : modelBus)
-    return new RoleClimateSensor()
+    const sensor = new RoleClimateSensor(await boardSensorsStart(modelBus === null ? i2c : modelBus, startModelServers))
+    await sensor.waitForRoles(ROLE_BIND_TIMEOUT_MS)
+    return sensor
 }

@@ -1,5 +1,5 @@
 // In-VM: the HTS221 and LPS22HB drivers against register models written from the datasheets
-// (sim/sensor-models/), the datasheets' worked examples as vectors, and the fault cases.
+// (sim/sensor-models/), the datasheets' worked examples as vectors, and the fault cases; button A.
 import * as ds from "@devicescript/core"
 import { describe, expect, test } from "@devicescript/test"
 import { yieldBetweenTests } from "./vm-yield"
@@ -11,6 +11,9 @@ import { Lps22hb } from "../../src/drivers/lps22hb"
 import { boardSensorsStart } from "../../src/board/board-sensors"
 import { RoleClimateSensor } from "../../src/board/role-climate-sensor"
 import { telemetryBuildBody } from "../../src/app/telemetry"
+import { ButtonModel } from "../../sim/sensor-models/button-model"
+import { buttonMessagesStart } from "../../src/board/button-messages"
+import { DeviceApp } from "../../src/app/device-app"
 
 /** The HTS221 datasheet's conversion examples: 10 °C at 300, 20 °C at 500; 20 %rH at 0, 40 %rH at 10000. */
 const DATASHEET_FACTORY: Hts221Factory = { h0rH: 20, h1rH: 40, h0Out: 0, h1Out: 10000, t0degC: 10, t1degC: 20, t0Out: 300, t1Out: 500 }
@@ -162,8 +165,8 @@ describe("LPS22HB driver", () => {
     })
 })
 
-describe("board sensors through their roles", () => {
-    test("a sensor that fails is left out; telemetry carries the others", async () => {
+describe("board parts through their roles", () => {
+    test("a sensor that fails is left out, telemetry carries the others; button A queues a message", async () => {
         const bus = new I2cModelBus()
         const hts = new Hts221Model(DATASHEET_FACTORY)
         hts.setRawOutputs(5000, 400)
@@ -171,10 +174,13 @@ describe("board sensors through their roles", () => {
         lps.neverReady = true
         bus.attach(0x5f, hts)
         bus.attach(0x5c, lps)
-        const started = await boardSensorsStart(bus)
-        expect(started.join()).toBe("HTS221")
-        const sensor = new RoleClimateSensor()
-        await ds.sleep(500)
+        let buttonA: ButtonModel
+        const roles = await boardSensorsStart(bus, () => {
+            buttonA = new ButtonModel()
+        })
+        expect(roles.pressure).toBe(undefined)
+        const sensor = new RoleClimateSensor(roles)
+        await sensor.waitForRoles(3000)
         const r = await sensor.read()
         expect(r.temperature).toBe(15)
         expect(r.humidity).toBe(30)
@@ -183,5 +189,13 @@ describe("board sensors through their roles", () => {
         expect(telemetryBuildBody({ temperature: 21.5, humidity: 40, pressure: 1013.25 }, 8)).toBe(
             '{"temperature":21.5,"humidity":40,"pressure":1013.25,"seq":8}'
         )
+
+        const app = new DeviceApp("1.0", 60, sensor)
+        const button = buttonMessagesStart(app)
+        for (let i = 0; i < 50 && !button.isBound; i++) await ds.sleep(100)
+        await buttonA.press(50)
+        await ds.sleep(300)
+        expect(app.queue.length()).toBe(1)
+        expect(app.queue.peek().body).toBe('{"button":"A","seq":1}')
     })
 })
