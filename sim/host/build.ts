@@ -60,9 +60,22 @@ function newestTsMtime(dir: string): number {
     return newest
 }
 
-function runCli(args: string[]): Promise<void> {
+/**
+ * Runs the pinned CLI under the build lock (`devs bundle` also binds its devtools ports 8081-8083 on
+ * localhost, so no two may run at once); `cwd` is the project directory the CLI reads.
+ */
+export async function runCliLocked(args: string[], cwd: string): Promise<void> {
+    const release = await lockBuilds()
+    try {
+        await runCli(args, cwd)
+    } finally {
+        release()
+    }
+}
+
+function runCli(args: string[], cwd = ROOT): Promise<void> {
     return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
+        const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] })
         let output = ""
         child.stdout.on("data", (d) => (output += d))
         child.stderr.on("data", (d) => (output += d))
