@@ -7,9 +7,9 @@ import * as crypto from "crypto"
 import * as fs from "fs"
 import * as path from "path"
 import { buildBoardImage, readBoardFile } from "../../sim/board-image"
-import { ESP32_CONFIG_OFFSET, decodeImageConfig } from "../../sim/host/image-config"
+import { ESP32_CONFIG_OFFSET, TLS_CA_KEY, TLS_CERT_KEY, TLS_KEY_KEY, decodeImageConfig } from "../../sim/host/image-config"
 import { loadImage, readPemCertificates } from "../../sim/host/image"
-import { AZURE_ROOT_CAS, FIRMWARE_IMAGE } from "../../sim/paths"
+import { AZURE_ROOT_CAS, FIRMWARE_IMAGE, ROOT } from "../../sim/paths"
 import { tempDir } from "../emulator/fixtures"
 import { issue, makeCa, makeWorkDir } from "./throwaway-pki"
 
@@ -95,5 +95,17 @@ describe("board image (devs bundle) decoded", function () {
         assert.ok(where >= ESP32_CONFIG_OFFSET && where < cfgEnd, "the private key inside the configuration partition")
         assert.strictEqual(image.indexOf(Buffer.from(keyPemBody), where + 1), -1, "and nowhere else")
         assert.ok(!image.includes(keyDer))
+    })
+
+    it("uses the keys the ESP32 runtime patch reads (runtime/esp32-image-tls.patch)", () => {
+        const patch = fs.readFileSync(path.join(ROOT, "runtime", "esp32-image-tls.patch"), "utf8")
+        const cfg = decodeImageConfig(image, ESP32_CONFIG_OFFSET)
+        for (const key of [TLS_CA_KEY, TLS_CERT_KEY]) {
+            assert.match(patch, new RegExp(`parse_cfg_certs\\(&tls->\\w+, "${key.replace(".", "\\.")}"\\)`))
+            assert.ok(cfg.has(key + "\x80"), `${key} + 0x80 in the image`)
+        }
+        assert.match(patch, new RegExp(`dcfg_get_string\\("${TLS_KEY_KEY.replace(".", "\\.")}"`))
+        assert.ok(cfg.has(TLS_KEY_KEY))
+        assert.match(patch, /key\[len\] = \(char\)\(0x80 \+ n\)/)
     })
 })
