@@ -1,7 +1,8 @@
 // Offline: the pinned CLI bundles a board image from a stand-in runtime image, and the result is
 // decoded: the board file and the TLS material in the configuration partition (0x9000), the program
 // and its settings in the storage area (0x1c0000), no secret where it must not be; and the
-// simulator's image loader takes the trust anchors and identity from those same bytes.
+// simulator's image loader takes the trust anchors and identity from those same bytes, with which the
+// device provisions against the emulator.
 import * as assert from "assert"
 import * as crypto from "crypto"
 import * as fs from "fs"
@@ -10,7 +11,8 @@ import { buildBoardImage, readBoardFile } from "../../sim/board-image"
 import { ESP32_CONFIG_OFFSET, TLS_CA_KEY, TLS_CERT_KEY, TLS_KEY_KEY, decodeImageConfig } from "../../sim/host/image-config"
 import { loadImage, readPemCertificates } from "../../sim/host/image"
 import { AZURE_ROOT_CAS, FIRMWARE_IMAGE, ROOT } from "../../sim/paths"
-import { tempDir } from "../emulator/fixtures"
+import { RunningEmulator, startEmulator, tempDir } from "../emulator/fixtures"
+import { bootDevice, provisioningOutcome } from "../e2e/harness"
 import { issue, makeCa, makeWorkDir } from "./throwaway-pki"
 
 /** esp32s3 arch (the pinned CLI's boards data): storage area offset and size. */
@@ -28,6 +30,8 @@ describe("board image (devs bundle) decoded", function () {
     let image: Buffer
     let outFile: string
     let pki: { chainFile: string; keyFile: string; key: string; chain: string[] }
+    let emu: RunningEmulator
+    let emulatorCaFile: string
 
     before(async () => {
         const work = makeWorkDir()
@@ -36,6 +40,9 @@ describe("board image (devs bundle) decoded", function () {
         const chainFile = path.join(work, "chain.pem")
         fs.writeFileSync(chainFile, leaf.cert + ca.cert)
         pki = { chainFile, keyFile: leaf.keyFile, key: leaf.key, chain: [leaf.cert, ca.cert] }
+        emu = await startEmulator([{ registrationId: "board-x509-01", attestation: { type: "x509", certificate: leaf.cert } }])
+        emulatorCaFile = path.join(dir, "emulator-root.pem")
+        fs.writeFileSync(emulatorCaFile, emu.ca)
         const runtime = path.join(dir, "stand-in-runtime.bin")
         fs.writeFileSync(runtime, Buffer.alloc(0x10000, 0xff))
         const defaults = path.join(dir, ".env.defaults")
@@ -45,13 +52,16 @@ describe("board image (devs bundle) decoded", function () {
         outFile = path.join(dir, "mxchip_s3-0x0.bin")
         await buildBoardImage({
             board: "mxchip_s3",
-            trustAnchorFiles: AZURE_ROOT_CAS,
+            trustAnchorFiles: [...AZURE_ROOT_CAS, emulatorCaFile],
             clientIdentity: { certFile: chainFile, keyFile: leaf.keyFile },
             envFiles: [defaults],
             runtimeImage: runtime,
             outFile,
         })
         image = fs.readFileSync(outFile)
+    })
+    after(async () => {
+        await emu?.stop()
     })
 
     it("keeps the runtime image and writes the board's configuration at 0x9000, within 8 KB", () => {
@@ -69,9 +79,19 @@ describe("board image (devs bundle) decoded", function () {
 
     it("carries the trust anchors and the X.509 chain and key in the configuration, and the simulator reads them there", () => {
         const loaded = loadImage({ bytecodeFile: FIRMWARE_IMAGE, boardImageFile: outFile })
-        assert.deepStrictEqual(fingerprints(loaded.trustAnchors), fingerprints(AZURE_ROOT_CAS.flatMap(readPemCertificates)))
+        assert.deepStrictEqual(fingerprints(loaded.trustAnchors), fingerprints([...AZURE_ROOT_CAS, emulatorCaFile].flatMap(readPemCertificates)))
         assert.deepStrictEqual(fingerprints(readPemCertificates(pki.chainFile)), fingerprints(loaded.clientIdentity!.cert.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)!))
         assert.ok(new crypto.X509Certificate(pki.chain[0]).checkPrivateKey(crypto.createPrivateKey(loaded.clientIdentity!.key)))
+    })
+
+    it("the simulated device provisions with exactly the image's anchors and client certificate", async () => {
+        const { trustAnchors, clientIdentity } = loadImage({ bytecodeFile: FIRMWARE_IMAGE, boardImageFile: outFile })
+        const d = await bootDevice(emu, { REG_ID: "board-x509-01", ATTESTATION: "x509" }, { trustAnchors, clientIdentity })
+        try {
+            assert.deepStrictEqual(await provisioningOutcome(d), { hub: "localhost", deviceId: "board-x509-01" })
+        } finally {
+            await d.stop()
+        }
     })
 
     it("puts the program and its public settings in the storage area", () => {
