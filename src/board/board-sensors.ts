@@ -6,13 +6,13 @@ import { LPS22HB_ADDRESS, Lps22hb } from "../drivers/lps22hb"
 import { startAirPressureServer, startHumidityServer, startTemperatureServer } from "./climate-servers"
 import { ClimateRoles } from "./role-climate-sensor"
 
-async function initOrReport(part: { init(): Promise<void> }): Promise<boolean> {
+/** The part's first reading, or null (reported) when it cannot be used. */
+async function initOrReport<T>(part: { init(): Promise<T> }): Promise<T> {
     try {
-        await part.init()
-        return true
+        return await part.init()
     } catch (e) {
         console.log("sensor: " + (e as Error).message + "; telemetry goes on without it")
-        return false
+        return null
     }
 }
 
@@ -24,16 +24,16 @@ async function initOrReport(part: { init(): Promise<void> }): Promise<boolean> {
 export async function boardSensorsStart(bus: I2cBus, startOtherServers: () => void = null): Promise<ClimateRoles> {
     const hts = new Hts221(bus)
     const lps = new Lps22hb(bus)
-    const htsOk = await initOrReport(hts)
-    const lpsOk = await initOrReport(lps)
+    const htsFirst = await initOrReport(hts)
+    const lpsFirst = await initOrReport(lps)
     const roles: ClimateRoles = {}
-    if (htsOk) {
-        roles.temperature = startTemperatureServer("HTS221", async () => (await hts.read()).temperature)
-        roles.humidity = startHumidityServer("HTS221", async () => (await hts.read()).humidity)
+    if (htsFirst !== null) {
+        roles.temperature = startTemperatureServer("HTS221", async () => (await hts.read()).temperature, htsFirst.temperature)
+        roles.humidity = startHumidityServer("HTS221", async () => (await hts.read()).humidity, htsFirst.humidity)
         console.log("sensor: HTS221 at I2C " + hex2(HTS221_ADDRESS) + ": temperature, humidity")
     }
-    if (lpsOk) {
-        roles.pressure = startAirPressureServer("LPS22HB", async () => (await lps.read()).pressure)
+    if (lpsFirst !== null) {
+        roles.pressure = startAirPressureServer("LPS22HB", async () => (await lps.read()).pressure, lpsFirst.pressure)
         console.log("sensor: LPS22HB at I2C " + hex2(LPS22HB_ADDRESS) + ": pressure")
     }
     if (startOtherServers !== null) startOtherServers()

@@ -8,10 +8,10 @@ import { SensorServer, startServer } from "@devicescript/server"
  * so once: streaming must not stop, and the failure is in the log rather than a crash.
  */
 class DriverSensorServer extends SensorServer {
-    private value = 0
     private failing = false
 
-    constructor(spec: ds.ServiceSpec, readonly label: string, readonly source: () => Promise<number>) {
+    /** `value`: the reading the driver's start-up conversion gave, so a failure never reports a made-up one. */
+    constructor(spec: ds.ServiceSpec, readonly label: string, readonly source: () => Promise<number>, private value: number) {
         super(spec)
     }
 
@@ -30,14 +30,14 @@ class DriverSensorServer extends SensorServer {
 
 // Each returns the role bound to the server it started (by the name startServer gives it: a role
 // without a name binds only to servers the device announced from its start).
-export function startTemperatureServer(label: string, source: () => Promise<number>): ds.Temperature {
-    return new ds.Temperature(startServer(new DriverSensorServer(ds.Temperature.spec, label, source)))
+export function startTemperatureServer(label: string, source: () => Promise<number>, first: number): ds.Temperature {
+    return new ds.Temperature(startServer(new DriverSensorServer(ds.Temperature.spec, label, source, first)))
 }
 
-export function startHumidityServer(label: string, source: () => Promise<number>): ds.Humidity {
-    return new ds.Humidity(startServer(new DriverSensorServer(ds.Humidity.spec, label, source)))
+export function startHumidityServer(label: string, source: () => Promise<number>, first: number): ds.Humidity {
+    return new ds.Humidity(startServer(new DriverSensorServer(ds.Humidity.spec, label, source, first)))
 }
 
-export function startAirPressureServer(label: string, source: () => Promise<number>): ds.AirPressure {
-    return new ds.AirPressure(startServer(new DriverSensorServer(ds.AirPressure.spec, label, source)))
+export function startAirPressureServer(label: string, source: () => Promise<number>, first: number): ds.AirPressure {
+    return new ds.AirPressure(startServer(new DriverSensorServer(ds.AirPressure.spec, label, source, first)))
 }

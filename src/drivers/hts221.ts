@@ -73,12 +73,12 @@ export class Hts221 {
 
     constructor(readonly bus: I2cBus, readonly address = HTS221_ADDRESS) {}
 
-    /** Identity, calibration, configuration and a first conversion; throws SensorError. */
-    async init() {
+    /** Identity, calibration, configuration and a first conversion, returned; throws SensorError. */
+    async init(): Promise<Hts221Reading> {
         await i2cCheckIdentity(this.bus, PART, this.address, WHO_AM_I, HTS221_ID)
         this.cal = hts221ParseCalibration(await i2cReadRegs(this.bus, PART, this.address, CALIB_0 | AUTO_INCREMENT, 16))
         await i2cWriteReg(this.bus, PART, this.address, CTRL_REG1, CTRL1_PD_BDU_ONE_SHOT)
-        await this.read()
+        return await this.read()
     }
 
     async read(): Promise<Hts221Reading> {

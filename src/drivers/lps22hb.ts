@@ -35,11 +35,11 @@ export function lps22hbConvert(b: Buffer): Lps22hbReading {
 export class Lps22hb {
     constructor(readonly bus: I2cBus, readonly address = LPS22HB_ADDRESS) {}
 
-    /** Identity, configuration and a first conversion; throws SensorError. */
-    async init() {
+    /** Identity, configuration and a first conversion, returned; throws SensorError. */
+    async init(): Promise<Lps22hbReading> {
         await i2cCheckIdentity(this.bus, PART, this.address, WHO_AM_I, LPS22HB_ID)
         await i2cWriteReg(this.bus, PART, this.address, CTRL_REG1, CTRL1_ONE_SHOT_BDU)
-        await this.read()
+        return await this.read()
     }
 
     async read(): Promise<Lps22hbReading> {
