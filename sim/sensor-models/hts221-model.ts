@@ -1,8 +1,8 @@
-// DeviceScript code: the ST HTS221 at register level, written from its datasheet (DocID026333),
-// not from the driver: register map (section 7), sub-address bit 7 = address auto-increment on
-// multi-byte access (section 5.1.1), CTRL_REG1 PD / ODR, one-shot conversion in CTRL_REG2 that
-// clears itself, STATUS_REG H_DA / T_DA cleared when the output's high byte is read, and the
-// factory calibration registers 0x30..0x3F (section 8) with T0/T1 bits 9:8 in register 0x35.
+// DeviceScript code: the ST HTS221 at register level, written from its datasheet (DocID026333) and
+// TN1218, not from the driver: the register map, sub-address bit 7 = address auto-increment on
+// multi-byte access over I2C, CTRL_REG1 PD / ODR, a one-shot conversion in CTRL_REG2 that clears
+// itself, STATUS_REG H_DA / T_DA cleared when the output's high byte is read, and the factory
+// calibration registers 0x30..0x3F with T0/T1 bits 9:8 in register 0x35.
 import { I2cModelDevice } from "./i2c-model-bus"
 
 /** A chip's factory calibration: two humidity points and two temperature points with their raw outputs. */

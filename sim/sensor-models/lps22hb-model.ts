@@ -1,5 +1,5 @@
 // DeviceScript code: the ST LPS22HB at register level, written from its datasheet (DocID027083),
-// not from the driver: register map (section 8), address auto-increment only while CTRL_REG2
+// not from the driver: the register map, address auto-increment only while CTRL_REG2
 // IF_ADD_INC is set (its default), one-shot conversion with ODR = 000 that clears itself, STATUS
 // P_DA / T_DA cleared when PRESS_OUT_H / TEMP_OUT_H is read, pressure as 24-bit two's complement
 // in LSB = 1/4096 hPa, temperature as 16-bit two's complement in LSB = 1/100 °C.
