@@ -2,12 +2,14 @@
 import { benchProvisioning } from "./provisioning"
 import { benchHub } from "./hub"
 import { benchX509 } from "./x509"
+import { benchBoards } from "./boards"
 
 async function main() {
     console.log(`bench: node ${process.version}, ${new Date().toISOString()}`)
     await benchHub()
     await benchProvisioning()
     await benchX509()
+    await benchBoards()
 }
 
 main().then(

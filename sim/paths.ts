@@ -8,6 +8,13 @@ export const EMULATOR_ROOT_CA = path.join(TEST_PKI_DIR, "emulator-root.pem")
 export const X509_CERTS_DIR = path.join(ROOT, "certs", "x509")
 export const FIRMWARE_ENTRY = path.join(ROOT, "src", "main.ts")
 export const FIRMWARE_IMAGE = path.join(ROOT, "build", "firmware.devs")
+/** Boards the simulator has part models for (`npm start -- --board <id>`): entry file = models + src/main.ts. */
+export const SIMULATED_BOARDS: Record<string, { entry: string; image: string }> = {
+    mxchip_s3: {
+        entry: path.join(ROOT, "sim", "sensor-models", "mxchip-main.ts"),
+        image: path.join(ROOT, "build", "mxchip_s3-sim.devs"),
+    },
+}
 export const EMULATOR_CONFIG = path.join(ROOT, "sim", "emulator.config.json")
 export const EMULATOR_SECRETS = path.join(ROOT, ".emulator", "secrets.json")
 export const ENV_DEFAULTS = path.join(ROOT, ".env.defaults")

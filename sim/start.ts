@@ -2,8 +2,10 @@
 // booted in the simulator host, with both sides' progress on one console.
 import * as fs from "fs"
 import * as path from "path"
+import { parseArgs } from "util"
 import { Emulator, EmulatorConfig, describeEvent, enrollmentId, loadConfig } from "./emulator"
 import { SimulatedDevice } from "./host/device"
+import { buildFirmware } from "./host/build"
 import { FirmwareImage, loadImage, readEnvSettings } from "./host/image"
 import { certFiles, createDevice, createRoot, createVerification } from "./pki/cert-tool"
 import {
@@ -16,8 +18,10 @@ import {
     EMULATOR_SECRETS,
     ENV_DEFAULTS,
     ENV_LOCAL,
+    FIRMWARE_ENTRY,
     FIRMWARE_IMAGE,
     ROOT,
+    SIMULATED_BOARDS,
     X509_DEMO_CA,
     X509_DEMO_DIR,
     X509_CERTS_DIR,
@@ -89,23 +93,80 @@ function leafImage(config: EmulatorConfig, edgePort: number): FirmwareImage {
     })
 }
 
-/**
- * The device of .env.defaults + the emulator's key + .env.local. With ATTESTATION=x509 its image also carries
- * the certificate chain and key `npm run certs -- device <REG_ID>` wrote, as a board's flash would.
- */
-function settingsImage(idScope: string): FirmwareImage {
+/** The demo's settings files: the emulator's key under the user's .env.local, unless that points elsewhere. */
+function demoSettings(idScope: string): string[] {
     const { envFiles, note } = demoEnvFiles({ defaults: ENV_DEFAULTS, emulatorKey: EMULATOR_DEVICE_ENV, local: ENV_LOCAL }, idScope)
     if (note) say("demo", note)
+    return envFiles
+}
+
+/**
+ * The device of `envFiles` (.env.defaults + .env.local, with the emulator's key for the demo). With
+ * ATTESTATION=x509 its image also carries the certificate chain and key `npm run certs -- device <REG_ID>`
+ * wrote, as a board's flash would.
+ */
+function settingsImage(bytecodeFile: string, envFiles: string[], trustAnchorFiles: string[]): FirmwareImage {
     const settings = readEnvSettings(envFiles)
     const files = settings.ATTESTATION === "x509" ? certFiles(X509_CERTS_DIR, String(settings.REG_ID)) : undefined
     if (files && !fs.existsSync(files.fullchainFile))
         throw new Error(`ATTESTATION=x509: no ${path.relative(ROOT, files.fullchainFile)}; make it with npm run certs -- device ${settings.REG_ID} --ca <CA name>`)
     return loadImage({
-        bytecodeFile: FIRMWARE_IMAGE,
+        bytecodeFile,
         envFiles,
-        trustAnchorFiles: [EMULATOR_ROOT_CA, ...AZURE_ROOT_CAS],
+        trustAnchorFiles,
         clientIdentity: files && { certFile: files.fullchainFile, keyFile: files.keyFile },
     })
+}
+
+/** The firmware, or with `--board` the simulated board's entry: its part models, then the same firmware. */
+async function firmwareFor(board: string | undefined): Promise<string> {
+    if (board === undefined) return FIRMWARE_IMAGE
+    const sim = SIMULATED_BOARDS[board]
+    if (!sim) throw new Error(`no part models for board ${board} in the simulator (it has: ${Object.keys(SIMULATED_BOARDS).join(", ")})`)
+    const { outFile, bytes } = await buildFirmware(sim.entry, sim.image)
+    say("demo", `board ${board}: its HTS221, LPS22HB and button models run under the real drivers (${bytes} bytes of bytecode)`)
+    return outFile
+}
+
+type Args = ReturnType<typeof parseCommandLine>
+
+function parseCommandLine() {
+    return parseArgs({
+        options: {
+            edge: { type: "boolean", default: false },
+            x509: { type: "boolean", default: false },
+            "keep-running": { type: "boolean", default: false },
+            board: { type: "string" },
+            "device-only": { type: "boolean", default: false },
+            env: { type: "string", multiple: true },
+            trust: { type: "string", multiple: true },
+        },
+    }).values
+}
+
+/**
+ * `--device-only`: the simulated device alone against the endpoints in the settings (real Azure, or an
+ * emulator someone else runs): no emulator, no scripted cloud side. It trusts the Azure public roots and
+ * any `--trust` PEM file, runs until Ctrl-C, and exits 1 on the firmware's `fatal:` line.
+ */
+async function deviceOnly(args: Args): Promise<void> {
+    const envFiles = args.env ?? [ENV_DEFAULTS, ENV_LOCAL]
+    const bytecodeFile = args.board ? await firmwareFor(args.board) : (await buildFirmware(FIRMWARE_ENTRY, FIRMWARE_IMAGE)).outFile
+    const image = settingsImage(bytecodeFile, envFiles, [...AZURE_ROOT_CAS, ...(args.trust ?? [])])
+    say("demo", `device only: ${image.settings.REG_ID} against DPS ${image.settings.DPS_HOST ?? "global.azure-devices-provisioning.net"} (settings ${envFiles.map((f) => path.relative(ROOT, f)).join(", ")}; trusts ${image.trustAnchors.length} CA certificate(s))`)
+    const device = new SimulatedDevice(image)
+    device.on("console", (line) => say("device", line))
+    try {
+        await device.boot()
+        const fatal = device.waitForConsole(/^fatal: (.*)/, 2 ** 31 - 1).then((m) => { throw new Error(m[1]) })
+        const stop = new Promise((resolve) => {
+            process.once("SIGINT", resolve)
+            process.once("SIGTERM", resolve)
+        })
+        await Promise.race([fatal, stop])
+    } finally {
+        await device.stop()
+    }
 }
 
 /** The X.509 device's certificates, made as a user makes them, and its image: no key in its settings. */
@@ -145,6 +206,16 @@ async function proofOfPossession(emulator: Emulator, device: SimulatedDevice, ro
     say("demo", "the device asks DPS again by itself")
 }
 
+/** The simulated board's readings (its drivers on the part models) and button A's message, as the hub got them. */
+async function boardReadings(emulator: Emulator, device: SimulatedDevice, deviceId: string) {
+    const bodies = () => emulator.service.telemetry(deviceId).map((m) => JSON.parse(m.body.toString()))
+    const reading = await poll("a reading with pressure", () => bodies().find((b) => b.pressure !== undefined))
+    say("demo", `service: telemetry from the board's sensors: ${JSON.stringify(reading)}`)
+    await expectLine(device, /^app: button A pressed/, "button A's message")
+    const press = await poll("button A's message at the hub", () => bodies().find((b) => b.button === "A"))
+    say("demo", `service: button A's message: ${JSON.stringify(press)}`)
+}
+
 /** The gateway loses its uplink for a few readings; they reach the hub once it returns. */
 async function uplinkOutage(emulator: Emulator, device: SimulatedDevice, deviceId: string) {
     const service = emulator.service
@@ -163,6 +234,8 @@ async function uplinkOutage(emulator: Emulator, device: SimulatedDevice, deviceI
 }
 
 async function main() {
+    const args = parseCommandLine()
+    if (args["device-only"]) return deviceOnly(args)
     // Setup is idempotent and rebuilds the firmware only when src/ changed since the last build.
     await setup(false)
     // setup() has generated any missing keys into the secrets file.
@@ -174,11 +247,11 @@ async function main() {
     })
     say("emulator", `DPS and hub on mqtts://localhost:${ports.mqttPort}, time on https://localhost:${ports.httpsPort}, ID scope ${config.dps.idScope}`)
 
-    const edge = process.argv.includes("--edge")
-    const x509 = process.argv.includes("--x509") ? await x509Image() : undefined
+    const edge = args.edge
+    const x509 = args.x509 ? await x509Image() : undefined
     const image = edge
         ? leafImage(config, ports.edgePorts[0])
-        : (x509?.image ?? settingsImage(config.dps.idScope))
+        : (x509?.image ?? settingsImage(await firmwareFor(args.board), demoSettings(config.dps.idScope), [EMULATOR_ROOT_CA, ...AZURE_ROOT_CAS]))
     const identity = image.clientIdentity ? "; presents its X.509 certificate chain" : ""
     say("demo", `booting the firmware (${image.bytecode.length} bytes of bytecode; trusts ${image.trustAnchors.length} CA certificate(s)${identity})`)
     const device = new SimulatedDevice(image)
@@ -192,9 +265,10 @@ async function main() {
         await expectLine(device, /^hub: connected/, "hub connection")
         await expectLine(device, /^hub: telemetry #2 acknowledged/, "acknowledged telemetry")
         if (edge) await uplinkOutage(emulator, device, deviceId)
+        if (args.board) await boardReadings(emulator, device, deviceId)
         await serviceSide(emulator, device, deviceId)
         say("demo", `done: provisioned${x509 ? " with X.509" : ""}, connected${edge ? " through the edge gateway" : ""}, telemetry flowing, twin, method and C2D handled`)
-        if (process.argv.includes("--keep-running")) {
+        if (args["keep-running"]) {
             say("demo", `still running; from another terminal: npm run service -- twin show -d ${deviceId}   (Ctrl-C stops)`)
             await new Promise((resolve) => process.once("SIGINT", resolve))
         }

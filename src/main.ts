@@ -8,7 +8,9 @@ import { WallClock, clockSyncForever } from "./time/clock"
 import { provisionForever, refusalBackoff } from "./dps/provisioning-loop"
 import { HubAuthError, HubSession } from "./hub/hub-session"
 import { DeviceApp } from "./app/device-app"
-import { SimulatedClimateSensor } from "./app/sensors"
+import { peripheralsStart } from "./board/peripherals"
+import { statusLightShow } from "./board/status-light"
+import { buttonMessagesStart } from "./board/button-messages"
 import { Backoff, retryDescribeMs } from "./retry"
 import { ConfigError } from "./errors"
 import { storeForgetAssignment } from "./store/assignment-store"
@@ -28,6 +30,7 @@ async function live(cfg: DeviceConfig, app: DeviceApp) {
     console.log("clock: " + now + " s since epoch (from " + cfg.time.host + ")")
     const refusals = refusalBackoff(cfg)
     const transport = new Backoff(RECONNECT_BASE_MS, RECONNECT_MAX_MS)
+    await statusLightShow("provisioning")
     let assignment = await provisionForever(cfg, clock, refusals)
     for (;;) {
         // Through an IoT Edge gateway the TLS peer changes; user name and SAS audience stay the hub's.
@@ -50,11 +53,13 @@ async function live(cfg: DeviceConfig, app: DeviceApp) {
             console.log("hub: connecting to " + (gw ? "gateway " + gw.host + ":" + gw.port : assignment.assignedHub) + " as " + assignment.deviceId)
             await session.connect(clock)
             console.log("hub: connected")
+            await statusLightShow("connected")
             await session.run()
         } catch (e) {
             failure = e as Error
         }
         await session.close()
+        if (failure !== null) await statusLightShow("offline")
         // Only a session that stayed up and was served resets the waits: a hub (or a twin device
         // sharing the identity) that accepts and drops cannot make the device hammer it.
         if (session.provedHealthy()) {
@@ -72,6 +77,7 @@ async function live(cfg: DeviceConfig, app: DeviceApp) {
             if (again) await ds.sleep(wait)
             transport.reset()
             await storeForgetAssignment()
+            await statusLightShow("provisioning")
             assignment = await provisionForever(cfg, clock, refusals)
             continue
         }
@@ -85,7 +91,8 @@ async function boot() {
     console.log("boot: azure-iot-devicescript " + FIRMWARE_VERSION)
     const cfg = await configRead()
     console.log("auth: " + (cfg.deviceKey === null ? "X.509 client certificate" : cfg.fromGroupKey ? "key derived from the group key" : "device key"))
-    const app = new DeviceApp(FIRMWARE_VERSION, cfg.telemetryIntervalSec, new SimulatedClimateSensor())
+    const app = new DeviceApp(FIRMWARE_VERSION, cfg.telemetryIntervalSec, await peripheralsStart())
+    buttonMessagesStart(app)
     const sampler = async () => {
         await app.runSampler()
     }

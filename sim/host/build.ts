@@ -3,14 +3,18 @@
 // processes (tests and `npm start` side by side) by a lock directory.
 import { spawn } from "child_process"
 import * as fs from "fs"
+import * as os from "os"
 import * as path from "path"
 import { ROOT } from "../paths"
 
 const CLI = path.join(ROOT, "node_modules", "@devicescript", "cli", "devicescript")
 const CLI_OUTPUT = path.join(ROOT, ".devicescript", "bin", "bytecode.devs")
 const LOCK_DIR = path.join(ROOT, ".devicescript", "build.lock")
-const LOCK_OWNER = path.join(LOCK_DIR, "pid")
+/** Machine-wide: the fixed devtools ports of `devs bundle` are shared by every checkout. */
+const BUNDLE_LOCK_DIR = path.join(os.tmpdir(), "devicescript-bundle.lock")
 const LOCK_POLL_MS = 100
+/** DeviceScript register models that test suites and the simulated sensor board compile in. */
+const SENSOR_MODELS_DIR = path.join(ROOT, "sim", "sensor-models")
 
 export interface BuildResult {
     outFile: string
@@ -19,7 +23,7 @@ export interface BuildResult {
 
 let queue: Promise<unknown> = Promise.resolve()
 
-/** Builds `entry` into `outFile`, skipped when `outFile` is newer than every .ts under src/ and the entry's directory. */
+/** Builds `entry` into `outFile`, skipped when `outFile` is newer than every .ts under src/, the sensor models and the entry's directory. */
 export function buildFirmware(entry: string, outFile: string, opts: { force?: boolean } = {}): Promise<BuildResult> {
     const run = queue.then(() => build(path.resolve(ROOT, entry), path.resolve(ROOT, outFile), !!opts.force))
     queue = run.catch(() => undefined)
@@ -27,8 +31,8 @@ export function buildFirmware(entry: string, outFile: string, opts: { force?: bo
 }
 
 async function build(entry: string, outFile: string, force: boolean): Promise<BuildResult> {
-    if (force || !isNewerThanSources(outFile, [path.join(ROOT, "src"), path.dirname(entry)])) {
-        const release = await lockBuilds()
+    if (force || !isNewerThanSources(outFile, [path.join(ROOT, "src"), SENSOR_MODELS_DIR, path.dirname(entry)])) {
+        const release = await lockDir(LOCK_DIR)
         try {
             await runCli(["build", "--no-colors", path.relative(ROOT, entry)])
             fs.mkdirSync(path.dirname(outFile), { recursive: true })
@@ -58,9 +62,22 @@ function newestTsMtime(dir: string): number {
     return newest
 }
 
-function runCli(args: string[]): Promise<void> {
+/**
+ * Runs the pinned CLI under a machine-wide lock (`devs bundle` binds its devtools ports 8081-8083 on
+ * localhost, so no two may run at once); `cwd` is the project directory the CLI reads.
+ */
+export async function runCliLocked(args: string[], cwd: string): Promise<void> {
+    const release = await lockDir(BUNDLE_LOCK_DIR)
+    try {
+        await runCli(args, cwd)
+    } finally {
+        release()
+    }
+}
+
+function runCli(args: string[], cwd = ROOT): Promise<void> {
     return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
+        const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] })
         let output = ""
         child.stdout.on("data", (d) => (output += d))
         child.stderr.on("data", (d) => (output += d))
@@ -73,29 +90,30 @@ function runCli(args: string[]): Promise<void> {
 }
 
 /** mkdir is atomic; a lock whose owner process is gone is taken over (signal 0 only probes). */
-async function lockBuilds(): Promise<() => void> {
-    fs.mkdirSync(path.dirname(LOCK_DIR), { recursive: true })
+async function lockDir(dir: string): Promise<() => void> {
+    const owner = path.join(dir, "pid")
+    fs.mkdirSync(path.dirname(dir), { recursive: true })
     for (;;) {
         try {
-            fs.mkdirSync(LOCK_DIR)
-            fs.writeFileSync(LOCK_OWNER, String(process.pid))
-            return () => fs.rmSync(LOCK_DIR, { recursive: true, force: true })
+            fs.mkdirSync(dir)
+            fs.writeFileSync(owner, String(process.pid))
+            return () => fs.rmSync(dir, { recursive: true, force: true })
         } catch (e) {
             if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
         }
-        if (!lockOwnerAlive()) fs.rmSync(LOCK_DIR, { recursive: true, force: true })
+        if (!lockOwnerAlive(dir, owner)) fs.rmSync(dir, { recursive: true, force: true })
         else await new Promise((r) => setTimeout(r, LOCK_POLL_MS))
     }
 }
 
-function lockOwnerAlive(): boolean {
+function lockOwnerAlive(dir: string, owner: string): boolean {
     let pid: number
     try {
-        pid = Number(fs.readFileSync(LOCK_OWNER, "utf8"))
+        pid = Number(fs.readFileSync(owner, "utf8"))
     } catch {
         // Just created and the owner not written yet, unless its creator died in between.
         try {
-            return Date.now() - fs.statSync(LOCK_DIR).mtimeMs < 5000
+            return Date.now() - fs.statSync(dir).mtimeMs < 5000
         } catch {
             return false
         }

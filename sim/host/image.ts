@@ -3,6 +3,7 @@
 import * as crypto from "crypto"
 import * as fs from "fs"
 import { DeviceSettings, encodeSettingsSet, readEnvSettings } from "./device-settings"
+import { readImageTls } from "./image-config"
 
 export { readEnvSettings } from "./device-settings"
 
@@ -18,7 +19,9 @@ export interface LoadImageOptions {
     bytecodeFile: string
     /** `.env` files (e.g. .env.defaults then .env.local), later ones override. */
     envFiles?: string[]
-    trustAnchorFiles: string[]
+    trustAnchorFiles?: string[]
+    /** A bundled board image (npm run build:board): trust anchors and client identity from its configuration partition. */
+    boardImageFile?: string
     /** Override the `.env` values. */
     settings?: DeviceSettings
     clientIdentity?: { certFile: string; keyFile: string }
@@ -61,10 +64,15 @@ function checkImageSettings(settings: DeviceSettings): void {
 export function loadImage(opts: LoadImageOptions): FirmwareImage {
     const settings = { ...readEnvSettings(opts.envFiles ?? []), ...opts.settings }
     checkImageSettings(settings)
+    const bytecode = fs.readFileSync(opts.bytecodeFile)
+    if (opts.boardImageFile) {
+        if (opts.trustAnchorFiles || opts.clientIdentity) throw new Error("a board image brings its own trust anchors and identity")
+        return { bytecode, settings, ...readImageTls(opts.boardImageFile) }
+    }
     return {
-        bytecode: fs.readFileSync(opts.bytecodeFile),
+        bytecode,
         settings,
-        trustAnchors: opts.trustAnchorFiles.flatMap(readPemCertificates),
+        trustAnchors: (opts.trustAnchorFiles ?? []).flatMap(readPemCertificates),
         clientIdentity: opts.clientIdentity && readClientIdentity(opts.clientIdentity),
     }
 }

@@ -58,6 +58,13 @@ export class DeviceApp {
             console.log("app: telemetry queue full, " + this.queue.dropped + " oldest readings dropped so far")
     }
 
+    /** Queues an event message (JSON members without braces) in the readings' sequence; returns its number. */
+    enqueueEvent(members: string): number {
+        this.seq++
+        this.queue.pushEvent({ seq: this.seq, body: "{" + members + ',"seq":' + this.seq + "}" })
+        return this.seq
+    }
+
     deviceInfoJson(): string {
         return twinBuildDeviceInfo(this.firmwareVersion, this.intervalSec, this.queue.dropped)
     }

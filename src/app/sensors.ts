@@ -1,9 +1,9 @@
-// Where telemetry readings come from. A board driver implements ClimateSensor;
-// the simulator uses a deterministic drifting model.
+// Where telemetry readings come from. On a board, the sensor roles (src/board/); the simulator
+// uses a deterministic drifting model.
+/** °C, %rH, hPa; a quantity the device has no sensor for is left out. */
 export interface ClimateReading {
-    temperature: number
-    humidity: number
-    /** hPa, when the board has a pressure sensor. */
+    temperature?: number
+    humidity?: number
     pressure?: number
 }
 

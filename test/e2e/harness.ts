@@ -27,12 +27,14 @@ export interface BootOptions {
     /** An X.509 device's certificate chain and key, presented in its TLS handshakes. */
     clientIdentity?: ClientCert
     onConsole?: (line: string) => void
+    /** Another build than the firmware's (e.g. a simulated board's entry). */
+    bytecode?: Buffer
 }
 
 /** Boots the firmware with settings pointing at the emulator; `settings` adds REG_ID and a key. */
 export async function bootDevice(emu: RunningEmulator, settings: DeviceSettings, opts: BootOptions = {}): Promise<BootedDevice> {
     const image: FirmwareImage = {
-        bytecode: await firmwareBytecode(),
+        bytecode: opts.bytecode ?? (await firmwareBytecode()),
         settings: {
             ID_SCOPE,
             DPS_HOST: `localhost:${emu.mqttPort}`,

@@ -5,7 +5,7 @@ import { buildFirmware } from "../../sim/host/build"
 import { runDeviceTest } from "../../sim/host/run-device-test"
 import { ROOT } from "../../sim/paths"
 
-const SUITES = ["encoding", "mqtt-codec", "dps", "hub"]
+const SUITES = ["encoding", "mqtt-codec", "dps", "hub", "sensors"]
 
 describe("firmware modules in the VM", function () {
     this.timeout(60000)

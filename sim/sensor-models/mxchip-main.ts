@@ -1,0 +1,3 @@
+// Entry for the simulated MXChip-like board: its part models first, then the unchanged firmware.
+import "./mxchip-board"
+import "../../src/main"
