@@ -8,6 +8,7 @@ export const DPS_API_VERSION = "2019-03-31"
 export const DPS_DEFAULT_HOST = "global.azure-devices-provisioning.net"
 export const DPS_SUBSCRIBE_TOPIC = "$dps/registrations/res/#"
 const RESPONSE_PREFIX = "$dps/registrations/res/"
+const MAX_RID = 64
 
 export function dpsGetUsername(idScope: string, registrationId: string): string {
     return idScope + "/registrations/" + registrationId + "/api-version=" + DPS_API_VERSION
@@ -54,6 +55,8 @@ export function dpsParseResponseTopic(topic: string): DpsResponse {
     const q = rest.indexOf("?", slash)
     const query = q >= 0 ? rest.slice(q + 1) : ""
     const ridRaw = queryGet(query, "$rid")
+    // The device's own ids are short numbers: a long one is not an answer to it, and not worth decoding.
+    if (ridRaw !== null && ridRaw.length > MAX_RID) return null
     let rid: string = null
     try {
         rid = ridRaw === null ? null : urlDecode(ridRaw)

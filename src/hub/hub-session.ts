@@ -54,9 +54,11 @@ const RENEW_AT = 0.8
 /** Longer topics (a huge property bag, method name or rid) are dropped before any parsing. */
 const MAX_TOPIC = 1024
 const MAX_RID = 64
-/** IoT Hub nests twin properties at most 10 deep (plus the `desired` wrapper); the VM's parser crashes at a few hundred. */
-const TWIN_LIMITS: JsonLimits = { maxBytes: MAX_PACKET, maxDepth: 16, maxValues: 256 }
-const METHOD_LIMITS: JsonLimits = { maxBytes: MAX_PACKET, maxDepth: 16, maxValues: 256 }
+/**
+ * Twins and method payloads. IoT Hub nests twin properties at most 10 deep (plus the `desired` wrapper);
+ * the VM's parser crashes at a few hundred.
+ */
+const DOCUMENT_LIMITS: JsonLimits = { maxBytes: MAX_PACKET, maxDepth: 16, maxValues: 256 }
 /** A session proves healthy by staying up this long with an acknowledged request. */
 export const HUB_HEALTHY_MS = 60000
 
@@ -183,7 +185,7 @@ export class HubSession {
         const twinRes = hubParseTwinResponseTopic(t)
         if (twinRes !== null) return await this.onTwinResponse(twinRes.rid, twinRes.status, twinRes.version, msg.payload)
         if (hubParseDesiredTopic(t) >= 0) {
-            const patch = await jsonParseBounded(msg.payload, TWIN_LIMITS)
+            const patch = await jsonParseBounded(msg.payload, DOCUMENT_LIMITS)
             if (patch.error !== null) {
                 console.log("hub: desired update refused: " + patch.error)
                 return
@@ -215,7 +217,7 @@ export class HubSession {
             console.log("hub: twin GET failed with " + status)
             return
         }
-        const twin = await jsonParseBounded(payload, TWIN_LIMITS)
+        const twin = await jsonParseBounded(payload, DOCUMENT_LIMITS)
         // A twin the device cannot take must not stop it: it reports itself and runs on its settings.
         const reports = twin.error === null ? this.app.applyTwin(twin.value !== null && typeof twin.value === "object" ? twin.value.desired : null) : []
         if (twin.error !== null) console.log("hub: twin document refused: " + twin.error)
@@ -229,7 +231,7 @@ export class HubSession {
             console.log("hub: method request with a " + rid.length + "-character $rid dropped: no answer can carry it")
             return
         }
-        const request = payload.length === 0 ? null : await jsonParseBounded(payload, METHOD_LIMITS)
+        const request = payload.length === 0 ? null : await jsonParseBounded(payload, DOCUMENT_LIMITS)
         if (request !== null && request.error !== null) console.log("hub: method payload refused: " + request.error)
         const res = this.app.invokeMethod(name, request === null ? null : request.error === null ? request.value : undefined)
         await this.mqtt.publish(hubGetMethodResponseTopic(res.status, rid), Buffer.from(res.body), 0)

@@ -57,6 +57,9 @@ describe("dps wire format", () => {
         expect(resp("$dps/registrations/res/abc/?$rid=1", "{}")).toBe(null)
         expect(resp("$dps/registrations/res/200/?$rid=1", "{not json").body).toBe(null)
         expect(resp("$dps/registrations/res/200/?$rid=%zz", "{}")).toBe(null)
+        let longRid = ""
+        for (let i = 0; i < 100; i++) longRid += "%41%41"
+        expect(resp("$dps/registrations/res/200/?$rid=" + longRid, "{}")).toBe(null)
     })
 })
 

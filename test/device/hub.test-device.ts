@@ -58,6 +58,18 @@ describe("hub wire format", () => {
     })
 })
 
+describe("topics a peer controls", () => {
+    yieldBetweenTests()
+    test("8 KB of separators in a method topic: parsed with native searches, no crash", () => {
+        const amps = Buffer.alloc(8000)
+        amps.fillAt(0, 8000, 38)
+        const m = hubParseMethodTopic("$iothub/methods/POST/reboot/?" + amps.toString("utf-8") + "$rid=9")
+        expect(m.rid).toBe("9")
+        expect(hubParseMethodTopic("$iothub/methods/POST/reboot/?x$rid=1&$rid=2").rid).toBe("2")
+        expect(hubParseMethodTopic("$iothub/methods/POST/reboot/?" + amps.toString("utf-8"))).toBe(null)
+    })
+})
+
 describe("twin and methods", () => {
     yieldBetweenTests()
     test("desired interval parsed and validated", () => {
