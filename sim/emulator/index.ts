@@ -121,7 +121,7 @@ export class Emulator extends EventEmitter {
                 material,
                 this.config.bind,
                 this.config.ports.mqtt,
-                (sock, wire) => routeMqttConnection(new MqttConnection(sock, MQTT_LIMITS, wire), pick, emit),
+                (sock, wire, authenticated) => routeMqttConnection(this.connection(sock, wire, authenticated), pick, emit),
                 tlsError("mqtt")
             )
             this.servers.push(mqtt)
@@ -136,7 +136,8 @@ export class Emulator extends EventEmitter {
             const edgePorts: number[] = []
             for (const edge of this.edges.values()) {
                 const tls = { cert: readPem(edge.edge.tls.cert, "edge TLS certificate"), key: readPem(edge.edge.tls.key, "edge TLS key") }
-                const onSecure = (sock: TLSSocket, wire?: Socket) => routeMqttConnection(new MqttConnection(sock, MQTT_LIMITS, wire), () => edge, emit)
+                const onSecure = (sock: TLSSocket, wire: Socket | undefined, authenticated: () => void) =>
+                    routeMqttConnection(this.connection(sock, wire, authenticated), () => edge, emit)
                 const listener = await startTlsListener(tls, this.config.bind, edge.edge.port, onSecure, tlsError("edge"))
                 this.servers.push(listener)
                 edgePorts.push(listener.port)
@@ -150,6 +151,12 @@ export class Emulator extends EventEmitter {
             await this.stop()
             throw e
         }
+    }
+
+    private connection(sock: TLSSocket, wire: Socket | undefined, authenticated: () => void): MqttConnection {
+        const conn = new MqttConnection(sock, MQTT_LIMITS, wire)
+        conn.once("accepted", authenticated)
+        return conn
     }
 
     /** Closes the listeners and every open connection. */
