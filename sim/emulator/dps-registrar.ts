@@ -97,6 +97,7 @@ export class DpsRegistrar {
             return this.error(404, 404001, "Operation not found.", now)
         if (!op.result && op.pollsLeft > 0) {
             op.pollsLeft--
+            this.state.saveOperation(op)
             const registrationState = { registrationId: session.registrationId, status: "assigning" }
             const record = this.state.registration(session.registrationId)!
             return {
@@ -106,7 +107,10 @@ export class DpsRegistrar {
                 outcome: { kind: "assigning", operationId: op.operationId, record },
             }
         }
-        op.result ??= this.allocate(session, now)
+        if (!op.result) {
+            op.result = this.allocate(session, now)
+            this.state.saveOperation(op)
+        }
         const final = op.result
         const status = final.status as "assigned" | "failed" | "disabled"
         return {

@@ -53,6 +53,7 @@ export class HubService {
     setDeviceStatus(deviceId: string, status: "enabled" | "disabled"): DeviceView {
         const d = this.device(deviceId)
         d.status = status
+        this.state.hub.changed(d)
         if (status === "disabled") this.face.disconnect(deviceId, "device disabled by the service")
         this.emit("hub.device", { deviceId, hub: d.hub, change: status })
         return this.view(d)
@@ -75,6 +76,7 @@ export class HubService {
         const edge = this.device(edgeDeviceId)
         if (!edge.iotEdge || edge.hub !== d.hub) throw new HubServiceError(400004, `${edgeDeviceId} is not an IoT Edge device of ${d.hub}`)
         d.parent = edgeDeviceId
+        this.state.hub.changed(d)
         const via = this.face.gatewayOf(deviceId)
         if (via !== undefined && via !== edgeDeviceId) this.face.disconnect(deviceId, `parent changed to ${edgeDeviceId}`)
         this.emit("hub.device", { deviceId, hub: d.hub, change: "parent set" })
@@ -102,6 +104,7 @@ export class HubService {
         const r = twinApplyPatch(d.twin, "desired", patch)
         if (!r.ok) throw new HubServiceError(r.errorCode, r.message)
         d.twin = r.twin
+        this.state.hub.changed(d)
         const delivered = this.face.pushDesired(deviceId, stripVersion(patch), r.version)
         this.emit("hub.twin.desired", { deviceId, patch, version: r.version, delivered })
         return { version: r.version, delivered }
@@ -117,7 +120,7 @@ export class HubService {
         if (options.correlationId) systemProperties.correlationId = options.correlationId
         if (options.contentType) systemProperties.contentType = options.contentType
         if (options.contentEncoding) systemProperties.contentEncoding = options.contentEncoding
-        const m: C2dMessage = {
+        const m: Omit<C2dMessage, "seq"> = {
             messageId,
             body: data,
             properties: { ...options.properties },
@@ -156,9 +159,10 @@ export class HubService {
         }
     }
 
-    /** The device's stored telemetry (the last 1000 messages), oldest first. */
+    /** The device's messages still within the hubs' retention (config `telemetry.retainedBytes`), oldest first. */
     telemetry(deviceId: string): TelemetryMessage[] {
-        return [...this.device(deviceId).telemetry]
+        this.device(deviceId)
+        return this.state.hub.telemetry.forDevice(deviceId)
     }
 
     /** Follows telemetry live, like `az iot hub monitor-events`; returns the function that stops it. */
