@@ -30,13 +30,14 @@ async function main() {
     if (secretsFile) config = generateMissingKeys(config, secretsFile)
     const emulator = new Emulator(config, { stateDir, fresh })
     emulator.on("event", (name, data) => console.log(describeEvent(name, data)))
-    const { mqttPort, httpsPort, servicePort } = await emulator.start()
+    const { mqttPort, httpsPort, servicePort, edgePorts } = await emulator.start()
     const host = config.bind.includes(":") ? `[${config.bind}]` : config.bind
     console.log(`emulator: DPS and IoT Hub (MQTT 3.1.1 over TLS) on mqtts://${host}:${mqttPort}`)
     console.log(`emulator: time (HTTPS Date header) on https://${host}:${httpsPort}`)
     if (servicePort !== undefined)
         console.log(`emulator: service endpoint on https://${host}:${servicePort} (npx ts-node sim/emulator/service-cli.ts --help)`)
     else console.log("emulator: service endpoint off (no service key: run with --secrets)")
+    config.edges.forEach((e, i) => console.log(`emulator: IoT Edge gateway ${e.deviceId} on mqtts://${host}:${edgePorts[i]} (host name ${e.hostName})`))
     console.log(`emulator: ${trustLine(config)}`)
     const kept = `${emulator.service.listDevices().length} devices, ${emulator.state.registrations().length} registrations`
     console.log(stateDir ? `emulator: state in ${stateDir}${fresh ? " (started fresh)" : ""}: ${kept}` : "emulator: state in a temporary directory (fresh every run)")

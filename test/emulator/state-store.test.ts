@@ -138,6 +138,40 @@ describe("emulator state across restarts", function () {
         }, true)
     })
 
+    it("keeps telemetry within one byte bound for the whole emulator, while monitor-events sees every message", async () => {
+        const caPem = fs.readFileSync((await testPki()).rootCertFile, "utf8")
+        const bounded = { ...config, telemetry: { retainedBytes: 8 * 1024 } }
+        const dir = tempDir("state-telemetry")
+        const followed: string[] = []
+        const kept = async (e: Emulator) => ["lab-01", "leaf-1"].flatMap((d) => e.service.telemetry(d)).map((m) => m.body.toString())
+        const e = new Emulator(bounded, { stateDir: dir })
+        const { mqttPort } = await e.start()
+        let before: string[]
+        try {
+            e.service.monitorEvents((m) => followed.push(m.body.toString()))
+            const { client } = await hubConnect(mqttPort, caPem, { deviceId: "lab-01", key: lab.primaryKey })
+            for (let n = 0; n < 40; n++) {
+                const id = publish(client, "devices/lab-01/messages/events/", `${n}:`.padEnd(400, "x"))
+                await client.next((p) => p.cmd === "puback" && p.messageId === id)
+            }
+            client.close()
+            before = await kept(e)
+            const size = e.state.hub.telemetry.size
+            assert.ok(size.bytes <= 8 * 1024 && size.messages >= 5 && size.messages < 40, JSON.stringify(size))
+            assert.deepStrictEqual(before, followed.slice(-before.length), "the newest are kept")
+            assert.strictEqual(followed.length, 40)
+        } finally {
+            await e.stop()
+        }
+        const again = new Emulator(bounded, { stateDir: dir })
+        await again.start()
+        try {
+            assert.deepStrictEqual(await kept(again), before, "the store dropped the same messages")
+        } finally {
+            await again.stop()
+        }
+    })
+
     it("commits a burst of writes in a few batches and tells when they are on disk", async () => {
         const store = await StateStore.open(tempDir("state-burst"))
         try {
