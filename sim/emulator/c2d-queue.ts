@@ -5,7 +5,6 @@
 import { Journal } from "./store"
 
 export const C2D_MAX_PENDING = 50
-export const C2D_MAX_BODY_BYTES = 64 * 1024
 
 export interface C2dMessage {
     messageId: string

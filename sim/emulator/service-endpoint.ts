@@ -73,11 +73,15 @@ function readJson(req: http.IncomingMessage): Promise<any> {
         req.on("end", () => {
             const text = Buffer.concat(chunks).toString("utf8")
             if (!text.trim()) return resolve({})
+            let json: unknown
             try {
-                resolve(JSON.parse(text))
+                json = JSON.parse(text)
             } catch {
-                reject(new HttpError(400004, "request body is not JSON"))
+                return reject(new HttpError(400004, "request body is not JSON"))
             }
+            // Every route takes an object: `null`, a number or an array is bad input, not a crash.
+            if (typeof json !== "object" || json === null || Array.isArray(json)) reject(new HttpError(400004, "request body must be a JSON object"))
+            else resolve(json)
         })
     })
 }

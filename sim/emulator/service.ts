@@ -2,12 +2,15 @@
 // `az iot hub` and the service SDKs do (device identities, twins, C2D, direct methods,
 // following telemetry, IoT Edge parents and the gateways' uplink switch). Hub-side failures throw HubServiceError with IoT Hub's error codes.
 import { randomUUID } from "crypto"
-import { C2D_MAX_BODY_BYTES, C2dMessage } from "./c2d-queue"
+import { C2dMessage } from "./c2d-queue"
 import { EdgeFace } from "./edge-face"
 import { Emit } from "./events"
 import { HubFace } from "./hub-face"
+import { checkC2d, checkMethodName, checkMethodPayload, checkTopic } from "./hub-limits"
+import { hubC2dTopic } from "./hub-protocol"
 import { DeviceRecord, DeviceView, TelemetryMessage } from "./hub-registry"
 import { HubServiceError, METHOD_MAX_TIMEOUT_SEC, MethodResult } from "./methods"
+import { propertyBagBuild } from "./property-bag"
 import { EmulatorState } from "./state"
 import { JsonObject, twinApplyPatch, twinDocument } from "./twin"
 
@@ -110,20 +113,22 @@ export class HubService {
         return { version: r.version, delivered }
     }
 
-    /** Queues a cloud-to-device message (at most 50 pending per device, 64 KB each). Returns its message id. */
+    /** Queues a cloud-to-device message (at most 50 pending per device, 64 KB each with its properties). Returns its message id. */
     sendC2d(deviceId: string, body: string | Buffer, options: C2dOptions = {}): string {
         const d = this.device(deviceId)
         const data = typeof body === "string" ? Buffer.from(body) : body
-        if (data.length > C2D_MAX_BODY_BYTES) throw new HubServiceError(413001, `C2D message body exceeds ${C2D_MAX_BODY_BYTES} bytes`)
         const messageId = options.messageId ?? randomUUID()
         const systemProperties: Record<string, string> = { messageId, to: `/devices/${deviceId}/messages/deviceBound` }
         if (options.correlationId) systemProperties.correlationId = options.correlationId
         if (options.contentType) systemProperties.contentType = options.contentType
         if (options.contentEncoding) systemProperties.contentEncoding = options.contentEncoding
+        const properties = { ...options.properties }
+        checkC2d(data, properties, systemProperties)
+        checkTopic(hubC2dTopic(deviceId, propertyBagBuild(systemProperties, properties)), "the C2D message's properties")
         const m: Omit<C2dMessage, "seq"> = {
             messageId,
             body: data,
-            properties: { ...options.properties },
+            properties,
             systemProperties,
             enqueuedTimeUtc: this.now().toISOString(),
             deliveryCount: 0,
@@ -141,7 +146,8 @@ export class HubService {
     /** Calls a direct method: the device's {status, payload}, or 404103 (not online) / 504101 (no answer in time). */
     async invokeMethod(deviceId: string, methodName: string, payload: unknown = null, timeoutSec = 30): Promise<MethodResult> {
         this.device(deviceId)
-        if (!methodName || /[/#+]/.test(methodName)) throw new HubServiceError(400004, `invalid method name ${JSON.stringify(methodName)}`)
+        checkMethodName(methodName)
+        checkMethodPayload(payload)
         if (!(timeoutSec > 0 && timeoutSec <= METHOD_MAX_TIMEOUT_SEC))
             throw new HubServiceError(400004, `timeout must be more than 0 and at most ${METHOD_MAX_TIMEOUT_SEC} s`)
         if (!this.face.listens(deviceId, "methods"))
