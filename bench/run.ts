@@ -1,6 +1,7 @@
 // `npm run bench`: prints figures, asserts nothing. Loopback only, bounded in time.
 import { benchProvisioning } from "./provisioning"
 import { benchHub } from "./hub"
+import { benchState } from "./state"
 import { benchX509 } from "./x509"
 
 async function main() {
@@ -8,6 +9,7 @@ async function main() {
     await benchHub()
     await benchProvisioning()
     await benchX509()
+    await benchState()
 }
 
 main().then(

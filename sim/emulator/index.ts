@@ -22,7 +22,7 @@ import { routeMqttConnection } from "./mqtt-router"
 import { HubService } from "./service"
 import { startServiceEndpoint } from "./service-endpoint"
 import { EmulatorState, RegistrationRecord } from "./state"
-import { StateStore } from "./store"
+import { StateStore, StoreStats } from "./store"
 import { startTimeEndpoint } from "./time-endpoint"
 import { startTlsListener, TlsListener, TlsMaterial } from "./tls-listener"
 
@@ -154,6 +154,11 @@ export class Emulator extends EventEmitter {
     report<K extends EmulatorEventName>(name: K, data: EmulatorEvents[K]): void {
         this.emit(name, data)
         this.emit("event", name, data)
+    }
+
+    /** Commits and records written by the store so far (benchmarks); undefined before start. */
+    storeStats(): StoreStats | undefined {
+        return this.store && { ...this.store.stats }
     }
 
     /** Resolves once every change made so far is on disk (what the faces wait for before acknowledging). */
