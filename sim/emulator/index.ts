@@ -127,10 +127,10 @@ export class Emulator extends EventEmitter {
      * and config entries it has never seen are added (one deleted at run time stays deleted).
      */
     private async openStore(): Promise<StateStore> {
-        let dir = this.options.stateDir
-        if (dir && this.options.fresh) fs.rmSync(dir, { recursive: true, force: true })
-        if (!dir) dir = this.temporaryStateDir = fs.mkdtempSync(path.join(os.tmpdir(), "emulator-state-"))
+        const dir = this.options.stateDir ?? (this.temporaryStateDir = fs.mkdtempSync(path.join(os.tmpdir(), "emulator-state-")))
         const store = await StateStore.open(dir)
+        // Cleared under the store's lock: a fresh start never pulls the files from under another emulator.
+        if (this.options.fresh) await store.clear()
         const entries = await store.load()
         const isNew = entries.length === 0
         if (!isNew) {

@@ -52,6 +52,12 @@ export class StateStore implements Journal {
         return new StateStore(db)
     }
 
+    /** Deletes every entry (starting fresh), once what is pending is written. */
+    async clear(): Promise<void> {
+        await this.barrier()
+        await this.db.clear()
+    }
+
     /** Every entry, in key order. */
     async load(): Promise<[string, unknown][]> {
         const out: [string, unknown][] = []
