@@ -124,12 +124,13 @@ export class MqttConnection extends EventEmitter {
     }
 
     /**
-     * Returns the message id of a QoS 1 publish (its PUBACK comes as a `puback` event). A topic MQTT
-     * cannot carry throws: the faces and the service side refuse such requests before they get here.
+     * Returns the message id of a QoS 1 publish (its PUBACK comes as a `puback` event). A topic MQTT cannot
+     * carry is never framed: the service side refuses such messages before they get here, so what is left
+     * is an answer echoing a client's own oversized `$rid`, and that client's connection is closed.
      */
     publish(topic: string, payload: string | Buffer, qos: 0 | 1): number | undefined {
         const topicBytes = Buffer.byteLength(topic)
-        if (topicBytes > MQTT_MAX_TOPIC_BYTES) throw new RangeError(`topic of ${topicBytes} bytes exceeds MQTT's ${MQTT_MAX_TOPIC_BYTES}`)
+        if (topicBytes > MQTT_MAX_TOPIC_BYTES) return void this.violation(`an answer would need a topic of ${topicBytes} bytes (MQTT allows ${MQTT_MAX_TOPIC_BYTES})`)
         if (this.phase !== "connected") return undefined
         if (qos === 0) return void this.send({ cmd: "publish", topic, payload, qos: 0, dup: false, retain: false })
         if (this.inflight.size >= this.limits.maxInflight)

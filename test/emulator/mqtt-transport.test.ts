@@ -104,6 +104,21 @@ describe("MQTT transport", () => {
             client.close()
         })
 
+        it("closes the connection rather than frame an answer whose topic MQTT cannot carry", async () => {
+            const { client } = await hubConnect(emu.mqttPort, emu.ca, { deviceId: "dev-t", key: dev.primaryKey })
+            await client.subscribe("$iothub/twin/res/#")
+            const err = nextEvent(emu.emulator, "connection.error")
+            // The request's topic fits; the answer's, echoing the same $rid after a longer prefix, would not.
+            const prefix = "$iothub/twin/GET/?$rid="
+            publish(client, prefix + "r".repeat(65_535 - prefix.length), "")
+            await client.closed
+            assert.match((await err).reason, /topic of 65539 bytes \(MQTT allows 65535\)/)
+            assert.ok(!client.received.some((p) => p.cmd === "publish"))
+            const again = await hubConnect(emu.mqttPort, emu.ca, { deviceId: "dev-t", key: dev.primaryKey })
+            assert.strictEqual(again.code, 0)
+            again.client.close()
+        })
+
         it("closes a connection whose first packet is larger than a CONNECT needs", async () => {
             const c = await RawClient.open(emu.mqttPort, emu.ca)
             const err = nextEvent(emu.emulator, "connection.error")
