@@ -10,7 +10,7 @@ import { writeEdgePki } from "../../sim/pki"
 import { createRoot, createVerification } from "../../sim/pki/cert-tool"
 import { sasDeriveDeviceKey } from "../../sim/emulator/sas"
 import { StateStore } from "../../sim/emulator/store"
-import { ID_SCOPE, group, nextEvent, provision, randomKey, tempDir, testPki } from "./fixtures"
+import { ID_SCOPE, RawClient, group, nextEvent, provision, randomKey, tempDir, testPki } from "./fixtures"
 import { hubConnect, hubDevice, nextPublish, publish } from "./hub-fixtures"
 
 describe("emulator state across restarts", function () {
@@ -170,6 +170,30 @@ describe("emulator state across restarts", function () {
         } finally {
             await again.stop()
         }
+    })
+
+    it("answers a poll made across a restart with the operation started before it", async () => {
+        const caPem = fs.readFileSync((await testPki()).rootCertFile, "utf8")
+        const key = sasDeriveDeviceKey(fleet.attestation.primaryKey, "fleet-poller")
+        const o = { registrationId: "fleet-poller", key }
+        const operationId = await run(async (_e, { mqttPort }) => {
+            const c = await RawClient.open(mqttPort, caPem)
+            assert.strictEqual(await c.connect(o), 0)
+            await c.subscribe()
+            const answer = await c.register("1", { registrationId: "fleet-poller" })
+            c.close()
+            assert.strictEqual(answer.status, 202)
+            return answer.body.operationId as string
+        })
+        await run(async (_e, { mqttPort }) => {
+            const c = await RawClient.open(mqttPort, caPem)
+            assert.strictEqual(await c.connect(o), 0)
+            await c.subscribe()
+            let answer = await c.poll("2", operationId)
+            for (let i = 3; answer.status === 202; i++) answer = await c.poll(String(i), operationId)
+            c.close()
+            assert.deepStrictEqual([answer.status, answer.body.status, answer.body.operationId], [200, "assigned", operationId])
+        })
     })
 
     it("commits a burst of writes in a few batches and tells when they are on disk", async () => {
