@@ -1,33 +1,15 @@
 // Hub figures: boot -> first acknowledged telemetry (fresh provisioning and stored assignment),
 // emulator QoS 1 telemetry throughput and server CPU per message, server memory per connected device.
-import { ChildProcess, spawn } from "child_process"
-import * as path from "path"
 import { individual, startEmulator } from "../test/emulator/fixtures"
 import { HubDevice, hubDevice, startHubEmulator } from "../test/emulator/hub-fixtures"
 import { bootDevice } from "../test/e2e/harness"
-import { LoadJob } from "./hub-load-client"
+import { startLoad } from "./load"
 import { fmt, median, row } from "./stats"
 
 const RUNS = 5
 const CLIENTS = [1, 8, 32]
 const MESSAGES = 4000
 const IDLE_DEVICES = 400
-
-function startLoad(job: LoadJob): { child: ChildProcess; result: Promise<any> } {
-    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "hub-load-client.ts")], {
-        stdio: ["pipe", "pipe", "inherit"],
-    })
-    child.stdin!.write(JSON.stringify(job) + "\n")
-    const result = new Promise((resolve, reject) => {
-        let out = ""
-        child.stdout!.on("data", (d) => {
-            out += d
-            if (out.includes("\n")) resolve(JSON.parse(out.split("\n")[0]))
-        })
-        child.on("exit", (code) => code && reject(new Error(`load client exited ${code}`)))
-    })
-    return { child, result }
-}
 
 async function firstTelemetry(): Promise<{ fresh: number[]; stored: number[] }> {
     const enrollments = [...Array(RUNS).keys()].map((i) => individual(`bench-hub-${i}`))

@@ -1,6 +1,7 @@
 // `npm run bench`: prints figures, asserts nothing. Loopback only, bounded in time.
 import { benchProvisioning } from "./provisioning"
 import { benchHub } from "./hub"
+import { benchState } from "./state"
 import { benchX509 } from "./x509"
 import { benchBoards } from "./boards"
 
@@ -10,6 +11,7 @@ async function main() {
     await benchProvisioning()
     await benchX509()
     await benchBoards()
+    await benchState()
 }
 
 main().then(

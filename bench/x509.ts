@@ -38,13 +38,15 @@ export async function benchX509() {
     } finally {
         await emu.stop()
     }
-    const leaf = await issueClientCert(intermediate, { commonName: "bench-x509-load" })
-    const identity = await clientCert(leaf, 1)
+    const leaves = await Promise.all([...Array(LOAD_CONCURRENCY).keys()].map((w) => issueClientCert(intermediate, { commonName: `bench-x509-load-${w}` })))
+    const identities = await Promise.all(leaves.map((l) => clientCert(l, 1)))
     const load = await start(0)
-    const t = await throughput(LOAD_CONCURRENCY, () => provision(load.mqttPort, load.ca, { registrationId: "bench-x509-load" }, undefined, identity)).finally(() => load.stop())
+    const t = await throughput(LOAD_CONCURRENCY, (w) => provision(load.mqttPort, load.ca, { registrationId: `bench-x509-load-${w}` }, undefined, identities[w])).finally(() =>
+        load.stop()
+    )
     row(`emulator X.509 provisioning flows/s, ${LOAD_CONCURRENCY} concurrent clients, 3 s`, `${fmt(t.perSec)} (${t.flows} flows)`)
 
-    const presented: X509Certificate[] = [nodeCert(leaf), nodeCert(intermediate)]
+    const presented: X509Certificate[] = [nodeCert(leaves[0]), nodeCert(intermediate)]
     const anchors = [nodeCert(root)]
     const now = new Date()
     const t0 = performance.now()

@@ -2,6 +2,7 @@
 // a CA stays unverified until its owner presents a certificate whose CN is the issued
 // verification code, signed by the CA's private key. Names are case-insensitive.
 import { X509Certificate, randomBytes } from "crypto"
+import { Journal, NO_JOURNAL } from "./store"
 import { x509CommonName, x509ParsePem, x509Thumbprints, x509ValidityProblem } from "./x509"
 
 export interface CaCertificate {
@@ -37,8 +38,14 @@ export class CaStoreError extends Error {
 
 const NAME = /^[A-Za-z0-9._-]{1,256}$/
 
+const CA_KEY_PREFIX = "ca/"
+
+/** A CA as the store keeps it: the certificate as PEM. */
+type StoredCa = Omit<CaCertificate, "cert"> & { cert: string }
+
 export class CaStore {
     private readonly byName = new Map<string, CaCertificate>()
+    journal: Journal = NO_JOURNAL
 
     constructor(private readonly now: () => Date = () => new Date()) {}
 
@@ -56,6 +63,7 @@ export class CaStore {
         const stamp = this.now().toISOString()
         const entry: CaCertificate = { name, cert: certs[0], verified, created: this.byName.get(name.toLowerCase())?.created ?? stamp, updated: stamp }
         this.byName.set(name.toLowerCase(), entry)
+        this.save(entry)
         return caView(entry)
     }
 
@@ -73,7 +81,27 @@ export class CaStore {
     }
 
     delete(name: string): boolean {
+        this.journal.del(CA_KEY_PREFIX + name.toLowerCase())
         return this.byName.delete(name.toLowerCase())
+    }
+
+    /** Writes every CA's record again (a new store). */
+    writeAll(): void {
+        for (const e of this.byName.values()) this.save(e)
+    }
+
+    /** Replaces what is in memory with the store's records. */
+    restore(entries: [string, unknown][]): void {
+        this.byName.clear()
+        for (const [key, value] of entries) {
+            if (!key.startsWith(CA_KEY_PREFIX)) continue
+            const e = value as StoredCa
+            this.byName.set(e.name.toLowerCase(), { ...e, cert: new X509Certificate(e.cert) })
+        }
+    }
+
+    private save(e: CaCertificate) {
+        this.journal.put(CA_KEY_PREFIX + e.name.toLowerCase(), (): StoredCa => ({ ...e, cert: e.cert.toString() }))
     }
 
     /** Issues (or re-issues) the code the verification certificate's CN must carry. */
@@ -81,6 +109,7 @@ export class CaStore {
         const entry = this.require(name)
         entry.verificationCode = randomBytes(24).toString("hex").toUpperCase()
         entry.updated = this.now().toISOString()
+        this.save(entry)
         return { name: entry.name, verificationCode: entry.verificationCode }
     }
 
@@ -103,6 +132,7 @@ export class CaStore {
         entry.verified = true
         entry.verificationCode = undefined
         entry.updated = this.now().toISOString()
+        this.save(entry)
         return caView(entry)
     }
 

@@ -1,6 +1,8 @@
 // Runs the emulator standalone:
 //   npx ts-node sim/emulator/cli.ts --config sim/emulator.config.json [--secrets .emulator/secrets.json]
-// With --secrets, enrollments without keys get generated ones saved there (0600).
+//       [--state .emulator/state [--fresh]]
+// With --secrets, enrollments without keys get generated ones saved there (0600). With --state, the
+// state is kept in that directory across runs (--fresh forgets it first); without, every run starts fresh.
 import * as path from "path"
 import { Emulator, EmulatorConfig, describeEvent, enrollmentId, generateMissingKeys, loadConfig } from "./index"
 
@@ -19,20 +21,26 @@ function trustLine(config: EmulatorConfig): string {
 
 async function main() {
     const configFile = arg("--config")
-    if (!configFile) throw new Error("usage: cli.ts --config <file> [--secrets <file>]")
+    if (!configFile) throw new Error("usage: cli.ts --config <file> [--secrets <file>] [--state <dir> [--fresh]]")
+    const stateDir = arg("--state")
+    const fresh = process.argv.includes("--fresh")
+    if (fresh && !stateDir) throw new Error("--fresh needs --state <dir>")
     const secretsFile = arg("--secrets")
     let config = loadConfig(configFile, secretsFile)
     if (secretsFile) config = generateMissingKeys(config, secretsFile)
-    const emulator = new Emulator(config)
+    const emulator = new Emulator(config, { stateDir, fresh })
     emulator.on("event", (name, data) => console.log(describeEvent(name, data)))
-    const { mqttPort, httpsPort, servicePort } = await emulator.start()
+    const { mqttPort, httpsPort, servicePort, edgePorts } = await emulator.start()
     const host = config.bind.includes(":") ? `[${config.bind}]` : config.bind
     console.log(`emulator: DPS and IoT Hub (MQTT 3.1.1 over TLS) on mqtts://${host}:${mqttPort}`)
     console.log(`emulator: time (HTTPS Date header) on https://${host}:${httpsPort}`)
     if (servicePort !== undefined)
         console.log(`emulator: service endpoint on https://${host}:${servicePort} (npx ts-node sim/emulator/service-cli.ts --help)`)
     else console.log("emulator: service endpoint off (no service key: run with --secrets)")
+    config.edges.forEach((e, i) => console.log(`emulator: IoT Edge gateway ${e.deviceId} on mqtts://${host}:${edgePorts[i]} (host name ${e.hostName})`))
     console.log(`emulator: ${trustLine(config)}`)
+    const kept = `${emulator.service.listDevices().length} devices, ${emulator.state.registrations().length} registrations`
+    console.log(stateDir ? `emulator: state in ${stateDir}${fresh ? " (started fresh)" : ""}: ${kept}` : "emulator: state in a temporary directory (fresh every run)")
     console.log(`emulator: ID scope ${config.dps.idScope}; hubs ${config.hubs.map((h) => h.hostName).join(", ")}`)
     const list = config.enrollments.map((e) => `${enrollmentId(e)} (${e.kind}${e.attestation.type === "x509" ? ", x509" : ""}${e.enabled ? "" : ", disabled"})`)
     console.log(`emulator: enrollments ${list.join(", ")}${secretsFile ? `; keys in ${secretsFile}` : ""}`)

@@ -148,11 +148,15 @@ export interface EmulatorConfig {
     edges: EdgeGatewayConfig[]
     /** Store and forward while a gateway's uplink is down: how many messages, and for how long. */
     edge: { messageTtlSec: number; maxStoredMessages: number }
+    /** Device-to-cloud messages the hubs keep for `telemetry()` (oldest dropped first), in bytes for the whole emulator. */
+    telemetry: { retainedBytes: number }
     /** Keys of the service policy; without a primary key the management endpoint stays off. */
     service: { primaryKey?: string; secondaryKey?: string }
     /** Clock skew allowed on hub SAS tokens, also added to their expiry (IoT Hub: 300 s). */
     sasSkewSec: number
 }
+
+export const DEFAULT_TELEMETRY_RETAINED_BYTES = 16 * 1024 * 1024
 
 export type SecretsFile = Record<string, { primaryKey: string; secondaryKey: string }>
 
@@ -370,6 +374,8 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
     const edge = { messageTtlSec: raw.edge?.messageTtlSec ?? 7200, maxStoredMessages: raw.edge?.maxStoredMessages ?? 1000 }
     need(Number.isInteger(edge.messageTtlSec) && edge.messageTtlSec > 0, "edge.messageTtlSec must be a whole number of seconds > 0")
     need(Number.isInteger(edge.maxStoredMessages) && edge.maxStoredMessages > 0, "edge.maxStoredMessages must be a whole number > 0")
+    const telemetry = { retainedBytes: raw.telemetry?.retainedBytes ?? DEFAULT_TELEMETRY_RETAINED_BYTES }
+    need(Number.isInteger(telemetry.retainedBytes) && telemetry.retainedBytes >= 0, "telemetry.retainedBytes must be a whole number of bytes")
     const service = { primaryKey: raw.service?.primaryKey, secondaryKey: raw.service?.secondaryKey }
     need(service.primaryKey === undefined || isKey(service.primaryKey), "service.primaryKey must be base64 of at least 16 bytes")
     need(service.secondaryKey === undefined || isKey(service.secondaryKey), "service.secondaryKey must be base64 of at least 16 bytes")
@@ -387,6 +393,7 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
         devices,
         edges,
         edge,
+        telemetry,
         service,
         sasSkewSec,
     }

@@ -97,6 +97,7 @@ export class DpsRegistrar {
             return this.error(404, 404001, "Operation not found.", now)
         if (!op.result && op.pollsLeft > 0) {
             op.pollsLeft--
+            this.state.saveOperation(op)
             const registrationState = { registrationId: session.registrationId, status: "assigning" }
             const record = this.state.registration(session.registrationId)!
             return {
@@ -106,7 +107,10 @@ export class DpsRegistrar {
                 outcome: { kind: "assigning", operationId: op.operationId, record },
             }
         }
-        op.result ??= this.allocate(session, now)
+        if (!op.result) {
+            op.result = this.allocate(session, now)
+            this.state.saveOperation(op)
+        }
         const final = op.result
         const status = final.status as "assigned" | "failed" | "disabled"
         return {
@@ -132,11 +136,28 @@ export class DpsRegistrar {
         else if (fail) done = { ...base, status: "failed", errorCode: fail.errorCode, errorMessage: fail.errorMessage }
         else {
             const deviceId = e.kind === "individual" ? e.deviceId : session.registrationId
-            done = { ...base, status: "assigned", deviceId, assignedHub: e.iotHubHostName }
-            this.state.hub.assignDevice(deviceId, e.iotHubHostName, hubAuthentication(e, session), now)
+            const taken = this.identityTaken(e, deviceId, session.registrationId)
+            if (taken) done = { ...base, status: "failed", errorCode: 409000, errorMessage: taken }
+            else {
+                done = { ...base, status: "assigned", deviceId, assignedHub: e.iotHubHostName }
+                const provisionedBy = { registrationId: session.registrationId, enrollmentId: enrollmentId(e) }
+                this.state.hub.assignDevice(deviceId, e.iotHubHostName, hubAuthentication(e, session), now, "enabled", provisionedBy)
+            }
         }
         this.state.putRegistration(done)
         return done
+    }
+
+    /**
+     * A group admits any registration id its key derives, so it may not take over an identity it did
+     * not create for that same registration: its keys would be replaced by whoever holds the group key.
+     * An individual enrollment names its device id on purpose and may adopt an existing identity.
+     */
+    private identityTaken(e: Enrollment, deviceId: string, registrationId: string): string | undefined {
+        const existing = this.state.hub.device(deviceId)
+        if (!existing || e.kind === "individual" || existing.provisionedBy?.registrationId.toLowerCase() === registrationId.toLowerCase()) return undefined
+        const owner = existing.provisionedBy ? `registration ${existing.provisionedBy.registrationId}` : "the service side"
+        return `device ${deviceId} already exists in ${existing.hub}, created by ${owner}; enrollment group ${enrollmentId(e)} cannot take it over`
     }
 
     private retryAfter(session: DpsSession): number {

@@ -11,11 +11,13 @@ import { HubFace, HubGateway } from "./hub-face"
 import { CONNACK_NOT_AUTHORIZED, MqttConnection } from "./mqtt-connection"
 import { MqttFace } from "./mqtt-router"
 import { EmulatorState } from "./state"
+import { Journal, NO_JOURNAL } from "./store"
 
 export class EdgeFace implements MqttFace, HubGateway {
     readonly name = "edge"
     private up = true
     private readonly store: MessageStore
+    private journal: Journal = NO_JOURNAL
 
     constructor(
         readonly edge: EdgeGatewayConfig,
@@ -25,7 +27,26 @@ export class EdgeFace implements MqttFace, HubGateway {
         private readonly emit: Emit,
         private readonly now: () => Date = () => new Date()
     ) {
-        this.store = new MessageStore({ maxMessages: config.edge.maxStoredMessages, ttlSec: config.edge.messageTtlSec })
+        const limits = { maxMessages: config.edge.maxStoredMessages, ttlSec: config.edge.messageTtlSec }
+        this.store = new MessageStore(limits, `edge-queue/${edge.deviceId}/`, () => this.journal)
+    }
+
+    private get uplinkKey(): string {
+        return `edge-uplink/${this.edgeId}`
+    }
+
+    /** Writes the gateway's queue and uplink switch to `journal` from now on (`writeAll`: a new store). */
+    attachJournal(journal: Journal, writeAll: boolean): void {
+        this.journal = journal
+        if (!writeAll) return
+        this.store.rewrite()
+        journal.put(this.uplinkKey, () => this.up)
+    }
+
+    /** Takes the queue and the uplink switch from the store's records. */
+    restoreQueue(entries: [string, unknown][]): void {
+        this.store.restore(entries)
+        this.up = (entries.find(([k]) => k === this.uplinkKey)?.[1] as boolean | undefined) ?? true
     }
 
     get edgeId(): string {
@@ -62,6 +83,7 @@ export class EdgeFace implements MqttFace, HubGateway {
     setUplink(up: boolean): void {
         if (up === this.up) return
         this.up = up
+        this.journal.put(this.uplinkKey, () => up)
         this.emit("edge.uplink", { edgeId: this.edgeId, up, pending: this.store.size })
         if (!up) return
         const { live, expired } = this.store.takeAll(this.now())

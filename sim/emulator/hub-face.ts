@@ -100,11 +100,17 @@ export class HubFace implements MqttFace {
         // clean=0 keeps the subscriptions on the device for the next connection, as the SDKs expect.
         const stored = connect.clean ? undefined : device.session
         const subscriptions = stored ?? new Map<string, SessionSubscription>()
-        device.session = connect.clean ? undefined : subscriptions
+        if (device.session !== (connect.clean ? undefined : subscriptions)) {
+            device.session = connect.clean ? undefined : subscriptions
+            this.state.hub.changed(device)
+        }
         const session: HubSession = { conn, device, subscriptions, gateway }
         this.sessions.set(device.deviceId, session)
         conn.on("subscribe", (p: ISubscribePacket) => this.subscribe(session, p))
-        conn.on("unsubscribe", (p: IUnsubscribePacket) => p.unsubscriptions.forEach((f) => subscriptions.delete(f)))
+        conn.on("unsubscribe", (p: IUnsubscribePacket) => {
+            p.unsubscriptions.forEach((f) => subscriptions.delete(f))
+            this.sessionChanged(session)
+        })
         conn.on("publish", (p: IPublishPacket) => this.onPublish(session, p))
         conn.on("puback", (messageId: number) => this.onPuback(session, messageId))
         conn.on("closed", () => {
@@ -207,8 +213,14 @@ export class HubFace implements MqttFace {
             s.subscriptions.set(topic, { kind, qos: q })
             return q
         })
+        this.sessionChanged(s)
         s.conn.suback(p.messageId!, granted)
         this.deliverC2d(s.device.deviceId)
+    }
+
+    /** A clean=0 session's subscriptions are kept by the hub, so they are stored. */
+    private sessionChanged(s: HubSession) {
+        if (s.device.session === s.subscriptions) this.state.hub.changed(s.device)
     }
 
     private onPuback(s: HubSession, messageId: number) {
@@ -255,6 +267,7 @@ export class HubFace implements MqttFace {
                         : twinApplyPatch(s.device.twin, "reported", patch)
                 if (!r.ok) return this.twinReply(s, r.status, req.rid, JSON.stringify(dpsErrorBody(r.errorCode, r.message, now)))
                 s.device.twin = r.twin
+                this.state.hub.changed(s.device)
                 this.emit("hub.twin.reported", { deviceId, patch: patch as JsonObject, version: r.version })
                 return this.twinReply(s, 204, req.rid, "", r.version)
             }

@@ -1,13 +1,16 @@
-// The hubs' device identities and what each device owns: its credentials, status, twin, C2D queue,
-// the last telemetry it sent and, for clean=0 sessions, its subscriptions. Device ids are
-// case-sensitive, as in IoT Hub.
-import type { X509Certificate } from "crypto"
-import { C2dQueue } from "./c2d-queue"
+// The hubs' device identities and what each device owns: its credentials, status, twin, C2D queue
+// and, for clean=0 sessions, its subscriptions; and the telemetry the hubs keep (one bounded log).
+// Device ids are case-sensitive, as in IoT Hub. Every change is written to the journal: one
+// record per identity (`device/<id>`), whose C2D messages are records of their own.
+import { X509Certificate } from "crypto"
+import { C2D_KEY_PREFIX, C2dQueue, StoredC2dMessage, c2dKeyDevice } from "./c2d-queue"
 import { HubSubscription } from "./hub-protocol"
 import { SasKeys } from "./sas"
+import { Journal, NO_JOURNAL } from "./store"
+import { StoredTelemetry, TELEMETRY_KEY_PREFIX, TELEMETRY_SEQUENCE_KEY, TelemetryLog } from "./telemetry-log"
 import { Twin, twinNew } from "./twin"
 
-export const TELEMETRY_KEPT_PER_DEVICE = 1000
+const DEVICE_KEY_PREFIX = "device/"
 
 export type DeviceStatus = "enabled" | "disabled"
 
@@ -54,7 +57,8 @@ export interface DeviceRecord {
     parent?: string
     twin: Twin
     c2d: C2dQueue
-    telemetry: TelemetryMessage[]
+    /** The DPS registration that created or last updated the identity (absent: made by the config or the service side). */
+    provisionedBy?: { registrationId: string; enrollmentId: string }
     /** Subscriptions of a clean=0 session, kept across connections (filter -> feature). */
     session?: Map<string, SessionSubscription>
     createdTimeUtc: string
@@ -76,9 +80,26 @@ export interface DeviceView {
     lastActivityTimeUtc?: string
 }
 
+/** An identity as the store keeps it: no queue (its messages are records of their own), CA as PEM, subscriptions as pairs. */
+type StoredDevice = Omit<DeviceRecord, "c2d" | "session" | "authentication"> & {
+    authentication: Exclude<DeviceAuthentication, { type: "certificateAuthority" }> | { type: "certificateAuthority"; ca?: string }
+    session?: [string, SessionSubscription][]
+}
+
+function encodeDevice(d: DeviceRecord): StoredDevice {
+    const { c2d: _queue, session, authentication: a, ...rest } = d
+    const authentication = a.type === "certificateAuthority" ? { type: a.type, ca: a.ca?.toString() } : a
+    return { ...rest, authentication, session: session && [...session] }
+}
+
 export class HubRegistry {
     private readonly devices = new Map<string, DeviceRecord>()
-    private sequence = 0
+    readonly telemetry: TelemetryLog
+    journal: Journal = NO_JOURNAL
+
+    constructor(telemetryRetainedBytes: number) {
+        this.telemetry = new TelemetryLog(telemetryRetainedBytes, () => this.journal)
+    }
 
     device(deviceId: string): DeviceRecord | undefined {
         return this.devices.get(deviceId)
@@ -89,9 +110,16 @@ export class HubRegistry {
     }
 
     /** Creates the identity, or updates the credentials and hub of an existing one (its status and twin stay). */
-    assignDevice(deviceId: string, hub: string, authentication: DeviceAuthentication, now: Date, status: DeviceStatus = "enabled"): DeviceRecord {
+    assignDevice(
+        deviceId: string,
+        hub: string,
+        authentication: DeviceAuthentication,
+        now: Date,
+        status: DeviceStatus = "enabled",
+        provisionedBy?: DeviceRecord["provisionedBy"]
+    ): DeviceRecord {
         const existing = this.devices.get(deviceId)
-        if (existing) return Object.assign(existing, { hub, authentication })
+        if (existing) return this.changed(Object.assign(existing, { hub, authentication, provisionedBy }))
         const rec: DeviceRecord = {
             deviceId,
             hub,
@@ -99,24 +127,63 @@ export class HubRegistry {
             status,
             iotEdge: false,
             twin: twinNew(),
-            c2d: new C2dQueue(deviceId),
-            telemetry: [],
+            c2d: new C2dQueue(deviceId, () => this.journal),
+            provisionedBy,
             createdTimeUtc: now.toISOString(),
         }
         this.devices.set(deviceId, rec)
+        return this.changed(rec)
+    }
+
+    /** Records a change to an identity (status, parent, twin, session): written with the next commit. */
+    changed(rec: DeviceRecord): DeviceRecord {
+        this.journal.put(DEVICE_KEY_PREFIX + rec.deviceId, () => encodeDevice(rec))
         return rec
     }
 
     delete(deviceId: string): boolean {
-        return this.devices.delete(deviceId)
+        const rec = this.devices.get(deviceId)
+        if (!rec) return false
+        rec.c2d.drop()
+        this.devices.delete(deviceId)
+        this.journal.del(DEVICE_KEY_PREFIX + deviceId)
+        return true
     }
 
-    /** Stores a device's message (the oldest goes beyond the bound) with the hub's next sequence number. */
+    /** Keeps a device's message (the oldest in the log go beyond its bound) with the hub's next sequence number. */
     addTelemetry(rec: DeviceRecord, m: Omit<TelemetryMessage, "sequenceNumber">): TelemetryMessage {
-        const stored = { ...m, sequenceNumber: ++this.sequence }
-        rec.telemetry.push(stored)
-        if (rec.telemetry.length > TELEMETRY_KEPT_PER_DEVICE) rec.telemetry.shift()
         rec.lastActivityTimeUtc = m.enqueuedTimeUtc
-        return stored
+        return this.telemetry.add(m)
+    }
+
+    /** Writes every identity, message and queued C2D message to the journal (a new store). */
+    writeAll(): void {
+        for (const rec of this.devices.values()) {
+            this.changed(rec)
+            rec.c2d.rewrite()
+        }
+        this.telemetry.rewrite()
+    }
+
+    /** Replaces what is in memory with the store's records (entries in key order). */
+    restore(entries: [string, unknown][]): void {
+        this.devices.clear()
+        const telemetry: StoredTelemetry[] = []
+        let sequence = 0
+        for (const [key, value] of entries) {
+            if (key.startsWith(DEVICE_KEY_PREFIX)) {
+                const d = value as StoredDevice
+                const a = d.authentication
+                const authentication: DeviceAuthentication =
+                    a.type === "certificateAuthority" ? { type: a.type, ca: a.ca === undefined ? undefined : new X509Certificate(a.ca) } : a
+                const session = d.session && new Map(d.session)
+                this.devices.set(d.deviceId, { ...d, authentication, session, c2d: new C2dQueue(d.deviceId, () => this.journal) })
+            } else if (key.startsWith(TELEMETRY_KEY_PREFIX)) telemetry.push(value as StoredTelemetry)
+            else if (key === TELEMETRY_SEQUENCE_KEY) sequence = value as number
+        }
+        // C2D records sort before their devices' ("c2d/" < "device/"): a second pass finds the queues.
+        for (const [key, value] of entries)
+            if (key.startsWith(C2D_KEY_PREFIX)) this.devices.get(c2dKeyDevice(key))?.c2d.restore(value as StoredC2dMessage)
+        this.telemetry.restore(telemetry, sequence)
     }
 }

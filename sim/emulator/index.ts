@@ -1,8 +1,12 @@
-// The emulator: one in-memory state with faces on top (DPS and IoT Hub over one MQTT port,
-// the time endpoint, the service side in code and over HTTPS, IoT Edge gateways on their own ports).
-// Events (see events.ts) report every step; none carries a key or token.
+// The emulator: one state with faces on top (DPS and IoT Hub over one MQTT port, the time
+// endpoint, the service side in code and over HTTPS, IoT Edge gateways on their own ports).
+// The state lives in memory and in a durable store (store.ts) in `stateDir`: start() reopens what
+// a previous run kept, and nothing is acknowledged before it is on disk. Events (see events.ts)
+// report every step; none carries a key or token.
 import { EventEmitter } from "events"
 import * as fs from "fs"
+import * as os from "os"
+import * as path from "path"
 import type { Socket } from "net"
 import type { TLSSocket } from "tls"
 import { EmulatorConfig, enrollmentsWithoutKeys } from "./config"
@@ -18,6 +22,7 @@ import { routeMqttConnection } from "./mqtt-router"
 import { HubService } from "./service"
 import { startServiceEndpoint } from "./service-endpoint"
 import { EmulatorState, RegistrationRecord } from "./state"
+import { StateStore, StoreStats } from "./store"
 import { startTimeEndpoint } from "./time-endpoint"
 import { startTlsListener, TlsListener, TlsMaterial } from "./tls-listener"
 
@@ -56,8 +61,22 @@ export interface Emulator {
     on(name: "event", listener: <K extends EmulatorEventName>(name: K, data: EmulatorEvents[K]) => void): this
 }
 
+export interface EmulatorOptions {
+    /**
+     * Where the state is kept across runs (created if missing). Without it, start() uses a new
+     * temporary directory that stop() removes: every run starts fresh.
+     */
+    stateDir?: string
+    /** Forget what `stateDir` holds and start from the configuration alone. */
+    fresh?: boolean
+}
+
+/** The config's devices and CA certificates already put into a store: later runs add only new ones. */
+const SEEDED_KEY = "meta/seeded"
+type Seeded = { devices: string[]; certificates: string[] }
+
 export class Emulator extends EventEmitter {
-    readonly state = new EmulatorState()
+    readonly state: EmulatorState
     readonly hub: HubFace
     /** The hubs' service side: C2D, methods, twins, identities, telemetry. */
     readonly service: HubService
@@ -67,32 +86,84 @@ export class Emulator extends EventEmitter {
     readonly edges: ReadonlyMap<string, EdgeFace>
     private servers: TlsListener[] = []
     private readonly edgePortsById = new Map<string, number>()
+    private store?: StateStore
+    private temporaryStateDir?: string
 
-    constructor(readonly config: EmulatorConfig) {
+    constructor(
+        readonly config: EmulatorConfig,
+        private readonly options: EmulatorOptions = {}
+    ) {
         super()
         const missing = enrollmentsWithoutKeys(config)
         if (missing.length) throw new Error(`enrollments without keys: ${missing.join(", ")} (see generateMissingKeys)`)
+        this.state = new EmulatorState(config.telemetry.retainedBytes)
         const emit = this.report.bind(this)
         this.hub = new HubFace(config, this.state, emit)
         this.edges = new Map(config.edges.map((e) => [e.deviceId, new EdgeFace(e, config, this.state, this.hub, emit)]))
         this.service = new HubService(this.state, this.hub, emit, this.edges)
         this.dps = new DpsService(this.state.certificates, emit)
         this.on("hub.telemetry", (m) => this.service.publishTelemetry(m))
-        for (const c of config.certificates) this.state.certificates.upload(c.name, c.pem, c.verified)
+        this.seed({ devices: [], certificates: [] })
+    }
+
+    /** Puts the config's CA certificates and device identities into the state, but those in `done`. */
+    private seed(done: Seeded): void {
+        for (const c of this.config.certificates)
+            if (!done.certificates.includes(c.name.toLowerCase())) this.state.certificates.upload(c.name, c.pem, c.verified)
         const now = new Date()
-        for (const d of config.devices) {
+        for (const d of this.config.devices) {
+            if (done.devices.includes(d.deviceId)) continue
             const a = d.authentication
             const auth: DeviceAuthentication = a.type === "sas" ? { type: "sas", keys: { primaryKey: d.primaryKey!, secondaryKey: d.secondaryKey } } : a
             const rec = this.state.hub.assignDevice(d.deviceId, d.hub, auth, now, d.status)
             rec.iotEdge = this.edges.has(d.deviceId)
             rec.parent = d.parent
+            this.state.hub.changed(rec)
         }
+    }
+
+    /**
+     * Opens the store: a new one gets the state built from the config; an existing one replaces it,
+     * and config entries it has never seen are added (one deleted at run time stays deleted).
+     */
+    private async openStore(): Promise<StateStore> {
+        const dir = this.options.stateDir ?? (this.temporaryStateDir = fs.mkdtempSync(path.join(os.tmpdir(), "emulator-state-")))
+        const store = await StateStore.open(dir)
+        // Cleared under the store's lock: a fresh start never pulls the files from under another emulator.
+        if (this.options.fresh) await store.clear()
+        const entries = await store.load()
+        const isNew = entries.length === 0
+        if (!isNew) {
+            this.state.restore(entries)
+            for (const edge of this.edges.values()) edge.restoreQueue(entries)
+        }
+        this.state.attach(store, isNew)
+        for (const edge of this.edges.values()) edge.attachJournal(store, isNew)
+        const done = (entries.find(([k]) => k === SEEDED_KEY)?.[1] as Seeded | undefined) ?? { devices: [], certificates: [] }
+        if (!isNew) this.seed(done)
+        const seeded: Seeded = {
+            devices: [...new Set([...done.devices, ...this.config.devices.map((d) => d.deviceId)])],
+            certificates: [...new Set([...done.certificates, ...this.config.certificates.map((c) => c.name.toLowerCase())])],
+        }
+        store.put(SEEDED_KEY, () => seeded)
+        await store.barrier()
+        return store
     }
 
     /** Emits a typed event (the faces' reporting path), and `event` (name, data) for loggers that take every one. */
     report<K extends EmulatorEventName>(name: K, data: EmulatorEvents[K]): void {
         this.emit(name, data)
         this.emit("event", name, data)
+    }
+
+    /** Commits and records written by the store so far (benchmarks); undefined before start. */
+    storeStats(): StoreStats | undefined {
+        return this.store && { ...this.store.stats }
+    }
+
+    /** Resolves once every change made so far is on disk (what the faces wait for before acknowledging). */
+    committed(): Promise<void> {
+        return this.store?.barrier() ?? Promise.resolve()
     }
 
     /** The port the gateway of this edge device listens on (after start). */
@@ -107,6 +178,7 @@ export class Emulator extends EventEmitter {
     }
 
     async start(): Promise<EmulatorPorts> {
+        this.store = await this.openStore()
         const material: TlsMaterial = {
             cert: readPem(this.config.tls.cert, "TLS server certificate"),
             key: readPem(this.config.tls.key, "TLS server key"),
@@ -121,7 +193,7 @@ export class Emulator extends EventEmitter {
                 material,
                 this.config.bind,
                 this.config.ports.mqtt,
-                (sock, wire) => routeMqttConnection(new MqttConnection(sock, MQTT_LIMITS, wire), pick, emit),
+                (sock, wire, authenticated) => routeMqttConnection(this.connection(sock, wire, authenticated), pick, emit),
                 tlsError("mqtt")
             )
             this.servers.push(mqtt)
@@ -136,14 +208,16 @@ export class Emulator extends EventEmitter {
             const edgePorts: number[] = []
             for (const edge of this.edges.values()) {
                 const tls = { cert: readPem(edge.edge.tls.cert, "edge TLS certificate"), key: readPem(edge.edge.tls.key, "edge TLS key") }
-                const onSecure = (sock: TLSSocket, wire?: Socket) => routeMqttConnection(new MqttConnection(sock, MQTT_LIMITS, wire), () => edge, emit)
+                const onSecure = (sock: TLSSocket, wire: Socket | undefined, authenticated: () => void) =>
+                    routeMqttConnection(this.connection(sock, wire, authenticated), () => edge, emit)
                 const listener = await startTlsListener(tls, this.config.bind, edge.edge.port, onSecure, tlsError("edge"))
                 this.servers.push(listener)
                 edgePorts.push(listener.port)
                 this.edgePortsById.set(edge.edgeId, listener.port)
             }
             if (!this.config.service.primaryKey) return { mqttPort: mqtt.port, httpsPort: time.port, edgePorts }
-            const service = await startServiceEndpoint(material, this.config, { hub: this.service, dps: this.dps }, emit)
+            const durable = () => this.store?.barrier()
+            const service = await startServiceEndpoint(material, this.config, { hub: this.service, dps: this.dps, durable }, emit)
             this.servers.push(service)
             return { mqttPort: mqtt.port, httpsPort: time.port, servicePort: service.port, edgePorts }
         } catch (e) {
@@ -152,11 +226,22 @@ export class Emulator extends EventEmitter {
         }
     }
 
-    /** Closes the listeners and every open connection. */
+    private connection(sock: TLSSocket, wire: Socket | undefined, authenticated: () => void): MqttConnection {
+        const conn = new MqttConnection(sock, MQTT_LIMITS, wire, () => this.store?.barrier())
+        conn.once("accepted", authenticated)
+        return conn
+    }
+
+    /** Closes the listeners and every open connection, then the store (a temporary one is removed). */
     async stop(): Promise<void> {
         const open = this.servers
         this.servers = []
         this.edgePortsById.clear()
         await Promise.all(open.map((l) => l.close()))
+        const store = this.store
+        this.store = undefined
+        await store?.close()
+        if (this.temporaryStateDir) fs.rmSync(this.temporaryStateDir, { recursive: true, force: true })
+        this.temporaryStateDir = undefined
     }
 }

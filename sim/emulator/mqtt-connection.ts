@@ -1,6 +1,10 @@
 // One client's MQTT 3.1.1 session on the server side: framing with a size limit, CONNECT
 // first and once, keepalive and CONNECT timeouts, PINGREQ, QoS 1 acks both ways, and bounded
-// buffers. Faces (DPS now, the hub later) get whole packets and decide what they mean.
+// buffers. Faces (DPS, hubs, gateways) get whole packets and decide what they mean.
+// Nothing leaves before the state it reflects is durable: every packet waits for the store's
+// commit that was pending when it was sent (`durable`), in order; a QoS 1 PUBLISH is acknowledged
+// only after its face took it (a refusal closes the connection instead) and ahead of the answers
+// the face sent for it.
 import { EventEmitter } from "events"
 import * as net from "net"
 import * as tls from "tls"
@@ -11,6 +15,8 @@ import { tlsPeerChain } from "./tls-listener"
 
 export interface MqttLimits {
     maxPacketBytes: number
+    /** The CONNECT, the one packet an unauthenticated client may send: a few hundred bytes in practice. */
+    maxConnectBytes: number
     connectTimeoutMs: number
     /** Unacknowledged QoS 1 messages to one client before it counts as stuck. */
     maxInflight: number
@@ -21,6 +27,7 @@ export interface MqttLimits {
 // One port serves DPS and the hubs; 256 KB is also IoT Hub's device-to-cloud message limit.
 export const MQTT_LIMITS: MqttLimits = {
     maxPacketBytes: 256 * 1024,
+    maxConnectBytes: 8 * 1024,
     connectTimeoutMs: 10_000,
     maxInflight: 64,
     maxWriteBufferBytes: 1024 * 1024,
@@ -38,6 +45,15 @@ export interface ConnectionClosed {
     wireBytesOut: number
 }
 
+/**
+ * The commit the emulator's state has pending, if any: a packet sent now goes out once it is
+ * durable (undefined: nothing pending, it goes out at once).
+ */
+export type DurableBarrier = () => PromiseLike<void> | undefined
+
+/** MQTT 3.1.1 section 1.5.3: a topic is a string of at most 65,535 bytes. */
+export const MQTT_MAX_TOPIC_BYTES = 65_535
+
 /** CONNACK return codes of MQTT 3.1.1. */
 export const CONNACK_UNACCEPTABLE_PROTOCOL = 1
 export const CONNACK_NOT_AUTHORIZED = 5
@@ -47,7 +63,8 @@ const MAX_KEEPALIVE_TIMEOUT_MS = 1767_000
 
 /**
  * Events: `connect` (IConnectPacket; the listener must call accept() or refuse() before returning),
- * `publish` (IPublishPacket, QoS 0/1, already acknowledged), `subscribe` (ISubscribePacket; answer with suback()),
+ * `accepted` (after CONNACK 0), `publish` (IPublishPacket, QoS 0/1; acknowledged after the listeners return,
+ * unless one closed the connection), `subscribe` (ISubscribePacket; answer with suback()),
  * `unsubscribe` (IUnsubscribePacket, already acknowledged), `puback` (message id of one of our QoS 1 publishes),
  * `closed` (ConnectionClosed, once).
  */
@@ -66,16 +83,23 @@ export class MqttConnection extends EventEmitter {
     private timer?: NodeJS.Timeout
     private keepaliveMs = 0
     private closeReason?: { reason: string; violation: boolean }
+    /** Packets generated, in order, each written once its barrier is durable. */
+    private readonly out: { buf: Buffer; ready: boolean }[] = []
+    private queuedBytes = 0
+    /** Set while a face handles a QoS 1 PUBLISH, whose PUBACK goes ahead of what the face sends. */
+    private holding = false
+    private endWhenDrained = false
 
     constructor(
         private readonly sock: tls.TLSSocket,
         private readonly limits: MqttLimits,
-        private readonly wire?: net.Socket
+        private readonly wire?: net.Socket,
+        private readonly durable: DurableBarrier = () => undefined
     ) {
         super()
         this.remote = `${sock.remoteAddress}:${sock.remotePort}`
         this.clientChain = tlsPeerChain(sock)
-        this.framer = new MqttFramer(limits.maxPacketBytes)
+        this.framer = new MqttFramer(limits.maxPacketBytes, limits.maxConnectBytes)
         this.parser.on("packet", (p: mqtt.Packet) => this.onPacket(p))
         this.parser.on("error", (e: Error) => this.violation(`malformed packet: ${e.message}`))
         sock.on("data", (d: Buffer) => this.onData(d))
@@ -90,6 +114,7 @@ export class MqttConnection extends EventEmitter {
         this.phase = "connected"
         this.send({ cmd: "connack", returnCode: 0, sessionPresent })
         this.arm(this.keepaliveMs, "keepalive timeout")
+        this.emit("accepted")
     }
 
     refuse(returnCode: number, reason: string): void {
@@ -98,8 +123,14 @@ export class MqttConnection extends EventEmitter {
         this.close(`refused (CONNACK ${returnCode}): ${reason}`, false)
     }
 
-    /** Returns the message id of a QoS 1 publish (its PUBACK comes as a `puback` event). */
+    /**
+     * Returns the message id of a QoS 1 publish (its PUBACK comes as a `puback` event). A topic MQTT cannot
+     * carry is never framed: the service side refuses such messages before they get here, so what is left
+     * is an answer echoing a client's own oversized `$rid`, and that client's connection is closed.
+     */
     publish(topic: string, payload: string | Buffer, qos: 0 | 1): number | undefined {
+        const topicBytes = Buffer.byteLength(topic)
+        if (topicBytes > MQTT_MAX_TOPIC_BYTES) return void this.violation(`an answer would need a topic of ${topicBytes} bytes (MQTT allows ${MQTT_MAX_TOPIC_BYTES})`)
         if (this.phase !== "connected") return undefined
         if (qos === 0) return void this.send({ cmd: "publish", topic, payload, qos: 0, dup: false, retain: false })
         if (this.inflight.size >= this.limits.maxInflight)
@@ -126,7 +157,9 @@ export class MqttConnection extends EventEmitter {
         this.closeReason = { reason, violation }
         this.phase = "closing"
         clearTimeout(this.timer)
-        this.sock.end()
+        // What was already sent (a CONNACK refusal, acks of durable messages) goes out first.
+        this.endWhenDrained = true
+        this.drain()
         // A peer that never reads would keep a half-closed socket forever.
         setTimeout(() => this.sock.destroy(), 2000).unref()
     }
@@ -144,13 +177,32 @@ export class MqttConnection extends EventEmitter {
         if (ms > 0) this.timer = setTimeout(() => this.violation(reason), ms)
     }
 
-    private send(packet: object) {
+    private send(packet: object, at = this.out.length) {
         if (this.closeReason) return
-        if (this.sock.writableLength > this.limits.maxWriteBufferBytes)
+        if (this.sock.writableLength + this.queuedBytes > this.limits.maxWriteBufferBytes)
             return this.violation("client does not read its messages")
         const buf = mqtt.generate(packet as mqtt.Packet)
-        this.bytesOut += buf.length
-        this.sock.write(buf)
+        const barrier = this.durable()
+        const entry = { buf, ready: barrier === undefined }
+        this.out.splice(at, 0, entry)
+        this.queuedBytes += buf.length
+        barrier?.then(() => {
+            entry.ready = true
+            this.drain()
+        })
+        this.drain()
+    }
+
+    /** Writes the packets at the head whose state is durable, in order. */
+    private drain() {
+        if (this.holding) return
+        while (this.out.length && this.out[0].ready) {
+            const { buf } = this.out.shift()!
+            this.queuedBytes -= buf.length
+            this.bytesOut += buf.length
+            this.sock.write(buf)
+        }
+        if (this.endWhenDrained && !this.out.length) this.sock.end()
     }
 
     private onData(chunk: Buffer) {
@@ -186,12 +238,25 @@ export class MqttConnection extends EventEmitter {
                 this.send({ cmd: "unsuback", messageId: p.messageId })
                 return void this.emit("unsubscribe", p)
             case "publish":
-                if (p.qos === 2) return this.violation("QoS 2 publish is not supported")
-                if (p.qos === 1) this.send({ cmd: "puback", messageId: p.messageId })
-                return void this.emit("publish", p)
+                return this.onPublish(p)
             default:
                 return this.violation(`unexpected ${p.cmd.toUpperCase()} packet`)
         }
+    }
+
+    /** The face takes the message first; a refusal closes the connection, so nothing refused is acknowledged. */
+    private onPublish(p: mqtt.IPublishPacket) {
+        if (p.qos === 2) return this.violation("QoS 2 publish is not supported")
+        if (p.qos === 0) return void this.emit("publish", p)
+        const mark = this.out.length
+        this.holding = true
+        try {
+            this.emit("publish", p)
+        } finally {
+            this.holding = false
+        }
+        if (!this.closeReason) this.send({ cmd: "puback", messageId: p.messageId }, mark)
+        else this.drain()
     }
 
     private onConnect(p: mqtt.Packet) {

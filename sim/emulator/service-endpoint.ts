@@ -9,16 +9,18 @@ import { EmulatorConfig, SERVICE_POLICY } from "./config"
 import { CaStoreError, DpsService } from "./dps-service"
 import { Emit } from "./events"
 import { TelemetryMessage } from "./hub-registry"
+import { DurableBarrier } from "./mqtt-connection"
 import { HubService, HubServiceError } from "./service"
 import { sasCheckClaims, sasMatchKey, sasParse } from "./sas"
 import { closeServer, listen, reportHttpsErrors, serverTlsOptions, TlsListener, TlsMaterial, trackSockets } from "./tls-listener"
 
 const MAX_BODY_BYTES = 128 * 1024
 
-/** The service objects the endpoint drives: the hubs' and DPS's. */
+/** The service objects the endpoint drives: the hubs' and DPS's; `durable`: the store's barrier, which every answer waits for. */
 export interface ServiceSides {
     hub: HubService
     dps: DpsService
+    durable?: DurableBarrier
 }
 
 /** The JSON line `monitor-events` streams for one telemetry message. */
@@ -71,11 +73,15 @@ function readJson(req: http.IncomingMessage): Promise<any> {
         req.on("end", () => {
             const text = Buffer.concat(chunks).toString("utf8")
             if (!text.trim()) return resolve({})
+            let json: unknown
             try {
-                resolve(JSON.parse(text))
+                json = JSON.parse(text)
             } catch {
-                reject(new HttpError(400004, "request body is not JSON"))
+                return reject(new HttpError(400004, "request body is not JSON"))
             }
+            // Every route takes an object: `null`, a number or an array is bad input, not a crash.
+            if (typeof json !== "object" || json === null || Array.isArray(json)) reject(new HttpError(400004, "request body must be a JSON object"))
+            else resolve(json)
         })
     })
 }
@@ -201,11 +207,17 @@ export async function startServiceEndpoint(
     const server = https.createServer(serverTlsOptions(material), (req, res) => {
         const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`
         const url = new URL(req.url ?? "/", "https://emulator")
+        // A 2xx means the change is on disk: the answer waits for the store's commit.
         const reply = (status: number, json?: unknown) => {
             const text = json === undefined ? "" : JSON.stringify(json)
-            res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) })
-            res.end(text)
-            emit("service.request", { remote, method: req.method ?? "?", path: url.pathname, status })
+            const send = () => {
+                res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) })
+                res.end(text)
+                emit("service.request", { remote, method: req.method ?? "?", path: url.pathname, status })
+            }
+            const barrier = service.durable?.()
+            if (barrier) void barrier.then(send)
+            else send()
         }
         const refused = serviceAuthorize(req.headers.authorization, config, Math.floor(now().getTime() / 1000))
         if (refused) {

@@ -2,12 +2,15 @@
 // `az iot hub` and the service SDKs do (device identities, twins, C2D, direct methods,
 // following telemetry, IoT Edge parents and the gateways' uplink switch). Hub-side failures throw HubServiceError with IoT Hub's error codes.
 import { randomUUID } from "crypto"
-import { C2D_MAX_BODY_BYTES, C2dMessage } from "./c2d-queue"
+import { C2dMessage } from "./c2d-queue"
 import { EdgeFace } from "./edge-face"
 import { Emit } from "./events"
 import { HubFace } from "./hub-face"
+import { checkC2d, checkMethodName, checkMethodPayload, checkTopic } from "./hub-limits"
+import { hubC2dTopic } from "./hub-protocol"
 import { DeviceRecord, DeviceView, TelemetryMessage } from "./hub-registry"
 import { HubServiceError, METHOD_MAX_TIMEOUT_SEC, MethodResult } from "./methods"
+import { propertyBagBuild } from "./property-bag"
 import { EmulatorState } from "./state"
 import { JsonObject, twinApplyPatch, twinDocument } from "./twin"
 
@@ -53,6 +56,7 @@ export class HubService {
     setDeviceStatus(deviceId: string, status: "enabled" | "disabled"): DeviceView {
         const d = this.device(deviceId)
         d.status = status
+        this.state.hub.changed(d)
         if (status === "disabled") this.face.disconnect(deviceId, "device disabled by the service")
         this.emit("hub.device", { deviceId, hub: d.hub, change: status })
         return this.view(d)
@@ -75,6 +79,7 @@ export class HubService {
         const edge = this.device(edgeDeviceId)
         if (!edge.iotEdge || edge.hub !== d.hub) throw new HubServiceError(400004, `${edgeDeviceId} is not an IoT Edge device of ${d.hub}`)
         d.parent = edgeDeviceId
+        this.state.hub.changed(d)
         const via = this.face.gatewayOf(deviceId)
         if (via !== undefined && via !== edgeDeviceId) this.face.disconnect(deviceId, `parent changed to ${edgeDeviceId}`)
         this.emit("hub.device", { deviceId, hub: d.hub, change: "parent set" })
@@ -102,25 +107,28 @@ export class HubService {
         const r = twinApplyPatch(d.twin, "desired", patch)
         if (!r.ok) throw new HubServiceError(r.errorCode, r.message)
         d.twin = r.twin
+        this.state.hub.changed(d)
         const delivered = this.face.pushDesired(deviceId, stripVersion(patch), r.version)
         this.emit("hub.twin.desired", { deviceId, patch, version: r.version, delivered })
         return { version: r.version, delivered }
     }
 
-    /** Queues a cloud-to-device message (at most 50 pending per device, 64 KB each). Returns its message id. */
+    /** Queues a cloud-to-device message (at most 50 pending per device, 64 KB each with its properties). Returns its message id. */
     sendC2d(deviceId: string, body: string | Buffer, options: C2dOptions = {}): string {
         const d = this.device(deviceId)
         const data = typeof body === "string" ? Buffer.from(body) : body
-        if (data.length > C2D_MAX_BODY_BYTES) throw new HubServiceError(413001, `C2D message body exceeds ${C2D_MAX_BODY_BYTES} bytes`)
         const messageId = options.messageId ?? randomUUID()
         const systemProperties: Record<string, string> = { messageId, to: `/devices/${deviceId}/messages/deviceBound` }
         if (options.correlationId) systemProperties.correlationId = options.correlationId
         if (options.contentType) systemProperties.contentType = options.contentType
         if (options.contentEncoding) systemProperties.contentEncoding = options.contentEncoding
-        const m: C2dMessage = {
+        const properties = { ...options.properties }
+        checkC2d(data, properties, systemProperties)
+        checkTopic(hubC2dTopic(deviceId, propertyBagBuild(systemProperties, properties)), "the C2D message's properties")
+        const m: Omit<C2dMessage, "seq"> = {
             messageId,
             body: data,
-            properties: { ...options.properties },
+            properties,
             systemProperties,
             enqueuedTimeUtc: this.now().toISOString(),
             deliveryCount: 0,
@@ -138,7 +146,8 @@ export class HubService {
     /** Calls a direct method: the device's {status, payload}, or 404103 (not online) / 504101 (no answer in time). */
     async invokeMethod(deviceId: string, methodName: string, payload: unknown = null, timeoutSec = 30): Promise<MethodResult> {
         this.device(deviceId)
-        if (!methodName || /[/#+]/.test(methodName)) throw new HubServiceError(400004, `invalid method name ${JSON.stringify(methodName)}`)
+        checkMethodName(methodName)
+        checkMethodPayload(payload)
         if (!(timeoutSec > 0 && timeoutSec <= METHOD_MAX_TIMEOUT_SEC))
             throw new HubServiceError(400004, `timeout must be more than 0 and at most ${METHOD_MAX_TIMEOUT_SEC} s`)
         if (!this.face.listens(deviceId, "methods"))
@@ -156,9 +165,10 @@ export class HubService {
         }
     }
 
-    /** The device's stored telemetry (the last 1000 messages), oldest first. */
+    /** The device's messages still within the hubs' retention (config `telemetry.retainedBytes`), oldest first. */
     telemetry(deviceId: string): TelemetryMessage[] {
-        return [...this.device(deviceId).telemetry]
+        this.device(deviceId)
+        return this.state.hub.telemetry.forDevice(deviceId)
     }
 
     /** Follows telemetry live, like `az iot hub monitor-events`; returns the function that stops it. */

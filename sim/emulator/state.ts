@@ -1,8 +1,13 @@
-// The emulator's one in-memory state, shared by its faces: registrations and the DPS
-// operations that lead to them (registration ids are case-insensitive, as in DPS), the
-// uploaded CA certificates, and the hubs' device identities.
+// The emulator's one state, shared by its faces: registrations and the DPS operations that lead to
+// them (registration ids are case-insensitive, as in DPS), the uploaded CA certificates, and the hubs'
+// device identities. Held in memory and written through to the durable store (store.ts) once
+// attached: each change goes to the journal, and whoever acknowledges it waits for the store's barrier.
 import { CaStore } from "./ca-store"
 import { HubRegistry } from "./hub-registry"
+import { Journal, NO_JOURNAL } from "./store"
+
+const REGISTRATION_KEY_PREFIX = "registration/"
+const OPERATION_KEY_PREFIX = "operation/"
 
 export type RegistrationStatus = "assigning" | "assigned" | "failed" | "disabled"
 
@@ -34,16 +39,63 @@ export interface Operation {
     result?: RegistrationRecord
 }
 
+type StoredOperation = Operation & { seq: number }
+
 // A device that keeps re-registering must not grow the state without bound.
 const OPERATIONS_KEPT_PER_REGISTRATION = 4
 
 export class EmulatorState {
-    readonly hub = new HubRegistry()
+    readonly hub: HubRegistry
     readonly certificates = new CaStore()
+    private journal: Journal = NO_JOURNAL
     private readonly registrationsById = new Map<string, RegistrationRecord>()
     private readonly operationsById = new Map<string, Operation>()
     private readonly operationsByRegistration = new Map<string, string[]>()
+    /** Creation order of operations, kept in their records so a restart keeps each registration's newest. */
+    private readonly operationSeqs = new Map<string, number>()
+    private operationSeq = 0
+    // Injected faults are counted in memory only: a restart serves them again.
     private readonly faultCounts = new Map<string, { throttled: number; serverErrors: number }>()
+
+    constructor(telemetryRetainedBytes: number) {
+        this.hub = new HubRegistry(telemetryRetainedBytes)
+    }
+
+    /** From now on every change goes to `journal`; what is in memory now is written first (a new store). */
+    attach(journal: Journal, writeAll: boolean): void {
+        this.journal = this.hub.journal = this.certificates.journal = journal
+        if (!writeAll) return
+        for (const r of this.registrationsById.values()) this.putRegistration(r)
+        for (const op of this.operationsById.values()) this.saveOperation(op)
+        this.hub.writeAll()
+        this.certificates.writeAll()
+    }
+
+    /** Replaces what is in memory with the store's records (entries in key order). */
+    restore(entries: [string, unknown][]): void {
+        this.registrationsById.clear()
+        this.operationsById.clear()
+        this.operationsByRegistration.clear()
+        this.operationSeqs.clear()
+        const ops: StoredOperation[] = []
+        for (const [key, value] of entries) {
+            if (key.startsWith(REGISTRATION_KEY_PREFIX)) {
+                const r = value as RegistrationRecord
+                this.registrationsById.set(r.registrationId.toLowerCase(), r)
+            } else if (key.startsWith(OPERATION_KEY_PREFIX)) ops.push(value as StoredOperation)
+        }
+        // Each registration's operations in the order they were made.
+        ops.sort((a, b) => a.seq - b.seq)
+        for (const { seq, ...op } of ops) {
+            const k = op.registrationId.toLowerCase()
+            this.operationsById.set(op.operationId, op)
+            this.operationSeqs.set(op.operationId, seq)
+            this.operationsByRegistration.set(k, [...(this.operationsByRegistration.get(k) ?? []), op.operationId])
+        }
+        this.operationSeq = ops.at(-1)?.seq ?? 0
+        this.hub.restore(entries)
+        this.certificates.restore(entries)
+    }
 
     registration(registrationId: string): RegistrationRecord | undefined {
         return this.registrationsById.get(registrationId.toLowerCase())
@@ -54,7 +106,9 @@ export class EmulatorState {
     }
 
     putRegistration(rec: RegistrationRecord): void {
-        this.registrationsById.set(rec.registrationId.toLowerCase(), rec)
+        const key = rec.registrationId.toLowerCase()
+        this.registrationsById.set(key, rec)
+        this.journal.put(REGISTRATION_KEY_PREFIX + key, () => rec)
     }
 
     operation(operationId: string): Operation | undefined {
@@ -64,9 +118,22 @@ export class EmulatorState {
     addOperation(op: Operation): void {
         const key = op.registrationId.toLowerCase()
         const ids = [...(this.operationsByRegistration.get(key) ?? []), op.operationId]
-        while (ids.length > OPERATIONS_KEPT_PER_REGISTRATION) this.operationsById.delete(ids.shift()!)
+        while (ids.length > OPERATIONS_KEPT_PER_REGISTRATION) {
+            const old = ids.shift()!
+            this.operationsById.delete(old)
+            this.operationSeqs.delete(old)
+            this.journal.del(OPERATION_KEY_PREFIX + old)
+        }
         this.operationsByRegistration.set(key, ids)
         this.operationsById.set(op.operationId, op)
+        this.operationSeqs.set(op.operationId, ++this.operationSeq)
+        this.saveOperation(op)
+    }
+
+    /** Records a change to an operation (a poll answered, the result allocated). */
+    saveOperation(op: Operation): void {
+        const seq = this.operationSeqs.get(op.operationId) ?? 0
+        this.journal.put(OPERATION_KEY_PREFIX + op.operationId, (): StoredOperation => ({ ...op, seq }))
     }
 
     /** How many injected faults a registration has been served so far. */

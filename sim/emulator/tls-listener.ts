@@ -12,6 +12,12 @@ export interface TlsMaterial {
 
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000
 
+/**
+ * Connections of one device listener not yet authenticated (in the TLS handshake or before their
+ * CONNECT was accepted): each costs a handshake and buffers, so beyond this new ones are closed at once.
+ */
+export const MAX_UNAUTHENTICATED_CONNECTIONS = 256
+
 export interface TlsListener {
     port: number
     close(): Promise<void>
@@ -89,18 +95,32 @@ export function trackSockets(server: net.Server): Map<string, net.Socket> {
 
 /**
  * A listener for devices (optional client certificates, see deviceTlsOptions). `onSecure` also gets the
- * TCP socket under the TLS one, whose counters are the bytes on the wire.
+ * TCP socket under the TLS one, whose counters are the bytes on the wire, and `authenticated`, to call
+ * once the client is admitted: until then it counts towards `maxUnauthenticated`.
  */
 export async function startTlsListener(
     material: TlsMaterial,
     host: string,
     port: number,
-    onSecure: (sock: tls.TLSSocket, wire: net.Socket | undefined) => void,
-    onTlsError: (remote: string, reason: string) => void
+    onSecure: (sock: tls.TLSSocket, wire: net.Socket | undefined, authenticated: () => void) => void,
+    onTlsError: (remote: string, reason: string) => void,
+    maxUnauthenticated = MAX_UNAUTHENTICATED_CONNECTIONS
 ): Promise<TlsListener> {
     const server = tls.createServer(deviceTlsOptions(material))
     const sockets = trackSockets(server)
-    server.on("secureConnection", (sock: tls.TLSSocket) => onSecure(sock, sockets.get(endpoint(sock))))
+    const unauthenticated = new Set<net.Socket>()
+    server.on("connection", (s: net.Socket) => {
+        if (unauthenticated.size >= maxUnauthenticated) {
+            onTlsError(endpoint(s), `${maxUnauthenticated} connections are already waiting to authenticate`)
+            return void s.destroy()
+        }
+        unauthenticated.add(s)
+        s.on("close", () => unauthenticated.delete(s))
+    })
+    server.on("secureConnection", (sock: tls.TLSSocket) => {
+        const wire = sockets.get(endpoint(sock))
+        onSecure(sock, wire, () => void (wire && unauthenticated.delete(wire)))
+    })
     server.on("tlsClientError", (err, sock) => {
         onTlsError(`${sock.remoteAddress}:${sock.remotePort}`, `TLS handshake failed: ${err.message}`)
         sock.destroy()

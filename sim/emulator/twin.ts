@@ -12,8 +12,10 @@ export interface Twin {
 }
 
 export const TWIN_SECTION_MAX_BYTES = 32 * 1024
-const MAX_DEPTH = 10
+/** Objects and arrays nested below the section itself (IoT Hub's "maximum depth of 10", README). */
+export const TWIN_MAX_DEPTH = 10
 const MAX_KEY_BYTES = 1024
+const MAX_STRING_BYTES = 4 * 1024
 
 export type TwinPatchResult = { ok: true; twin: Twin; version: number } | { ok: false; status: number; errorCode: number; message: string }
 
@@ -40,14 +42,23 @@ export function jsonMergePatch(target: unknown, patch: unknown): unknown {
     return out
 }
 
-/** Twin property names exclude `.`, `$`, spaces and control characters (`$version` in a patch is ignored). */
-function checkNames(v: unknown, depth: number): string | undefined {
-    if (!isObject(v)) return undefined
-    if (depth > MAX_DEPTH) return `twin properties nest deeper than ${MAX_DEPTH} levels`
-    for (const [k, child] of Object.entries(v)) {
-        if (/[.$ \u0000-\u001f\u007f-\u009f]/.test(k)) return `property name ${JSON.stringify(k)} contains '.', '$', a space or a control character`
-        if (Buffer.byteLength(k) > MAX_KEY_BYTES) return "property name longer than 1 KB"
-        const problem = checkNames(child, depth + 1)
+/**
+ * Twin property names exclude `.`, `$`, spaces and control characters and are at most 1 KB; string
+ * values at most 4 KB; objects and arrays nest at most TWIN_MAX_DEPTH levels below the section
+ * (`depth`: the level of `v`, the section being 0). `$version` in a patch is ignored.
+ */
+function checkValues(v: unknown, depth: number): string | undefined {
+    if (typeof v === "string") return Buffer.byteLength(v) > MAX_STRING_BYTES ? `a string value is longer than ${MAX_STRING_BYTES} bytes` : undefined
+    if (typeof v !== "object" || v === null) return undefined
+    if (depth > TWIN_MAX_DEPTH) return `twin properties nest deeper than ${TWIN_MAX_DEPTH} levels (objects and arrays)`
+    const children = Array.isArray(v) ? v : Object.values(v)
+    if (!Array.isArray(v))
+        for (const k of Object.keys(v)) {
+            if (/[.$ \u0000-\u001f\u007f-\u009f]/.test(k)) return `property name ${JSON.stringify(k)} contains '.', '$', a space or a control character`
+            if (Buffer.byteLength(k) > MAX_KEY_BYTES) return "property name longer than 1 KB"
+        }
+    for (const child of children) {
+        const problem = checkValues(child, depth + 1)
         if (problem) return problem
     }
     return undefined
@@ -57,7 +68,7 @@ function checkNames(v: unknown, depth: number): string | undefined {
 export function twinApplyPatch(twin: Twin, section: "desired" | "reported", patch: unknown): TwinPatchResult {
     if (!isObject(patch)) return { ok: false, status: 400, errorCode: 400004, message: "a twin patch must be a JSON object" }
     const { $version: _ignored, ...body } = patch
-    const problem = checkNames(body, 1)
+    const problem = checkValues(body, 0)
     if (problem) return { ok: false, status: 400, errorCode: 400004, message: problem }
     const merged = jsonMergePatch(twin[section], body) as JsonObject
     if (Buffer.byteLength(JSON.stringify(merged)) > TWIN_SECTION_MAX_BYTES)

@@ -51,12 +51,12 @@ describe("conformance: official device SDK against the hub face", function () {
             assert.deepStrictEqual((await sdk.next("method")).payload, { hello: "world" })
 
             const completed = nextEvent(emu.emulator, "hub.c2d.completed")
-            service.sendC2d(dev.deviceId, "hi device", { properties: { kind: "greeting", "odd key": "x/y" }, messageId: "c2d-1" })
+            service.sendC2d(dev.deviceId, "hi device", { properties: { kind: "greeting", "odd#key": "x&y%z+1" }, messageId: "c2d-1" })
             const c2d = await sdk.next("c2d")
             assert.strictEqual(c2d.body, "hi device")
             assert.strictEqual(c2d.messageId, "c2d-1")
             assert.strictEqual(c2d.properties.kind, "greeting")
-            assert.strictEqual(c2d.properties["odd key"], "x/y")
+            assert.strictEqual(c2d.properties["odd#key"], "x&y%z+1")
             assert.deepStrictEqual(await sdk.next("completed"), { step: "completed", ok: true })
             // The SDK's MQTT transport completes by its PUBACK.
             assert.strictEqual((await completed).messageId, "c2d-1")

@@ -84,9 +84,9 @@ describe("hub service side", () => {
 
         it("sends C2D with properties and invokes a method end to end", async () => {
             const c = await connected("svc-dev", dev.primaryKey, "devices/svc-dev/messages/devicebound/#", "$iothub/methods/POST/#")
-            const { messageId } = await client.sendC2d("svc-dev", "ping", { properties: { k: "v w" }, contentType: "text/plain" })
+            const { messageId } = await client.sendC2d("svc-dev", "ping", { properties: { k: "v&w" }, contentType: "text/plain" })
             const m = await nextPublish(c, "devices/svc-dev/messages/devicebound/")
-            assert.ok(m.topic.includes(`%24.mid=${messageId}`) && m.topic.endsWith("&%24.ct=text%2Fplain&k=v%20w"), m.topic)
+            assert.ok(m.topic.includes(`%24.mid=${messageId}`) && m.topic.endsWith("&%24.ct=text%2Fplain&k=v%26w"), m.topic)
             const call = client.invokeMethod("svc-dev", "status", { verbose: true }, 5)
             const req = await nextPublish(c, "$iothub/methods/POST/status/")
             publish(c, req.topic.replace("POST/status", "res/201"), '{"up":true}', 0)

@@ -1,0 +1,167 @@
+// The MQTT transport under the faces: what is acknowledged (only what a face took), what an
+// unauthenticated client may cost (a small CONNECT, a bounded number of pending connections) and
+// framing that stays linear in the bytes received however they are split.
+import * as assert from "assert"
+import * as net from "net"
+import * as fs from "fs"
+import { MqttFramer } from "../../sim/emulator/mqtt-framer"
+import { startTlsListener } from "../../sim/emulator/tls-listener"
+import { until } from "../../sim/wait"
+import { RawClient, nextEvent, testPki } from "./fixtures"
+import { RunningHub, hubConnect, hubDevice, publish, startHubEmulator } from "./hub-fixtures"
+
+/** Bytes copied by Buffer.concat and Buffer#copy while `f` runs. */
+function bytesCopied(f: () => void): number {
+    const concat = Buffer.concat
+    const copy = Buffer.prototype.copy
+    let copied = 0
+    Buffer.concat = function (list: readonly Uint8Array[], total?: number) {
+        const out = concat.call(Buffer, list, total)
+        copied += out.length
+        return out
+    } as typeof Buffer.concat
+    Buffer.prototype.copy = function (this: Buffer, ...args: Parameters<Buffer["copy"]>) {
+        const n = copy.apply(this, args)
+        copied += n
+        return n
+    }
+    try {
+        f()
+    } finally {
+        Buffer.concat = concat
+        Buffer.prototype.copy = copy
+    }
+    return copied
+}
+
+describe("MQTT transport", () => {
+    describe("framing", () => {
+        it("copies each byte of a packet sent one byte at a time at most twice", () => {
+            // A PUBLISH with a 20 KB payload: remaining length in 3 bytes.
+            const payload = Buffer.alloc(20_000, 7)
+            const packet = Buffer.concat([Buffer.from([0x30, 0xa2, 0x9c, 0x01, 0x00, 0x00]), payload])
+            const framer = new MqttFramer(64 * 1024)
+            const frames: Buffer[] = []
+            const copied = bytesCopied(() => {
+                for (let i = 0; i < packet.length; i++) {
+                    const r = framer.push(packet.subarray(i, i + 1))
+                    assert.ok("frames" in r)
+                    frames.push(...r.frames)
+                }
+            })
+            assert.strictEqual(frames.length, 1)
+            assert.ok(frames[0].equals(packet))
+            assert.ok(copied <= 2 * packet.length, `copied ${copied} bytes for a packet of ${packet.length}`)
+        })
+
+        it("cuts packets split anywhere and glued together, and bounds the first packet separately", () => {
+            const a = Buffer.from([0xc0, 0x00]) // PINGREQ
+            const b = Buffer.concat([Buffer.from([0x30, 0x05, 0x00, 0x01, 0x74]), Buffer.from("hi")])
+            const stream = Buffer.concat([a, b, a, b])
+            for (let cut = 0; cut <= stream.length; cut++) {
+                const f = new MqttFramer(100)
+                const r1 = f.push(stream.subarray(0, cut))
+                const r2 = f.push(stream.subarray(cut))
+                assert.ok("frames" in r1 && "frames" in r2)
+                assert.deepStrictEqual([...r1.frames, ...r2.frames].map((x) => x.toString("hex")), [a, b, a, b].map((x) => x.toString("hex")))
+            }
+            const big = Buffer.concat([Buffer.from([0x10, 0x90, 0x01]), Buffer.alloc(0x90)])
+            assert.deepStrictEqual(new MqttFramer(1024, 100).push(big), { error: "first packet of 147 bytes exceeds 100" })
+            const second = new MqttFramer(1024, 100).push(Buffer.concat([a, big]))
+            assert.ok("frames" in second && second.frames.length === 2)
+        })
+    })
+
+    describe("over TLS", () => {
+        let emu: RunningHub
+        const dev = hubDevice("dev-t")
+        before(async () => {
+            emu = await startHubEmulator([dev])
+        })
+        after(() => emu.stop())
+
+        it("never acknowledges a QoS 1 publish that the hub refuses", async () => {
+            for (const topic of ["devices/dev-t/messages/events/k=a/b", "devices/dev-t/messages/nowhere/"]) {
+                const { client } = await hubConnect(emu.mqttPort, emu.ca, { deviceId: "dev-t", key: dev.primaryKey })
+                const ok = publish(client, "devices/dev-t/messages/events/", "fine")
+                const refused = publish(client, topic, "x")
+                await client.closed
+                const acked = client.received.filter((p) => p.cmd === "puback").map((p) => p.messageId)
+                assert.deepStrictEqual(acked, [ok], `${topic}: only the accepted message is acknowledged, not ${refused}`)
+            }
+            const stored = emu.emulator.service.telemetry("dev-t").map((m) => m.body.toString())
+            assert.deepStrictEqual(stored, ["fine", "fine"])
+        })
+
+        it("acknowledges a message ahead of the answers to it", async () => {
+            const { client } = await hubConnect(emu.mqttPort, emu.ca, { deviceId: "dev-t", key: dev.primaryKey })
+            await client.subscribe("$iothub/twin/res/#")
+            const id = publish(client, "$iothub/twin/PATCH/properties/reported/?$rid=9", '{"a":1}')
+            await client.next((p) => p.cmd === "publish" && p.topic.startsWith("$iothub/twin/res/204/"))
+            const order = client.received.filter((p) => p.cmd === "puback" || p.cmd === "publish").map((p) => p.cmd)
+            assert.deepStrictEqual(order, ["puback", "publish"])
+            assert.strictEqual((client.received.find((p) => p.cmd === "puback") as { messageId: number }).messageId, id)
+            client.close()
+        })
+
+        it("closes the connection rather than frame an answer whose topic MQTT cannot carry", async () => {
+            const { client } = await hubConnect(emu.mqttPort, emu.ca, { deviceId: "dev-t", key: dev.primaryKey })
+            await client.subscribe("$iothub/twin/res/#")
+            const err = nextEvent(emu.emulator, "connection.error")
+            // The request's topic fits; the answer's, echoing the same $rid after a longer prefix, would not.
+            const prefix = "$iothub/twin/GET/?$rid="
+            publish(client, prefix + "r".repeat(65_535 - prefix.length), "")
+            await client.closed
+            assert.match((await err).reason, /topic of 65539 bytes \(MQTT allows 65535\)/)
+            assert.ok(!client.received.some((p) => p.cmd === "publish"))
+            const again = await hubConnect(emu.mqttPort, emu.ca, { deviceId: "dev-t", key: dev.primaryKey })
+            assert.strictEqual(again.code, 0)
+            again.client.close()
+        })
+
+        it("closes a connection whose first packet is larger than a CONNECT needs", async () => {
+            const c = await RawClient.open(emu.mqttPort, emu.ca)
+            const err = nextEvent(emu.emulator, "connection.error")
+            c.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clientId: "x".repeat(20_000), clean: true, keepalive: 60 })
+            await c.closed
+            assert.match((await err).reason, /first packet of \d+ bytes exceeds 8192/)
+            assert.ok(!c.received.some((p) => p.cmd === "connack"))
+        })
+    })
+
+    it("closes new connections at once while too many wait to authenticate, and admits again after", async () => {
+        const files = await testPki()
+        const material = { cert: fs.readFileSync(files.serverCertFile, "utf8"), key: fs.readFileSync(files.serverKeyFile, "utf8") }
+        const admit: (() => void)[] = []
+        const refused: string[] = []
+        const listener = await startTlsListener(material, "127.0.0.1", 0, (_sock, _wire, authenticated) => admit.push(authenticated), (_r, reason) => refused.push(reason), 2)
+        const open = () =>
+            new Promise<net.Socket>((resolve) => {
+                const s = net.connect(listener.port, "127.0.0.1", () => resolve(s))
+                s.on("error", () => {})
+            })
+        const closed = (s: net.Socket) => new Promise<void>((resolve) => (s.destroyed ? resolve() : s.once("close", () => resolve())))
+        try {
+            // Two silent TCP clients hold both places (no handshake at all).
+            const [s1, s2] = [await open(), await open()]
+            const s3 = await open()
+            await closed(s3)
+            assert.match(refused[0], /2 connections are already waiting to authenticate/)
+            s1.destroy()
+            await closed(s1)
+            // A freed place takes a TLS client, which stops counting once authenticated.
+            const ca = fs.readFileSync(files.rootCertFile, "utf8")
+            const t = await RawClient.open(listener.port, ca)
+            await until("the server side of the handshake", () => admit.length > 0, 5000)
+            admit[0]()
+            const s4 = await open()
+            const s5 = await open()
+            await closed(s5)
+            assert.ok(!s4.destroyed && t.isOpen)
+            for (const s of [s2, s4]) s.destroy()
+            t.close()
+        } finally {
+            await listener.close()
+        }
+    })
+})
