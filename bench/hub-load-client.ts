@@ -12,7 +12,7 @@ export interface LoadJob {
     messages: number
 }
 
-// Below the emulator's bound on connections waiting to authenticate (tls-listener.ts).
+// Below the emulator's bound on connections waiting to authenticate (sim/emulator/transport/tls-listener.ts).
 const CONNECTING_AT_ONCE = 128
 
 async function connectAll(job: LoadJob): Promise<RawClient[]> {

@@ -5,7 +5,7 @@
 import { execFileSync } from "child_process"
 import * as path from "path"
 import { Emulator, validateConfig } from "../sim/emulator"
-import { twinApplyPatch } from "../sim/emulator/twin"
+import { twinApplyPatch } from "../sim/emulator/state/twin"
 import { tempDir, testPki, ID_SCOPE } from "../test/emulator/fixtures"
 import { HubDevice, hubDevice, startHubEmulator } from "../test/emulator/hub-fixtures"
 import { LoadJob } from "./hub-load-client"

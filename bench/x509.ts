@@ -2,7 +2,7 @@
 // client certificate adds on the wire, the emulator's X.509 provisioning throughput, and the cost of
 // building and checking one device chain.
 import { X509Certificate } from "crypto"
-import { x509BuildChain } from "../sim/emulator/x509"
+import { x509BuildChain } from "../sim/emulator/auth/x509"
 import { certToPem, createRootCa, issueClientCert, issueIntermediateCa } from "../sim/pki"
 import { provision, startEmulator } from "../test/emulator/fixtures"
 import { clientCert, nodeCert } from "../test/emulator/x509-fixtures"

@@ -35,7 +35,7 @@ async function main() {
     console.log(`emulator: DPS and IoT Hub (MQTT 3.1.1 over TLS) on mqtts://${host}:${mqttPort}`)
     console.log(`emulator: time (HTTPS Date header) on https://${host}:${httpsPort}`)
     if (servicePort !== undefined)
-        console.log(`emulator: service endpoint on https://${host}:${servicePort} (npx ts-node sim/emulator/service-cli.ts --help)`)
+        console.log(`emulator: service endpoint on https://${host}:${servicePort} (npx ts-node sim/emulator/service/service-cli.ts --help)`)
     else console.log("emulator: service endpoint off (no service key: run with --secrets)")
     config.edges.forEach((e, i) => console.log(`emulator: IoT Edge gateway ${e.deviceId} on mqtts://${host}:${edgePorts[i]} (host name ${e.hostName})`))
     console.log(`emulator: ${trustLine(config)}`)

@@ -5,8 +5,8 @@
 import * as fs from "fs"
 import * as path from "path"
 import { X509Certificate, randomBytes } from "crypto"
-import { CaStore, CaStoreError } from "./ca-store"
-import { x509CommonName, x509ParsePem } from "./x509"
+import { CaStore, CaStoreError } from "./state/ca-store"
+import { x509CommonName, x509ParsePem } from "./auth/x509"
 
 export interface SymmetricKeyAttestation {
     type: "symmetricKey"
@@ -125,7 +125,7 @@ export const deviceSecretId = (deviceId: string) => `devices/${deviceId}`
 
 export interface EmulatorConfig {
     bind: string
-    /** `service`: the HTTPS management endpoint (service-endpoint.ts). */
+    /** `service`: the HTTPS management endpoint (service/service-endpoint.ts). */
     /** `edge`: the first IoT Edge gateway; further ones listen on the next ports (0: any free port each). */
     ports: { mqtt: number; https: number; service: number; edge: number }
     /** PEM text or file paths (absolute after loading). */

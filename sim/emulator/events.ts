@@ -1,6 +1,6 @@
 // What the emulator reports, one typed event per step, and how each reads as a log line.
 // Events never carry keys, tokens or signatures.
-import type { DeviceAuthenticationType, TelemetryMessage } from "./hub-registry"
+import type { DeviceAuthenticationType, TelemetryMessage } from "./state/hub-registry"
 
 export interface EmulatorEvents {
     "dps.connect": {

@@ -10,7 +10,7 @@ import "reflect-metadata"
 import * as x509 from "@peculiar/x509"
 import { CertifiedKey, KeyAlgorithm, certToPem, createRootCa, issueClientCert, issueIntermediateCa, privateKeyToPem } from "./certificates"
 import { firstCert, loadCertifiedKey, writeAtomically } from "./pki-files"
-import { X509_MAX_CN_LENGTH, x509Thumbprints } from "../emulator/x509"
+import { X509_MAX_CN_LENGTH, x509Thumbprints } from "../emulator/auth/x509"
 
 export const DEFAULT_ROOT_CN = "Azure IoT Test Root CA"
 /** Short, like the SDK tool's (1 day); long enough that a CA stays usable for a while (pki-files renews a day early). */

@@ -2,7 +2,7 @@
 // against Azure DPS — individual and group enrollments, custom payload — and a wrong key ends in
 // UnauthorizedError. Trust comes from NODE_EXTRA_CA_CERTS; certificate checks stay on.
 import * as assert from "assert"
-import { sasDeriveDeviceKey } from "../../sim/emulator/sas"
+import { sasDeriveDeviceKey } from "../../sim/emulator/auth/sas"
 import { ID_SCOPE, RunningEmulator, group, individual, randomKey, startEmulator, testPki } from "../emulator/fixtures"
 import { SdkJob, SdkOutcome, runSdkJob as runSdk } from "./sdk-provision"
 

@@ -3,7 +3,7 @@
 import * as assert from "assert"
 import { randomBytes, randomUUID } from "crypto"
 import mqtt = require("mqtt-packet")
-import { sasDeriveDeviceKey } from "../../sim/emulator/sas"
+import { sasDeriveDeviceKey } from "../../sim/emulator/auth/sas"
 import { DpsAnswer, RawClient, RunningEmulator, dpsConnectPacket, group, individual, nextEvent, provision, startEmulator } from "./fixtures"
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z$/

@@ -4,7 +4,7 @@ import * as assert from "assert"
 import { randomBytes } from "crypto"
 import mqtt = require("mqtt-packet")
 import { HubServiceError, validateConfig } from "../../sim/emulator"
-import { ServiceClient } from "../../sim/emulator/service-client"
+import { ServiceClient } from "../../sim/emulator/service/service-client"
 import { ID_SCOPE, RawClient, nextEvent, randomKey } from "./fixtures"
 import { EDGE, HUB, RunningEdge, startEdgeEmulator } from "./edge-fixtures"
 import { serviceCliFor } from "./service-cli-runner"

@@ -7,7 +7,7 @@ import * as tls from "tls"
 import { randomBytes } from "crypto"
 import mqtt = require("mqtt-packet")
 import { Emulator, EmulatorEventName, EmulatorEvents, validateConfig } from "../../sim/emulator"
-import { sasBuildToken } from "../../sim/emulator/sas"
+import { sasBuildToken } from "../../sim/emulator/auth/sas"
 import { TestPkiFiles, writeTestPki } from "../../sim/pki"
 
 export const ID_SCOPE = "0ne00000A0A"

@@ -3,7 +3,7 @@
 import * as fs from "fs"
 import mqtt = require("mqtt-packet")
 import { Emulator, validateConfig } from "../../sim/emulator"
-import { sasBuildToken } from "../../sim/emulator/sas"
+import { sasBuildToken } from "../../sim/emulator/auth/sas"
 import { ClientCert, ID_SCOPE, RawClient, RunningEmulator, randomKey, testPki } from "./fixtures"
 
 export interface HubDevice {

@@ -5,7 +5,7 @@
 import * as assert from "assert"
 import * as https from "https"
 import { HubServiceError } from "../../sim/emulator"
-import { sasBuildToken, sasDeriveDeviceKey } from "../../sim/emulator/sas"
+import { sasBuildToken, sasDeriveDeviceKey } from "../../sim/emulator/auth/sas"
 import { RawClient, group, individual, provision } from "./fixtures"
 import { RunningHub, hubConnect, hubDevice, nextPublish, startHubEmulator } from "./hub-fixtures"
 

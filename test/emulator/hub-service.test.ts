@@ -2,8 +2,8 @@
 // (authenticated with the service key) through ServiceClient, and the service-cli command.
 import * as assert from "assert"
 import * as https from "https"
-import { sasDeriveDeviceKey } from "../../sim/emulator/sas"
-import { ServiceClient, ServiceRequestError } from "../../sim/emulator/service-client"
+import { sasDeriveDeviceKey } from "../../sim/emulator/auth/sas"
+import { ServiceClient, ServiceRequestError } from "../../sim/emulator/service/service-client"
 import { RawClient, group, individual, provision, randomKey } from "./fixtures"
 import { RunningHub, hubConnect, hubDevice, nextPublish, publish, startHubEmulator } from "./hub-fixtures"
 import { serviceCliFor } from "./service-cli-runner"

@@ -1,7 +1,7 @@
 // SAS tokens: the reference vectors, the verification rules, and the accept/reject matrix
 // of real CONNECTs over TLS (CONNACK 5 for every refusal).
 import * as assert from "assert"
-import { sasBuildToken, sasDeriveDeviceKey, sasParse, sasSign, sasVerify } from "../../sim/emulator/sas"
+import { sasBuildToken, sasDeriveDeviceKey, sasParse, sasSign, sasVerify } from "../../sim/emulator/auth/sas"
 import { ID_SCOPE, RawClient, RunningEmulator, dpsToken, group, individual, provision, randomKey, startEmulator } from "./fixtures"
 
 const SE = 1893456000

@@ -1,4 +1,4 @@
-// Runs sim/emulator/service-cli.ts as a child process against a test emulator, through config
+// Runs sim/emulator/service/service-cli.ts as a child process against a test emulator, through config
 // and secrets files written the way `npm run emulator` leaves them.
 import { execFile } from "child_process"
 import * as fs from "fs"
@@ -28,7 +28,7 @@ export async function serviceCliFor(emu: { servicePort: number; serviceKey: stri
         new Promise((resolve, reject) =>
             execFile(
                 process.execPath,
-                ["-r", "ts-node/register/transpile-only", "sim/emulator/service-cli.ts", ...args, "--config", config, "--secrets", secrets],
+                ["-r", "ts-node/register/transpile-only", "sim/emulator/service/service-cli.ts", ...args, "--config", config, "--secrets", secrets],
                 { cwd: ROOT },
                 (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve({ stdout, stderr }))
             )

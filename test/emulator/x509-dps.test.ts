@@ -2,7 +2,7 @@
 // send no password; individual enrollments (certificate or thumbprint) come first, then the nearest
 // group CA up the chain, which must be verified when uploaded by name.
 import * as assert from "assert"
-import { x509Thumbprints } from "../../sim/emulator/x509"
+import { x509Thumbprints } from "../../sim/emulator/auth/x509"
 import { CertifiedKey, createRootCa, issueClientCert, issueIntermediateCa } from "../../sim/pki/certificates"
 import { ClientCert, RawClient, RunningEmulator, individual, provision, startEmulator } from "./fixtures"
 import { clientCert, expired, nodeCert, pem } from "./x509-fixtures"

@@ -2,7 +2,7 @@
 // (CN = device id; the identity's thumbprint, or a chain to a CA the hub trusts), directly and
 // through an IoT Edge gateway; and a device DPS assigned through an X.509 group.
 import * as assert from "assert"
-import { x509Thumbprints } from "../../sim/emulator/x509"
+import { x509Thumbprints } from "../../sim/emulator/auth/x509"
 import { CertifiedKey, createRootCa, issueClientCert, issueIntermediateCa } from "../../sim/pki"
 import { ClientCert, RawClient, nextEvent, provision, randomKey } from "./fixtures"
 import { EDGE, HUB, RunningEdge, startEdgeEmulator } from "./edge-fixtures"

@@ -1,8 +1,8 @@
-// The X.509 checks as plain functions (x509.ts) and the CA store's proof of possession (ca-store.ts).
+// The X.509 checks as plain functions (auth/x509.ts) and the CA store's proof of possession (state/ca-store.ts).
 import * as assert from "assert"
 import { createHash } from "crypto"
-import { CaStore, CaStoreError } from "../../sim/emulator/ca-store"
-import { x509BuildChain, x509CommonName, x509MatchesThumbprint, x509ParsePem, x509Thumbprints, x509ValidityProblem } from "../../sim/emulator/x509"
+import { CaStore, CaStoreError } from "../../sim/emulator/state/ca-store"
+import { x509BuildChain, x509CommonName, x509MatchesThumbprint, x509ParsePem, x509Thumbprints, x509ValidityProblem } from "../../sim/emulator/auth/x509"
 import { CertifiedKey, createRootCa, issueClientCert, issueIntermediateCa } from "../../sim/pki/certificates"
 import { DAY_MS, expired, nodeCert, pem } from "./x509-fixtures"
 

@@ -212,6 +212,7 @@ function outageCase(outageSec: number, intervalSec: number): Case {
             // The wait in progress when the service returned began at most one capped step (1 s doubling, 60 s cap) earlier.
             let step = 1000
             for (let t = 1000; t < back - down; t += step) step = Math.min(step * 2, 60000)
+            console.log(`      outage ${outageSec} s: ${readings} readings taken meanwhile, none lost; first telemetry ${waited} ms after the service returned (one step: ${step} ms)`)
             assert.ok(waited <= step + 2000, `back ${waited} ms after the service, one step is ${step} ms`)
             assert.deepStrictEqual(peer.seqs().slice(0, want), Array.from({ length: want }, (_, i) => i + 1))
             assert.strictEqual(peer.of("dps").length, 1, "an outage made the device provision again")

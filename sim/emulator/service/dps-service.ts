@@ -1,11 +1,11 @@
 // DPS's service side (`az iot dps certificate ...`): the CA certificates group enrollments chain
 // to, and their proof of possession. Certificates come as PEM or base64 DER, as DPS accepts them.
 // Failures throw CaStoreError with the HTTP status DPS answers (400 bad input or failed proof, 404 unknown name).
-import { CaCertificateView, CaStore, CaStoreError, caView } from "./ca-store"
-import { Emit } from "./events"
+import { CaCertificateView, CaStore, CaStoreError, caView } from "../state/ca-store"
+import { Emit } from "../events"
 
-export { CaStoreError } from "./ca-store"
-export type { CaCertificateView } from "./ca-store"
+export { CaStoreError } from "../state/ca-store"
+export type { CaCertificateView } from "../state/ca-store"
 
 export class DpsService {
     constructor(

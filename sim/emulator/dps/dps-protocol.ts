@@ -1,7 +1,7 @@
 // DPS over MQTT as the service reads and writes it (azure-iot-protocol.md section 1):
 // user names, request topics, response topics and bodies. Plain functions, no state.
 import { randomBytes, randomUUID } from "crypto"
-import { parseQuery } from "./topic-query"
+import { parseQuery } from "../transport/topic-query"
 
 export const DPS_RESPONSE_FILTER = "$dps/registrations/res/#"
 const REGISTER_PREFIX = "$dps/registrations/PUT/iotdps-register/"

@@ -5,9 +5,9 @@
 // credential on a disabled enrollment connects: DPS reports `disabled` as the registration result,
 // which tells the device why.
 import { X509Certificate } from "crypto"
-import { CaStore } from "./ca-store"
-import { EmulatorConfig, Enrollment, SymmetricKeyAttestation, individualEnrollment } from "./config"
-import { dpsParseUsername } from "./dps-protocol"
+import { CaStore } from "../state/ca-store"
+import { EmulatorConfig, Enrollment, SymmetricKeyAttestation, individualEnrollment } from "../config"
+import { dpsParseUsername } from "../dps/dps-protocol"
 import { dpsAuthenticateX509 } from "./dps-x509-auth"
 import { SasKeyName, SasKeys, sasCheckClaims, sasDeriveDeviceKey, sasMatchKey, sasParse } from "./sas"
 

@@ -1,7 +1,7 @@
 // IoT Hub over MQTT as the service reads and writes it (azure-iot-protocol.md section 3):
 // user names, the topics devices publish and subscribe to, and the topics the hub publishes.
 // Plain functions, no state.
-import { parseQuery } from "./topic-query"
+import { parseQuery } from "../transport/topic-query"
 
 export interface HubUsername {
     /** The host as written, without any `:port`. */

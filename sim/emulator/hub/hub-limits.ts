@@ -3,7 +3,7 @@
 // characters) and anything whose MQTT topic would not fit. Plain functions: a problem or undefined.
 // Sources in README ("Limits").
 import { HubServiceError } from "./methods"
-import { MQTT_MAX_TOPIC_BYTES } from "./mqtt-connection"
+import { MQTT_MAX_TOPIC_BYTES } from "../transport/mqtt-connection"
 
 export const METHOD_MAX_PAYLOAD_BYTES = 128 * 1024
 export const METHOD_MAX_NAME_LENGTH = 128

@@ -2,20 +2,20 @@
 // `az iot hub` and the service SDKs do (device identities, twins, C2D, direct methods,
 // following telemetry, IoT Edge parents and the gateways' uplink switch). Hub-side failures throw HubServiceError with IoT Hub's error codes.
 import { randomUUID } from "crypto"
-import { C2dMessage } from "./c2d-queue"
-import { EdgeFace } from "./edge-face"
-import { Emit } from "./events"
-import { HubFace } from "./hub-face"
-import { checkC2d, checkMethodName, checkMethodPayload, checkTopic } from "./hub-limits"
-import { hubC2dTopic } from "./hub-protocol"
-import { DeviceRecord, DeviceView, TelemetryMessage } from "./hub-registry"
-import { HubServiceError, METHOD_MAX_TIMEOUT_SEC, MethodResult } from "./methods"
-import { propertyBagBuild } from "./property-bag"
-import { EmulatorState } from "./state"
-import { JsonObject, twinApplyPatch, twinDocument } from "./twin"
+import { C2dMessage } from "../state/c2d-queue"
+import { EdgeFace } from "../edge/edge-face"
+import { Emit } from "../events"
+import { HubFace } from "../hub/hub-face"
+import { checkC2d, checkMethodName, checkMethodPayload, checkTopic } from "../hub/hub-limits"
+import { hubC2dTopic } from "../hub/hub-protocol"
+import { DeviceRecord, DeviceView, TelemetryMessage } from "../state/hub-registry"
+import { HubServiceError, METHOD_MAX_TIMEOUT_SEC, MethodResult } from "../hub/methods"
+import { propertyBagBuild } from "../hub/property-bag"
+import { EmulatorState } from "../state/state"
+import { JsonObject, twinApplyPatch, twinDocument } from "../state/twin"
 
-export { HubServiceError } from "./methods"
-export type { MethodResult } from "./methods"
+export { HubServiceError } from "../hub/methods"
+export type { MethodResult } from "../hub/methods"
 
 export interface C2dOptions {
     /** Application properties. */

@@ -1,9 +1,9 @@
 // Drives a running emulator from another terminal, `az iot hub` / `az iot dps` style:
-//   npx ts-node sim/emulator/service-cli.ts <command> [options]
+//   npx ts-node sim/emulator/service/service-cli.ts <command> [options]
 // Reads the endpoint, CA and service key from the emulator's config and secrets files.
 import * as fs from "fs"
-import { EMULATOR_CONFIG, EMULATOR_SECRETS } from "../paths"
-import { loadConfig } from "./config"
+import { EMULATOR_CONFIG, EMULATOR_SECRETS } from "../../paths"
+import { loadConfig } from "../config"
 import { ServiceClient } from "./service-client"
 
 const USAGE = `usage: service-cli.ts <command> [--config FILE] [--secrets FILE] [--hub HOST]

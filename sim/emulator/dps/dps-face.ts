@@ -1,14 +1,14 @@
 // The DPS face: binds MQTT connections to CONNECT authentication and the registrar, and
 // reports each step as an event.
-import { CONNACK_NOT_AUTHORIZED, MqttConnection } from "./mqtt-connection"
-import { EmulatorConfig, enrollmentId } from "./config"
-import { dpsAuthenticate } from "./dps-auth"
+import { CONNACK_NOT_AUTHORIZED, MqttConnection } from "../transport/mqtt-connection"
+import { EmulatorConfig, enrollmentId } from "../config"
+import { dpsAuthenticate } from "../auth/dps-auth"
 import { DPS_RESPONSE_FILTER, dpsParseRequestTopic, dpsResponseTopic } from "./dps-protocol"
 import { DpsRegistrar, DpsReply, DpsSession } from "./dps-registrar"
-import { Emit } from "./events"
-import { MqttFace } from "./mqtt-router"
-import { EmulatorState } from "./state"
-import { x509CommonName, x509Thumbprints } from "./x509"
+import { Emit } from "../events"
+import { MqttFace } from "../transport/mqtt-router"
+import { EmulatorState } from "../state/state"
+import { x509CommonName, x509Thumbprints } from "../auth/x509"
 import type { IConnectPacket, IPublishPacket, ISubscribePacket } from "mqtt-packet"
 
 export class DpsFace implements MqttFace {

@@ -1,9 +1,9 @@
 // A client of the service endpoint (service-endpoint.ts): each call signs a fresh SAS token
 // with the service policy's key and checks the endpoint's certificate against the given CA.
 import * as https from "https"
-import type { CaCertificateView } from "./ca-store"
-import { SERVICE_POLICY } from "./config"
-import { sasBuildToken } from "./sas"
+import type { CaCertificateView } from "../state/ca-store"
+import { SERVICE_POLICY } from "../config"
+import { sasBuildToken } from "../auth/sas"
 
 export interface ServiceClientOptions {
     host: string

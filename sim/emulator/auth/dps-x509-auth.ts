@@ -3,8 +3,8 @@
 // (its certificate or thumbprint); without one, the nearest X.509 group CA up the presented chain
 // does, and a CA uploaded by name counts only once verified (proof of possession).
 import { X509Certificate } from "crypto"
-import { CaStore } from "./ca-store"
-import { EmulatorConfig, GroupEnrollment, GroupX509Attestation, IndividualEnrollment, X509EnrolledCert, individualEnrollment } from "./config"
+import { CaStore } from "../state/ca-store"
+import { EmulatorConfig, GroupEnrollment, GroupX509Attestation, IndividualEnrollment, X509EnrolledCert, individualEnrollment } from "../config"
 import {
     X509_MAX_CN_LENGTH,
     x509BuildChain,

@@ -3,7 +3,7 @@
 // verification code, signed by the CA's private key. Names are case-insensitive.
 import { X509Certificate, randomBytes } from "crypto"
 import { Journal, NO_JOURNAL } from "./store"
-import { x509CommonName, x509ParsePem, x509Thumbprints, x509ValidityProblem } from "./x509"
+import { x509CommonName, x509ParsePem, x509Thumbprints, x509ValidityProblem } from "../auth/x509"
 
 export interface CaCertificate {
     name: string

@@ -4,8 +4,8 @@
 // record per identity (`device/<id>`), whose C2D messages are records of their own.
 import { X509Certificate } from "crypto"
 import { C2D_KEY_PREFIX, C2dQueue, StoredC2dMessage, c2dKeyDevice } from "./c2d-queue"
-import { HubSubscription } from "./hub-protocol"
-import { SasKeys } from "./sas"
+import { HubSubscription } from "../hub/hub-protocol"
+import { SasKeys } from "../auth/sas"
 import { Journal, NO_JOURNAL } from "./store"
 import { StoredTelemetry, TELEMETRY_KEY_PREFIX, TELEMETRY_SEQUENCE_KEY, TelemetryLog } from "./telemetry-log"
 import { Twin, twinNew } from "./twin"

@@ -1,8 +1,8 @@
 // An IoT Edge gateway's store and forward: the leaves' telemetry kept in arrival order while
 // the uplink is down, bounded in count (the oldest goes first) and in age (the message TTL).
 // Each message is a store record (`edge-queue/<edgeId>/<seq>`) until it is forwarded or dropped.
-import { TelemetryMessage } from "./hub-registry"
-import { Journal } from "./store"
+import { TelemetryMessage } from "../state/hub-registry"
+import { Journal } from "../state/store"
 
 /**
  * A leaf's message as the gateway received it, `enqueuedTimeUtc` being when it did; the hub

@@ -1,7 +1,7 @@
 // The clock a device without one reads: any GET or HEAD over HTTPS answers 200 with a
 // `Date` header, as the real DPS hosts do on 443.
 import * as https from "https"
-import { closeServer, listen, reportHttpsErrors, serverTlsOptions, TlsListener, TlsMaterial, trackSockets } from "./tls-listener"
+import { closeServer, listen, reportHttpsErrors, serverTlsOptions, TlsListener, TlsMaterial, trackSockets } from "../transport/tls-listener"
 
 export async function startTimeEndpoint(
     material: TlsMaterial,

@@ -3,15 +3,15 @@
 // or gateway host name, or X.509 thumbprint / CA chain with CN = device id; only children of this
 // edge device), hands their sessions to the hub face, and stands between them and the hub: telemetry is forwarded, or stored while the uplink is down.
 import type { IConnectPacket } from "mqtt-packet"
-import { EdgeGatewayConfig, EmulatorConfig } from "./config"
+import { EdgeGatewayConfig, EmulatorConfig } from "../config"
 import { MessageStore, UpstreamMessage } from "./edge-store"
-import { Emit } from "./events"
-import { hubAuthenticate } from "./hub-auth"
-import { HubFace, HubGateway } from "./hub-face"
-import { CONNACK_NOT_AUTHORIZED, MqttConnection } from "./mqtt-connection"
-import { MqttFace } from "./mqtt-router"
-import { EmulatorState } from "./state"
-import { Journal, NO_JOURNAL } from "./store"
+import { Emit } from "../events"
+import { hubAuthenticate } from "../auth/hub-auth"
+import { HubFace, HubGateway } from "../hub/hub-face"
+import { CONNACK_NOT_AUTHORIZED, MqttConnection } from "../transport/mqtt-connection"
+import { MqttFace } from "../transport/mqtt-router"
+import { EmulatorState } from "../state/state"
+import { Journal, NO_JOURNAL } from "../state/store"
 
 export class EdgeFace implements MqttFace, HubGateway {
     readonly name = "edge"

@@ -5,14 +5,14 @@
 // {errorCode, message}.
 import * as http from "http"
 import * as https from "https"
-import { EmulatorConfig, SERVICE_POLICY } from "./config"
+import { EmulatorConfig, SERVICE_POLICY } from "../config"
 import { CaStoreError, DpsService } from "./dps-service"
-import { Emit } from "./events"
-import { TelemetryMessage } from "./hub-registry"
-import { DurableBarrier } from "./mqtt-connection"
+import { Emit } from "../events"
+import { TelemetryMessage } from "../state/hub-registry"
+import { DurableBarrier } from "../transport/mqtt-connection"
 import { HubService, HubServiceError } from "./service"
-import { sasCheckClaims, sasMatchKey, sasParse } from "./sas"
-import { closeServer, listen, reportHttpsErrors, serverTlsOptions, TlsListener, TlsMaterial, trackSockets } from "./tls-listener"
+import { sasCheckClaims, sasMatchKey, sasParse } from "../auth/sas"
+import { closeServer, listen, reportHttpsErrors, serverTlsOptions, TlsListener, TlsMaterial, trackSockets } from "../transport/tls-listener"
 
 const MAX_BODY_BYTES = 128 * 1024
 

@@ -1,13 +1,13 @@
 // The IoT Hub face: admits device connections (hub-auth), keeps one session per device, and
 // serves telemetry, twin requests, method responses and C2D acknowledgements on it. The
 // service side (service.ts) reaches devices through deliverC2d, pushDesired and sendMethodRequest.
-// Leaves behind an IoT Edge gateway (edge-face.ts) get the same sessions, with the gateway in
+// Leaves behind an IoT Edge gateway (edge/edge-face.ts) get the same sessions, with the gateway in
 // between: their telemetry goes to its store and forward, the rest needs its uplink.
 import type { IConnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePacket } from "mqtt-packet"
-import { EmulatorConfig } from "./config"
-import { dpsErrorBody } from "./dps-protocol"
-import { Emit } from "./events"
-import { HubAuthResult, hubAuthenticate } from "./hub-auth"
+import { EmulatorConfig } from "../config"
+import { dpsErrorBody } from "../dps/dps-protocol"
+import { Emit } from "../events"
+import { HubAuthResult, hubAuthenticate } from "../auth/hub-auth"
 import {
     HUB_MAX_SUBSCRIPTIONS,
     HubSubscription,
@@ -18,13 +18,13 @@ import {
     hubSubscriptionKind,
     hubTwinResponseTopic,
 } from "./hub-protocol"
-import { DeviceRecord, SessionSubscription, TelemetryMessage } from "./hub-registry"
+import { DeviceRecord, SessionSubscription, TelemetryMessage } from "../state/hub-registry"
 import { MethodCalls } from "./methods"
-import { CONNACK_NOT_AUTHORIZED, MqttConnection } from "./mqtt-connection"
-import { MqttFace } from "./mqtt-router"
+import { CONNACK_NOT_AUTHORIZED, MqttConnection } from "../transport/mqtt-connection"
+import { MqttFace } from "../transport/mqtt-router"
 import { propertyBagBuild, propertyBagParse } from "./property-bag"
-import { EmulatorState } from "./state"
-import { JsonObject, twinApplyPatch, twinDocument, twinParsePatch } from "./twin"
+import { EmulatorState } from "../state/state"
+import { JsonObject, twinApplyPatch, twinDocument, twinParsePatch } from "../state/twin"
 
 const SUBACK_FAILURE = 0x80
 // setTimeout's limit; a token valid for longer than ~24 days is re-armed by reconnecting anyway.

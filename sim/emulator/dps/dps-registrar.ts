@@ -1,11 +1,11 @@
 // What DPS answers to register and poll requests of an authenticated device: the
 // register -> assigning -> assigned/failed/disabled flow with the enrollment's injected faults.
-import { Enrollment, X509EnrolledCert, enrollmentId } from "./config"
-import { DpsCredential, groupDeviceKeys } from "./dps-auth"
+import { Enrollment, X509EnrolledCert, enrollmentId } from "../config"
+import { DpsCredential, groupDeviceKeys } from "../auth/dps-auth"
 import { dpsErrorBody, dpsNewEtag, dpsNewOperationId } from "./dps-protocol"
-import { DeviceAuthentication } from "./hub-registry"
-import { EmulatorState, RegistrationRecord } from "./state"
-import { x509Thumbprints } from "./x509"
+import { DeviceAuthentication } from "../state/hub-registry"
+import { EmulatorState, RegistrationRecord } from "../state/state"
+import { x509Thumbprints } from "../auth/x509"
 
 export interface DpsSession {
     registrationId: string

@@ -5,9 +5,9 @@
 // hub trusts. Every failure is one reason (CONNACK 5).
 // A gateway also accepts its own host name as the SAS audience, as edgeHub does.
 import { X509Certificate } from "crypto"
-import { CaStore } from "./ca-store"
-import { HubRegistry, DeviceRecord } from "./hub-registry"
-import { HubUsername, hubParseUsername } from "./hub-protocol"
+import { CaStore } from "../state/ca-store"
+import { HubRegistry, DeviceRecord } from "../state/hub-registry"
+import { HubUsername, hubParseUsername } from "../hub/hub-protocol"
 import { SasKeyName, sasCheckClaims, sasMatchKey, sasParse } from "./sas"
 import { x509BuildChain, x509CommonName, x509MatchesThumbprint, x509Thumbprints, x509ValidityProblem } from "./x509"
 

@@ -1,7 +1,7 @@
 // One MQTT port serves DPS and the hubs, as Azure's do on 8883: each CONNECT goes to the face
 // its user name belongs to. Every connection's close is reported here, routed or not.
 import type { IConnectPacket } from "mqtt-packet"
-import { Emit } from "./events"
+import { Emit } from "../events"
 import { ConnectionClosed, MqttConnection } from "./mqtt-connection"
 
 export interface MqttFace {
