@@ -19,6 +19,8 @@ function push(c: Connection, n: number): void {
 interface Phase {
     name: string
     rate: number
+    /** The hub refuses the device meanwhile, so it provisions again and again and DPS is hit more than once. */
+    hubRefuses?: boolean
     /** Whether a packet of this connection and kind may be mutated. */
     targets(c: Connection, kind: OutKind): boolean
     minMutated: number
@@ -27,7 +29,7 @@ interface Phase {
 /** Session setup stalls on timeouts when attacked, so the steady state gets a phase of its own to be hit often. */
 const STEADY: OutKind[] = ["puback", "pingresp", "twin-response", "desired", "method", "c2d"]
 const PHASES: Phase[] = [
-    { name: "every DPS packet", rate: 0.3, targets: (c) => c.kind === "dps", minMutated: 3 },
+    { name: "every DPS packet", rate: 0.3, hubRefuses: true, targets: (c) => c.kind === "dps", minMutated: 3 },
     { name: "every hub packet", rate: 0.3, targets: (c) => c.kind === "hub", minMutated: 3 },
     { name: "hub session traffic", rate: 0.15, targets: (c, kind) => c.kind === "hub" && STEADY.includes(kind), minMutated: 10 },
 ]
@@ -39,6 +41,10 @@ function fuzzCase(phase: Phase, seed: number, windowSec: number): Case {
         name: `${phase.name} mutated for ${windowSec} s (seed ${seed})`,
         settings: { REFUSED_RETRY: 2, DPS_TIMEOUT: 20 },
         script: {
+            connect(c, pkt, peer) {
+                if (active && phase.hubRefuses && c.kind === "hub") c.send("connack", { cmd: "connack", returnCode: 5, sessionPresent: false })
+                else peer.defaults.connect(c, pkt, peer)
+            },
             sessionReady(c) {
                 let n = 0
                 const timer = setInterval(() => (c.closedMs === undefined && active ? push(c, n++) : clearInterval(timer)), 500)
