@@ -19,10 +19,11 @@ export const FIRMWARE_VERSION = "0.3.0"
 const RECONNECT_BASE_MS = 1000
 const RECONNECT_MAX_MS = 60000
 /**
- * Hub connections failing this many times in a row (about 15 minutes at the cap) suggest the
- * hub itself is gone; DPS knows where the device belongs now.
+ * A hub that has not accepted a connection for this long may be gone (deleted, its name no longer
+ * resolving); DPS knows where the device belongs now. An outage shorter than this never sends the
+ * device back to DPS.
  */
-const HUB_FAILURES_BEFORE_DPS = 20
+const HUB_UNREACHABLE_BEFORE_DPS_MS = 3600000
 
 async function live(cfg: DeviceConfig, app: DeviceApp) {
     const clock = new WallClock()
@@ -32,6 +33,8 @@ async function live(cfg: DeviceConfig, app: DeviceApp) {
     const transport = new Backoff(RECONNECT_BASE_MS, RECONNECT_MAX_MS)
     await statusLightShow("provisioning")
     let assignment = await provisionForever(cfg, clock, refusals)
+    /** Since when no connection to the hub was accepted, or -1. */
+    let unreachableSinceMs = -1
     for (;;) {
         // Through an IoT Edge gateway the TLS peer changes; user name and SAS audience stay the hub's.
         const gw = cfg.gateway
@@ -67,8 +70,10 @@ async function live(cfg: DeviceConfig, app: DeviceApp) {
             refusals.reset()
         }
         if (failure === null) continue
+        if (session.wasAccepted()) unreachableSinceMs = -1
+        else if (unreachableSinceMs < 0) unreachableSinceMs = ds.millis()
         const refused = failure instanceof HubAuthError
-        if (refused || transport.failures() >= HUB_FAILURES_BEFORE_DPS) {
+        if (refused || (unreachableSinceMs >= 0 && ds.millis() - unreachableSinceMs >= HUB_UNREACHABLE_BEFORE_DPS_MS)) {
             // The first refusal provisions at once (the identity moved or was re-keyed); a refusal
             // again right after a fresh assignment waits, growing, rather than hammer DPS.
             const again = refused && refusals.failures() > 0
@@ -76,6 +81,7 @@ async function live(cfg: DeviceConfig, app: DeviceApp) {
             console.log("hub: " + failure.message + "; provisioning again" + (again ? " in " + retryDescribeMs(wait) : ""))
             if (again) await ds.sleep(wait)
             transport.reset()
+            unreachableSinceMs = -1
             await storeForgetAssignment()
             await statusLightShow("provisioning")
             assignment = await provisionForever(cfg, clock, refusals)

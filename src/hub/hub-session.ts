@@ -146,6 +146,11 @@ export class HubSession {
         if (this.mqtt) await this.mqtt.close()
     }
 
+    /** Whether the hub accepted this session (CONNACK 0), however long it then lasted. */
+    wasAccepted(): boolean {
+        return this.connectedMs > 0
+    }
+
     /** Whether this session stayed up a minute and the hub answered it: only then do backoffs reset. */
     provedHealthy(): boolean {
         return this.connectedMs > 0 && this.answers > 0 && ds.millis() - this.connectedMs >= HUB_HEALTHY_MS
