@@ -92,7 +92,7 @@ export class CloudPeer {
     private nextId = 0
     private readonly assignedHub: string
 
-    constructor(private readonly opts: PeerOptions) {
+    constructor(opts: PeerOptions) {
         this.script = opts.script ?? {}
         this.assignedHub = opts.assignedHub ?? "localhost"
         const tlsOpts = { cert: opts.cert, key: opts.key, minVersion: "TLSv1.2" as const }

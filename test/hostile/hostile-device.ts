@@ -34,7 +34,7 @@ export interface Watched {
 
 const EXCEPTION = /^\* (Exception|\s+message:)|^! /
 
-export async function bootAgainst(peer: CloudPeer, ports: { mqttPort: number; timePort: number }, pki: PeerPki, settings: DeviceSettings): Promise<Watched> {
+export async function bootAgainst(ports: { mqttPort: number; timePort: number }, pki: PeerPki, settings: DeviceSettings): Promise<Watched> {
     const device = new SimulatedDevice({
         bytecode: await firmwareBytecode(),
         settings: {
@@ -96,7 +96,7 @@ export function defineCases(cases: Case[]): void {
                 const ports = await peer.listen()
                 let d: Watched | undefined
                 try {
-                    d = await bootAgainst(peer, ports, pki, { REG_ID: `hostile-${i}`, ...k.settings })
+                    d = await bootAgainst(ports, pki, { REG_ID: `hostile-${i}`, ...k.settings })
                     await k.run(peer, d)
                     assert.deepStrictEqual(d.failures, [], "the VM must not panic or give up")
                     outcomes.set(k.name, null)
