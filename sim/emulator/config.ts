@@ -7,6 +7,7 @@ import * as path from "path"
 import { X509Certificate, randomBytes } from "crypto"
 import { CaStore, CaStoreError } from "./state/ca-store"
 import { x509CommonName, x509ParsePem } from "./auth/x509"
+import { EVENT_TYPES, EventGridSubscriptionConfig } from "./service/event-grid"
 
 export interface SymmetricKeyAttestation {
     type: "symmetricKey"
@@ -154,6 +155,8 @@ export interface EmulatorConfig {
     service: { primaryKey?: string; secondaryKey?: string }
     /** Clock skew allowed on hub SAS tokens, also added to their expiry (IoT Hub: 300 s). */
     sasSkewSec: number
+    /** Event Grid webhook subscriptions to the hubs' device events (service/event-grid.ts). */
+    eventGrid: { subscriptions: EventGridSubscriptionConfig[] }
 }
 
 export const DEFAULT_TELEMETRY_RETAINED_BYTES = 16 * 1024 * 1024
@@ -381,6 +384,17 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
     need(service.secondaryKey === undefined || isKey(service.secondaryKey), "service.secondaryKey must be base64 of at least 16 bytes")
     const sasSkewSec = raw.sasSkewSec ?? 300
     need(isNonNegInt(sasSkewSec), "sasSkewSec must be a whole number of seconds")
+    const subscriptions: EventGridSubscriptionConfig[] = raw.eventGrid?.subscriptions ?? []
+    need(Array.isArray(subscriptions), "eventGrid.subscriptions must be a list")
+    for (const [i, sub] of (Array.isArray(subscriptions) ? subscriptions : []).entries()) {
+        const where = `eventGrid.subscriptions[${i}]`
+        need(typeof sub?.name === "string" && /^[A-Za-z0-9-]{3,64}$/.test(sub.name), `${where}.name must be 3-64 letters, digits or hyphens (Event Grid's rule)`)
+        need(typeof sub?.endpoint === "string" && sub.endpoint.startsWith("https://"), `${where}.endpoint must be an https:// webhook (Event Grid delivers over HTTPS only)`)
+        need(sub?.includedEventTypes === undefined || (Array.isArray(sub.includedEventTypes) && sub.includedEventTypes.every((t: unknown) => EVENT_TYPES.includes(t as string))), `${where}.includedEventTypes must name ${EVENT_TYPES.join(", ")}`)
+        need(sub?.maxDeliveryAttempts === undefined || (Number.isInteger(sub.maxDeliveryAttempts) && sub.maxDeliveryAttempts >= 1 && sub.maxDeliveryAttempts <= 30), `${where}.maxDeliveryAttempts must be 1..30`)
+        need(sub?.eventTimeToLiveMinutes === undefined || (Number.isInteger(sub.eventTimeToLiveMinutes) && sub.eventTimeToLiveMinutes >= 1 && sub.eventTimeToLiveMinutes <= 1440), `${where}.eventTimeToLiveMinutes must be 1..1440`)
+        need(sub?.retryDelaysMs === undefined || (Array.isArray(sub.retryDelaysMs) && sub.retryDelaysMs.length > 0 && sub.retryDelaysMs.every((n: unknown) => isNonNegInt(n))), `${where}.retryDelaysMs must be a list of whole milliseconds`)
+    }
     if (problems.length) throw new ConfigError(problems.join("; "))
     return {
         bind,
@@ -396,6 +410,7 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
         telemetry,
         service,
         sasSkewSec,
+        eventGrid: { subscriptions },
     }
 
     function individualX509(att: any, where: string, registrationId: string): IndividualX509Attestation | undefined {

@@ -65,6 +65,8 @@ export interface EmulatorEvents {
     "edge.stored": { edgeId: string; deviceId: string; pending: number }
     /** A stored message that never reaches the hub: past the TTL, pushed out of a full store, or its device deleted. */
     "edge.dropped": { edgeId: string; deviceId: string; receivedTimeUtc: string; reason: string }
+    /** An Event Grid subscription validated, failed its handshake, or dead-lettered an event. */
+    "eventgrid.subscription": { subscription: string; what: string }
     "service.request": { remote: string; method: string; path: string; status: number }
     /** A connection closed for a protocol violation, a limit, or a failed TLS handshake. */
     "connection.error": { face: string; remote: string; clientId?: string; reason: string }
@@ -150,6 +152,8 @@ export function describeEvent<K extends EmulatorEventName>(name: K, data: Emulat
             return `edge ${e.edgeId}: dropped a message from ${who} received ${e.receivedTimeUtc}: ${e.reason}`
         case "service.request":
             return `service: ${e.method} ${e.path} from ${e.remote}: ${e.status}`
+        case "eventgrid.subscription":
+            return `event grid: subscription ${e.subscription} ${e.what}`
         case "connection.error":
             return `${e.face}: connection ${e.remote}${e.clientId ? ` (${e.clientId})` : ""} closed: ${e.reason}`
         case "connection.close":

@@ -22,6 +22,7 @@ import { routeMqttConnection } from "./transport/mqtt-router"
 import { HubService } from "./service/service"
 import { startServiceEndpoint } from "./service/service-endpoint"
 import { EmulatorState, RegistrationRecord } from "./state/state"
+import { EventGrid } from "./service/event-grid"
 import { StateStore, StoreStats } from "./state/store"
 import { startTimeEndpoint } from "./time/time-endpoint"
 import { startTlsListener, TlsListener, TlsMaterial } from "./transport/tls-listener"
@@ -84,6 +85,8 @@ export class Emulator extends EventEmitter {
     readonly dps: DpsService
     /** The IoT Edge gateways, by edge device id. */
     readonly edges: ReadonlyMap<string, EdgeFace>
+    /** Webhook subscriptions to device events, when the config has any. */
+    readonly eventGrid?: EventGrid
     private servers: TlsListener[] = []
     private readonly edgePortsById = new Map<string, number>()
     private store?: StateStore
@@ -103,6 +106,20 @@ export class Emulator extends EventEmitter {
         this.service = new HubService(this.state, this.hub, emit, this.edges)
         this.dps = new DpsService(this.state.certificates, emit)
         this.on("hub.telemetry", (m) => this.service.publishTelemetry(m))
+        const subscriptions = config.eventGrid.subscriptions
+        if (subscriptions.length) {
+            const ca = config.tls.ca ? [readPem(config.tls.ca, "TLS CA certificate")] : []
+            const twinOf = (deviceId: string) => {
+                if (!this.state.hub.device(deviceId)) return undefined
+                const v = this.service.getDevice(deviceId)
+                const { status, connectionState, authenticationType, cloudToDeviceMessageCount } = v
+                const properties = this.service.getTwin(deviceId).properties
+                return { deviceId, status, connectionState, lastActivityTime: v.lastActivityTimeUtc, authenticationType, cloudToDeviceMessageCount, properties }
+            }
+            this.eventGrid = new EventGrid(subscriptions, ca, twinOf, (subscription, what) => emit("eventgrid.subscription", { subscription, what }))
+            const grid = this.eventGrid
+            this.on("event", (name, data) => void grid.observe(name, data))
+        }
         this.seed({ devices: [], certificates: [] })
     }
 
@@ -179,6 +196,7 @@ export class Emulator extends EventEmitter {
 
     async start(): Promise<EmulatorPorts> {
         this.store = await this.openStore()
+        await this.eventGrid?.start(this.config.hubs[0].hostName, this.service.listDevices().map((d) => d.deviceId))
         const material: TlsMaterial = {
             cert: readPem(this.config.tls.cert, "TLS server certificate"),
             key: readPem(this.config.tls.key, "TLS server key"),
@@ -234,6 +252,7 @@ export class Emulator extends EventEmitter {
 
     /** Closes the listeners and every open connection, then the store (a temporary one is removed). */
     async stop(): Promise<void> {
+        this.eventGrid?.stop()
         const open = this.servers
         this.servers = []
         this.edgePortsById.clear()
