@@ -3,6 +3,7 @@
 // counts, CA certificates and their proof of possession, the edge's queue, the telemetry kept),
 // what `fresh` forgets, and the store's group commit. Kill -9 under load: test/crash/.
 import * as assert from "assert"
+import { until } from "../../sim/wait"
 import * as fs from "fs"
 import * as path from "path"
 import { Emulator, EmulatorConfig, validateConfig } from "../../sim/emulator"
@@ -223,6 +224,26 @@ describe("emulator state across restarts", function () {
         } finally {
             await first.close()
         }
+    })
+
+    it("keeps when each device last connected or disconnected, and shows it disconnected after a restart", async () => {
+        const caPem = fs.readFileSync((await testPki()).rootCertFile, "utf8")
+        const disconnectedAt = await run(async (e, { mqttPort }) => {
+            assert.strictEqual(e.service.getDevice("lab-01").connectionStateUpdatedTimeUtc, undefined)
+            const { client } = await hubConnect(mqttPort, caPem, { deviceId: "lab-01", key: lab.primaryKey })
+            await until("connected", () => e.service.getDevice("lab-01").connectionState === "Connected", 5000)
+            const connectedAt = e.service.getDevice("lab-01").connectionStateUpdatedTimeUtc!
+            client.close()
+            await until("disconnected", () => e.service.getDevice("lab-01").connectionState === "Disconnected", 5000)
+            const at = e.service.getDevice("lab-01").connectionStateUpdatedTimeUtc!
+            assert.ok(Date.parse(at) >= Date.parse(connectedAt))
+            return at
+        })
+        await run(async (e) => {
+            const view = e.service.getDevice("lab-01")
+            assert.strictEqual(view.connectionState, "Disconnected")
+            assert.strictEqual(view.connectionStateUpdatedTimeUtc, disconnectedAt)
+        })
     })
 
     it("delivers redelivered C2D with its delivery count after a restart", async () => {

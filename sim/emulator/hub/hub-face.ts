@@ -124,6 +124,7 @@ export class HubFace implements MqttFace {
             session.expiry = setTimeout(() => conn.close("SAS token expired", false), Math.min(Math.max(delay, 0), MAX_TIMER_MS))
         }
         device.lastActivityTimeUtc = this.now().toISOString()
+        this.connectionStateChanged(device)
         this.emit("hub.connect", {
             remote: conn.remote,
             deviceId: device.deviceId,
@@ -200,9 +201,16 @@ export class HubFace implements MqttFace {
 
     private end(s: HubSession, reason?: string) {
         this.sessions.delete(s.device.deviceId)
+        this.connectionStateChanged(s.device)
         clearTimeout(s.expiry)
         s.device.c2d.connectionLost()
         if (reason) s.conn.close(reason, false)
+    }
+
+    /** Connected or disconnected just now: the time is kept with the identity, as IoT Hub shows it. */
+    private connectionStateChanged(device: DeviceRecord) {
+        device.connectionStateUpdatedTimeUtc = this.now().toISOString()
+        this.state.hub.changed(device)
     }
 
     private subscribe(s: HubSession, p: ISubscribePacket) {

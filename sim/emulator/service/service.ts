@@ -193,6 +193,7 @@ export class HubService {
             parent: d.parent,
             authenticationType: d.authentication.type,
             connectionState: this.face.isConnected(d.deviceId) ? "Connected" : "Disconnected",
+            connectionStateUpdatedTimeUtc: d.connectionStateUpdatedTimeUtc,
             cloudToDeviceMessageCount: d.c2d.size,
             createdTimeUtc: d.createdTimeUtc,
             lastActivityTimeUtc: d.lastActivityTimeUtc,

@@ -63,6 +63,8 @@ export interface DeviceRecord {
     session?: Map<string, SessionSubscription>
     createdTimeUtc: string
     lastActivityTimeUtc?: string
+    /** When the device last connected or disconnected (IoT Hub's connectionStateUpdatedTime); kept across restarts. */
+    connectionStateUpdatedTimeUtc?: string
 }
 
 /** What the service side may see of an identity: never its keys. */
@@ -78,6 +80,7 @@ export interface DeviceView {
     cloudToDeviceMessageCount: number
     createdTimeUtc: string
     lastActivityTimeUtc?: string
+    connectionStateUpdatedTimeUtc?: string
 }
 
 /** An identity as the store keeps it: no queue (its messages are records of their own), CA as PEM, subscriptions as pairs. */
