@@ -1,6 +1,6 @@
 // Runs sim/emulator/service/service-cli.ts as a child process against a test emulator, through config
 // and secrets files written the way `npm run emulator` leaves them.
-import { execFile } from "child_process"
+import { ChildProcess, execFile, spawn } from "child_process"
 import * as fs from "fs"
 import * as path from "path"
 import { ROOT } from "../../sim/paths"
@@ -8,8 +8,13 @@ import { randomKey, tempDir, testPki } from "./fixtures"
 
 export type ServiceCli = (...args: string[]) => Promise<{ stdout: string; stderr: string }>
 
-/** A runner that resolves with the command's output, or rejects with its stderr when it exits non-zero. */
-export async function serviceCliFor(emu: { servicePort: number; serviceKey: string }, hub = "localhost"): Promise<ServiceCli> {
+interface ServiceEndpoint {
+    servicePort: number
+    serviceKey: string
+}
+
+/** The node arguments that run the CLI with `args` against `emu`. */
+async function cliArgv(emu: ServiceEndpoint, hub: string): Promise<(args: string[]) => string[]> {
     const pki = await testPki()
     const dir = tempDir("service-cli")
     const config = path.join(dir, "config.json")
@@ -24,13 +29,20 @@ export async function serviceCliFor(emu: { servicePort: number; serviceKey: stri
         })
     )
     fs.writeFileSync(secrets, JSON.stringify({ $iothubowner: { primaryKey: emu.serviceKey, secondaryKey: randomKey() } }), { mode: 0o600 })
+    return (args) => ["-r", "ts-node/register/transpile-only", "sim/emulator/service/service-cli.ts", ...args, "--config", config, "--secrets", secrets]
+}
+
+/** A runner that resolves with the command's output, or rejects with its stderr when it exits non-zero. */
+export async function serviceCliFor(emu: ServiceEndpoint, hub = "localhost"): Promise<ServiceCli> {
+    const argv = await cliArgv(emu, hub)
     return (...args) =>
         new Promise((resolve, reject) =>
-            execFile(
-                process.execPath,
-                ["-r", "ts-node/register/transpile-only", "sim/emulator/service/service-cli.ts", ...args, "--config", config, "--secrets", secrets],
-                { cwd: ROOT },
-                (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve({ stdout, stderr }))
-            )
+            execFile(process.execPath, argv(args), { cwd: ROOT }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve({ stdout, stderr })))
         )
+}
+
+/** The CLI as a running process (monitor-events), its output streamed. */
+export async function serviceCliProcess(emu: ServiceEndpoint, ...args: string[]): Promise<ChildProcess> {
+    const argv = await cliArgv(emu, "localhost")
+    return spawn(process.execPath, argv(args), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
 }

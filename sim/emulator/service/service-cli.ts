@@ -2,48 +2,81 @@
 //   npx ts-node sim/emulator/service/service-cli.ts <command> [options]
 // Reads the endpoint, CA and service key from the emulator's config and secrets files.
 import * as fs from "fs"
+import { parseArgs } from "util"
 import { EMULATOR_CONFIG, EMULATOR_SECRETS } from "../../paths"
 import { loadConfig } from "../config"
 import { ServiceClient } from "./service-client"
 
-const USAGE = `usage: service-cli.ts <command> [--config FILE] [--secrets FILE] [--hub HOST]
+const USAGE = `usage: service-cli.ts <command> [options]   (flags as az iot hub / az iot dps spell them)
   device list
   device show -d ID
   device disable -d ID | device enable -d ID | device delete -d ID
   device set-parent -d ID --parent EDGE_ID
   edge uplink -d EDGE_ID --up true|false   (down: the gateway stores telemetry)
   twin show -d ID
-  twin update -d ID --desired '{"interval":10}'
-  c2d send -d ID --data TEXT [--props 'k=v&k2=v2'] [--content-type TYPE] [--content-encoding ENC]
-  method invoke -d ID -n NAME [--payload JSON] [--timeout SECONDS]
-  monitor-events [-d ID]            follows telemetry until Ctrl-C
+  twin update -d ID --desired '{"telemetryInterval":10}'
+  c2d send -d ID --data TEXT [--props 'k=v;k2=v2'] [--content-type TYPE] [--content-encoding ENC]
+  method invoke -d ID --mn NAME [--mp JSON] [--to SECONDS]
+  monitor-events [-d ID] [--props]        follows telemetry until Ctrl-C; exits 1 if the emulator goes away
   dps certificate list
   dps certificate show --name NAME
   dps certificate create --name NAME --path CA_FILE [--verified true]   (PEM or DER)
   dps certificate generate-verification-code --name NAME
   dps certificate verify --name NAME --path VERIFICATION_CERT_FILE
-  dps certificate delete --name NAME`
+  dps certificate delete --name NAME
+options: -d/--device-id, -n/--hub-name, --mn/--method-name, --mp/--method-payload, --to/--timeout,
+  --da/--data, --props/--properties, --config FILE, --secrets FILE, -h/--help`
+
+/** Flags as az spells them; each short or alternate spelling maps to its long name. */
+const OPTIONS = {
+    "device-id": { type: "string", short: "d" },
+    "hub-name": { type: "string", short: "n" },
+    "method-name": { type: "string" },
+    mn: { type: "string" },
+    "method-payload": { type: "string" },
+    mp: { type: "string" },
+    timeout: { type: "string" },
+    to: { type: "string" },
+    data: { type: "string" },
+    da: { type: "string" },
+    props: { type: "string" },
+    properties: { type: "string" },
+    "content-type": { type: "string" },
+    "content-encoding": { type: "string" },
+    desired: { type: "string" },
+    parent: { type: "string" },
+    up: { type: "string" },
+    name: { type: "string" },
+    path: { type: "string" },
+    verified: { type: "string" },
+    config: { type: "string" },
+    secrets: { type: "string" },
+    help: { type: "boolean", short: "h" },
+} as const
+const ALIASES: Record<string, string> = { mn: "method-name", mp: "method-payload", to: "timeout", da: "data", properties: "props" }
 
 export interface CliArgs {
     words: string[]
     options: Map<string, string>
+    help: boolean
 }
 
-/** Positional words and `--name value` / `-d value` options. */
-export function parseArgs(argv: string[]): CliArgs {
-    const words: string[] = []
-    const options = new Map<string, string>()
-    for (let i = 0; i < argv.length; i++) {
-        const a = argv[i]
-        if (a.startsWith("-")) {
-            const value = argv[i + 1]
-            if (value === undefined || (value.startsWith("-") && value.length > 1 && isNaN(Number(value))))
-                throw new Error(`${a} needs a value`)
-            options.set(a, value)
-            i++
-        } else words.push(a)
+/**
+ * Positional words and az-style options, parsed by Node's util.parseArgs: an unknown flag or a flag
+ * without its value is an error with the usage, never silently ignored. monitor-events' `--props` is a switch.
+ */
+export function parseCliArgs(argv: string[]): CliArgs {
+    const monitor = argv[0] === "monitor-events"
+    const switches = monitor ? argv.map((a) => (a === "--props" || a === "--properties" ? "--props=all" : a)) : argv
+    let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>
+    try {
+        parsed = parseArgs({ args: switches, options: OPTIONS, allowPositionals: true, strict: true })
+    } catch (e) {
+        throw new Error(`${(e as Error).message}\n${USAGE}`)
     }
-    return { words, options }
+    const options = new Map<string, string>()
+    for (const [k, v] of Object.entries(parsed.values)) if (typeof v === "string") options.set(ALIASES[k] ?? k, v)
+    return { words: parsed.positionals, options, help: parsed.values.help === true }
 }
 
 function parseJson(text: string, what: string): unknown {
@@ -54,10 +87,10 @@ function parseJson(text: string, what: string): unknown {
     }
 }
 
-/** `k=v&k2=v2`, values taken literally (the hub encodes them on delivery). */
+/** `k=v;k2=v2` as az writes them (`&` also taken), values literal (the hub encodes them on delivery). */
 function parseProps(text: string): Record<string, string> {
     const out: Record<string, string> = {}
-    for (const pair of text.split("&").filter(Boolean)) {
+    for (const pair of text.split(/[;&]/).filter(Boolean)) {
         const eq = pair.indexOf("=")
         if (eq <= 0) throw new Error(`--props: ${JSON.stringify(pair)} is not k=v`)
         out[pair.slice(0, eq)] = pair.slice(eq + 1)
@@ -73,13 +106,16 @@ function readCertificate(file: string): string {
 }
 
 function client(args: CliArgs): ServiceClient {
-    const config = loadConfig(args.options.get("--config") ?? EMULATOR_CONFIG, args.options.get("--secrets") ?? EMULATOR_SECRETS)
+    const config = loadConfig(args.options.get("config") ?? EMULATOR_CONFIG, args.options.get("secrets") ?? EMULATOR_SECRETS)
     const serviceKey = config.service.primaryKey
     if (!serviceKey) throw new Error("no service key in the secrets file: start the emulator once with --secrets (npm run emulator)")
     if (!config.tls.ca) throw new Error("the config names no tls.ca to trust")
     const ca = config.tls.ca.includes("-----BEGIN") ? config.tls.ca : fs.readFileSync(config.tls.ca, "utf8")
     const host = config.bind === "::1" ? "::1" : "localhost"
-    const hub = args.options.get("--hub") ?? config.hubs[0].hostName
+    // az names a hub by its name (-n myhub); the emulator's hubs are host names, so both are taken.
+    const named = args.options.get("hub-name")
+    const hub = named === undefined ? config.hubs[0].hostName : config.hubs.find((h) => h.hostName === named || h.hostName.split(".")[0] === named)?.hostName
+    if (!hub) throw new Error(`no hub ${named} in the config (${config.hubs.map((h) => h.hostName).join(", ")})`)
     return new ServiceClient({ host, port: config.ports.service, ca, hub, serviceKey })
 }
 
@@ -87,14 +123,10 @@ async function run(args: CliArgs): Promise<unknown> {
     const verb = args.words[1]
     const required = (option: string, what: string) => {
         const v = args.options.get(option)
-        if (!v) throw new Error(`${option} ${what} is required`)
+        if (!v) throw new Error(`--${option} ${what} is required`)
         return v
     }
-    const id = () => {
-        const d = args.options.get("-d") ?? args.options.get("--device-id")
-        if (!d) throw new Error("-d DEVICE_ID is required")
-        return d
-    }
+    const id = () => required("device-id", "DEVICE_ID (-d)")
     const c = client(args)
     switch (args.words.join(" ")) {
         case "device list":
@@ -105,9 +137,9 @@ async function run(args: CliArgs): Promise<unknown> {
         case "device enable":
             return c.setDeviceStatus(id(), verb === "disable" ? "disabled" : "enabled")
         case "device set-parent":
-            return c.setParent(id(), required("--parent", "EDGE_DEVICE_ID"))
+            return c.setParent(id(), required("parent", "EDGE_DEVICE_ID"))
         case "edge uplink": {
-            const up = args.options.get("--up")
+            const up = args.options.get("up")
             if (up !== "true" && up !== "false") throw new Error("--up true|false is required")
             return c.setEdgeUplink(id(), up === "true")
         }
@@ -116,41 +148,49 @@ async function run(args: CliArgs): Promise<unknown> {
         case "twin show":
             return c.getTwin(id())
         case "twin update":
-            return c.updateDesired(id(), parseJson(required("--desired", "JSON"), "--desired") as object)
+            return c.updateDesired(id(), parseJson(required("desired", "JSON"), "--desired") as object)
         case "c2d send": {
-            const data = args.options.get("--data")
+            const data = args.options.get("data")
             if (data === undefined) throw new Error("--data is required")
-            const properties = parseProps(args.options.get("--props") ?? "")
+            const properties = parseProps(args.options.get("props") ?? "")
             return c.sendC2d(id(), data, {
                 properties,
-                contentType: args.options.get("--content-type"),
-                contentEncoding: args.options.get("--content-encoding"),
+                contentType: args.options.get("content-type"),
+                contentEncoding: args.options.get("content-encoding"),
             })
         }
         case "method invoke": {
-            const name = args.options.get("-n") ?? args.options.get("--method-name")
-            if (!name) throw new Error("-n METHOD_NAME is required")
-            const payload = parseJson(args.options.get("--payload") ?? "null", "--payload")
-            return c.invokeMethod(id(), name, payload, Number(args.options.get("--timeout") ?? 30))
+            const name = required("method-name", "NAME (--mn)")
+            const payload = parseJson(args.options.get("method-payload") ?? "{}", "--method-payload")
+            const timeout = Number(args.options.get("timeout") ?? 30)
+            if (!Number.isInteger(timeout) || timeout < 5 || timeout > 300) throw new Error("--timeout takes 5..300 seconds, as IoT Hub")
+            return c.invokeMethod(id(), name, payload, timeout)
         }
         case "monitor-events": {
-            const m = await c.monitorEvents((e) => console.log(JSON.stringify(e)), args.options.get("-d"))
-            console.error("monitor-events: following telemetry, Ctrl-C to stop")
-            process.once("SIGINT", () => m.stop())
+            const withProps = args.options.has("props")
+            const m = await c.monitorEvents((e) => console.log(JSON.stringify(monitorEvent(e, withProps), null, 4)), args.options.get("device-id"))
+            console.error("Starting event monitor, use ctrl-c to stop...")
+            let stopped = false
+            process.once("SIGINT", () => {
+                stopped = true
+                m.stop()
+            })
             await m.ended
+            // az exits non-zero when its connection drops; a silent 0 would look like a clean stop.
+            if (!stopped) throw new Error("the emulator closed the event stream (stopped or restarted)")
             return undefined
         }
         case "dps certificate list":
             return c.listCaCertificates()
         case "dps certificate show":
-            return c.getCaCertificate(required("--name", "NAME"))
+            return c.getCaCertificate(required("name", "NAME"))
         case "dps certificate create": {
-            const verified = args.options.get("--verified") ?? "false"
+            const verified = args.options.get("verified") ?? "false"
             if (verified !== "true" && verified !== "false") throw new Error("--verified takes true or false")
-            return c.uploadCaCertificate(required("--name", "NAME"), readCertificate(required("--path", "FILE")), { verified: verified === "true" })
+            return c.uploadCaCertificate(required("name", "NAME"), readCertificate(required("path", "FILE")), { verified: verified === "true" })
         }
         case "dps certificate generate-verification-code": {
-            const r = await c.generateVerificationCode(required("--name", "NAME"))
+            const r = await c.generateVerificationCode(required("name", "NAME"))
             // The CA's name in `npm run certs` is usually the one it was uploaded under.
             console.error(
                 `next: a certificate with CN = the code, signed by the CA's private key, e.g.\n` +
@@ -160,19 +200,35 @@ async function run(args: CliArgs): Promise<unknown> {
             return r
         }
         case "dps certificate verify":
-            return c.verifyCaCertificate(required("--name", "NAME"), readCertificate(required("--path", "FILE")))
+            return c.verifyCaCertificate(required("name", "NAME"), readCertificate(required("path", "FILE")))
         case "dps certificate delete": {
-            const name = required("--name", "NAME")
+            const name = required("name", "NAME")
             return c.deleteCaCertificate(name).then(() => ({ deleted: name }))
         }
     }
     throw new Error(USAGE)
 }
 
+/**
+ * One telemetry message as `az iot hub monitor-events` prints it: {"event": {"origin", "module", "interface",
+ * "component", "payload"}}, with "properties": {"system", "application"} when asked for (--props).
+ */
+export function monitorEvent(m: { deviceId: string; body: string; properties: Record<string, string>; systemProperties: Record<string, string>; enqueuedTimeUtc: string }, withProps: boolean) {
+    let payload: unknown = m.body
+    try {
+        payload = JSON.parse(m.body)
+    } catch {
+        // not JSON: az prints the text as it is
+    }
+    const event: Record<string, unknown> = { origin: m.deviceId, module: "", interface: "", component: "", payload }
+    if (withProps) event.properties = { system: { ...m.systemProperties, "iothub-enqueuedtime": m.enqueuedTimeUtc }, application: m.properties }
+    return { event }
+}
+
 async function main() {
-    const argv = process.argv.slice(2)
-    if (argv.length === 0 || argv.includes("--help") || argv.includes("-h")) return console.log(USAGE)
-    const out = await run(parseArgs(argv))
+    const args = parseCliArgs(process.argv.slice(2))
+    if (args.help || args.words.length === 0) return console.log(USAGE)
+    const out = await run(args)
     if (out !== undefined) console.log(JSON.stringify(out, null, 2))
 }
 
