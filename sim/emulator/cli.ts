@@ -4,11 +4,23 @@
 // With --secrets, enrollments without keys get generated ones saved there (0600). With --state, the
 // state is kept in that directory across runs (--fresh forgets it first); without, every run starts fresh.
 import * as path from "path"
+import { parseArgs } from "util"
 import { Emulator, EmulatorConfig, describeEvent, enrollmentId, generateMissingKeys, loadConfig } from "./index"
 
-function arg(name: string): string | undefined {
-    const i = process.argv.indexOf(name)
-    return i >= 0 ? process.argv[i + 1] : undefined
+const USAGE = "usage: cli.ts --config <file> [--secrets <file>] [--state <dir> [--fresh]]"
+
+/** Node's util.parseArgs, as every command line here: an unknown option or one without its value is refused with the usage. */
+export function parseEmulatorArgs(argv: string[]): { config?: string; secrets?: string; state?: string; fresh: boolean; help: boolean } {
+    try {
+        const { values } = parseArgs({
+            args: argv,
+            strict: true,
+            options: { config: { type: "string" }, secrets: { type: "string" }, state: { type: "string" }, fresh: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+        })
+        return { ...values, fresh: values.fresh === true, help: values.help === true }
+    } catch (e) {
+        throw new Error(`${(e as Error).message}\n${USAGE}`)
+    }
 }
 
 function trustLine(config: EmulatorConfig): string {
@@ -20,12 +32,14 @@ function trustLine(config: EmulatorConfig): string {
 }
 
 async function main() {
-    const configFile = arg("--config")
-    if (!configFile) throw new Error("usage: cli.ts --config <file> [--secrets <file>] [--state <dir> [--fresh]]")
-    const stateDir = arg("--state")
-    const fresh = process.argv.includes("--fresh")
+    const args = parseEmulatorArgs(process.argv.slice(2))
+    if (args.help) return console.log(USAGE)
+    const configFile = args.config
+    if (!configFile) throw new Error(USAGE)
+    const stateDir = args.state
+    const fresh = args.fresh
     if (fresh && !stateDir) throw new Error("--fresh needs --state <dir>")
-    const secretsFile = arg("--secrets")
+    const secretsFile = args.secrets
     let config = loadConfig(configFile, secretsFile)
     if (secretsFile) config = generateMissingKeys(config, secretsFile)
     const emulator = new Emulator(config, { stateDir, fresh })
@@ -55,7 +69,8 @@ async function main() {
     })
 }
 
-main().catch((e: Error) => {
-    console.error(`emulator: ${e.message}`)
-    process.exit(1)
-})
+if (require.main === module)
+    main().catch((e: Error) => {
+        console.error(`emulator: ${e.message}`)
+        process.exit(1)
+    })

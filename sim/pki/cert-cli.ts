@@ -1,6 +1,7 @@
 // `npm run certs -- <command>`: X.509 test certificates (sim/pki/cert-tool.ts) from the command line.
 // Prints what it wrote, never a key.
 import * as path from "path"
+import { parseArgs } from "util"
 import { X509_CERTS_DIR } from "../paths"
 import { CertToolOptions, DEFAULT_ROOT_CN, DEFAULT_VALID_DAYS, WrittenCert, createDevice, createIntermediate, createRoot, createVerification } from "./cert-tool"
 
@@ -16,9 +17,6 @@ options:
   --force      replace existing files of the same name
 Files: DIR/<name>_cert.pem, <name>_fullchain.pem (certificate, then issuers up to the root), <name>_key.pem (0600).`
 
-const FLAGS = new Set(["--rsa", "--force"])
-const VALUED = new Set(["--ca", "--days", "--dir"])
-
 interface Command {
     command: string
     words: string[]
@@ -27,28 +25,28 @@ interface Command {
     opts: CertToolOptions
 }
 
-function parse(argv: string[], cwd: string): Command {
-    const words: string[] = []
-    const values = new Map<string, string>()
-    const flags = new Set<string>()
-    for (let i = 0; i < argv.length; i++) {
-        const a = argv[i]
-        if (FLAGS.has(a)) flags.add(a)
-        else if (VALUED.has(a)) {
-            if (argv[i + 1] === undefined || argv[i + 1].startsWith("--")) throw new Error(`${a} needs a value`)
-            values.set(a, argv[++i])
-        } else if (a.startsWith("--")) throw new Error(`unknown option ${a}\n${USAGE}`)
-        else words.push(a)
+/** Node's util.parseArgs, as every command line here: an unknown option or one without its value is refused with the usage. */
+export function parse(argv: string[], cwd: string): Command {
+    let parsed
+    try {
+        parsed = parseArgs({
+            args: argv,
+            allowPositionals: true,
+            strict: true,
+            options: { rsa: { type: "boolean" }, force: { type: "boolean" }, ca: { type: "string" }, days: { type: "string" }, dir: { type: "string" }, help: { type: "boolean", short: "h" } },
+        })
+    } catch (e) {
+        throw new Error(`${(e as Error).message}\n${USAGE}`)
     }
-    const days = values.get("--days")
-    if (days !== undefined && !/^\d+$/.test(days)) throw new Error(`--days needs a whole number, not ${days}`)
-    const [command, ...rest] = words
+    const v = parsed.values
+    if (v.days !== undefined && !/^\d+$/.test(v.days)) throw new Error(`--days needs a whole number, not ${v.days}`)
+    const [command, ...rest] = parsed.positionals
     return {
-        command,
+        command: v.help ? "help" : command,
         words: rest,
-        ca: values.get("--ca"),
-        dir: path.resolve(cwd, values.get("--dir") ?? X509_CERTS_DIR),
-        opts: { algorithm: flags.has("--rsa") ? "rsa-2048" : "ec-p256", days: days === undefined ? undefined : Number(days), force: flags.has("--force") },
+        ca: v.ca,
+        dir: path.resolve(cwd, v.dir ?? X509_CERTS_DIR),
+        opts: { algorithm: v.rsa ? "rsa-2048" : "ec-p256", days: v.days === undefined ? undefined : Number(v.days), force: v.force === true },
     }
 }
 
@@ -94,11 +92,11 @@ function report(w: WrittenCert, cwd: string): string {
 }
 
 async function main() {
-    const argv = process.argv.slice(2)
-    if (argv.length === 0 || argv.includes("--help") || argv.includes("-h")) return console.log(USAGE)
     // npm runs scripts from the project root; relative paths are the user's, from where npm was started.
     const cwd = process.env.INIT_CWD ?? process.cwd()
-    console.log(report(await run(parse(argv, cwd)), cwd))
+    const command = parse(process.argv.slice(2), cwd)
+    if (command.command === undefined || command.command === "help") return console.log(USAGE)
+    console.log(report(await run(command), cwd))
 }
 
 if (require.main === module)
