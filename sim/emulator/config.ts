@@ -116,6 +116,27 @@ export interface EdgeGatewayConfig {
     port: number
 }
 
+/** IoT Hub's permissions (ARM `authorizationPolicies[].rights`); devices need DeviceConnect. */
+export const POLICY_RIGHTS = ["RegistryRead", "RegistryWrite", "ServiceConnect", "DeviceConnect"] as const
+export type PolicyRight = (typeof POLICY_RIGHTS)[number]
+
+/** A hub's shared access policy: a key name, its rights and its keys (from the config or the secrets file). */
+export interface SharedAccessPolicy {
+    keyName: string
+    rights: PolicyRight[]
+    primaryKey?: string
+    secondaryKey?: string
+}
+
+export interface HubConfig {
+    hostName: string
+    /** Besides `iothubowner` (the service key, every right), which every hub has. */
+    authorizationPolicies: SharedAccessPolicy[]
+}
+
+/** Where a hub policy's keys live in the secrets file. */
+export const policySecretId = (hub: string, keyName: string) => `hubs/${hub}/${keyName}`
+
 /** The `iothubowner`-style policy whose key signs requests to the service endpoint. */
 export const SERVICE_POLICY = "iothubowner"
 /** Where the service policy's keys live in the secrets file. */
@@ -140,7 +161,7 @@ export interface EmulatorConfig {
          */
         authFailure: "connack" | "register"
     }
-    hubs: { hostName: string }[]
+    hubs: HubConfig[]
     /** CA certificates uploaded to DPS at start; group enrollments name them in `caCertificate`. */
     certificates: CaCertificateConfig[]
     enrollments: Enrollment[]
@@ -172,6 +193,17 @@ export function enrollmentId(e: Enrollment): string {
 export function individualEnrollment(config: EmulatorConfig, registrationId: string): IndividualEnrollment | undefined {
     const id = registrationId.toLowerCase()
     return config.enrollments.find((e): e is IndividualEnrollment => e.kind === "individual" && e.registrationId.toLowerCase() === id)
+}
+
+/**
+ * The shared access policies of a hub: those configured, and `iothubowner` with the service key and
+ * every right (IoT Hub creates it with each hub) unless the hub configures its own.
+ */
+export function hubPolicies(config: EmulatorConfig, hubHostName: string): SharedAccessPolicy[] {
+    const hub = config.hubs.find((h) => h.hostName.toLowerCase() === hubHostName.toLowerCase())
+    const own = hub?.authorizationPolicies ?? []
+    if (!config.service.primaryKey || own.some((p) => p.keyName === SERVICE_POLICY)) return own
+    return [...own, { keyName: SERVICE_POLICY, rights: [...POLICY_RIGHTS], ...config.service }]
 }
 
 const THUMBPRINT = /^([0-9A-Fa-f]{2}:?){19}[0-9A-Fa-f]{2}$|^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/
@@ -222,8 +254,9 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
     need(isNonNegInt(retryAfter), "dps.retryAfter must be a whole number of seconds")
     const authFailure = raw.dps?.authFailure ?? "connack"
     need(authFailure === "connack" || authFailure === "register", 'dps.authFailure must be "connack" or "register"')
-    const hubs: { hostName: string }[] = Array.isArray(raw.hubs) ? raw.hubs : []
-    need(hubs.length > 0 && hubs.every((h) => typeof h?.hostName === "string" && h.hostName), "hubs must list at least one { hostName }")
+    const rawHubs: any[] = Array.isArray(raw.hubs) ? raw.hubs : []
+    need(rawHubs.length > 0 && rawHubs.every((h) => typeof h?.hostName === "string" && h.hostName), "hubs must list at least one { hostName }")
+    const hubs: HubConfig[] = rawHubs.map((h, i) => ({ hostName: h?.hostName, authorizationPolicies: policies(h?.authorizationPolicies, `hubs[${i}]`) }))
     const hubNames = hubs.map((h) => String(h.hostName).toLowerCase())
     /** The certificates of a PEM text or file (relative to the config file), or a problem. */
     const readCerts = (v: unknown, where: string): X509Certificate[] | undefined => {
@@ -432,6 +465,24 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
         return { type: "x509", ca: { certificate: ca } }
     }
 
+    /** ARM's shape: `[{ keyName, rights: "RegistryRead, DeviceConnect" }]` (rights may also be an array). */
+    function policies(list: unknown, where: string): SharedAccessPolicy[] {
+        if (list === undefined) return []
+        if (!Array.isArray(list)) {
+            problems.push(`${where}.authorizationPolicies must be a list`)
+            return []
+        }
+        return list.map((p: any, i): SharedAccessPolicy => {
+            const at = `${where}.authorizationPolicies[${i}]`
+            need(typeof p?.keyName === "string" && /^[A-Za-z0-9._-]{1,64}$/.test(p.keyName), `${at}.keyName must be 1-64 of A-Z a-z 0-9 . _ -`)
+            const rights = (Array.isArray(p?.rights) ? p.rights : String(p?.rights ?? "").split(",")).map((r: unknown) => String(r).trim())
+            need(rights.length > 0 && rights.every((r: string) => (POLICY_RIGHTS as readonly string[]).includes(r)), `${at}.rights must list ${POLICY_RIGHTS.join(", ")}`)
+            need(p?.primaryKey === undefined || isKey(p.primaryKey), `${at}: primaryKey must be base64 of at least 16 bytes`)
+            need(p?.secondaryKey === undefined || isKey(p.secondaryKey), `${at}: secondaryKey must be base64 of at least 16 bytes`)
+            return { keyName: p?.keyName, rights, primaryKey: p?.primaryKey, secondaryKey: p?.secondaryKey }
+        })
+    }
+
     function deviceAuthentication(a: any, where: string): DeviceAuthenticationConfig | undefined {
         if (a === undefined) return { type: "sas" }
         if (a?.type === "sas" || a?.type === "certificateAuthority") return { type: a.type }
@@ -483,6 +534,9 @@ function withSecrets(raw: any, secrets: SecretsFile): any {
     const sas = (d: any) => d?.authentication === undefined || d.authentication?.type === "sas"
     const devices = Array.isArray(raw.devices) ? raw.devices.map((d: any) => (sas(d) ? fill(d, secrets[deviceSecretId(d?.deviceId)]) : d)) : raw.devices
     const service = fill(raw.service ?? {}, secrets[SERVICE_SECRET_ID])
+    const hubs = !Array.isArray(raw.hubs) ? raw.hubs : raw.hubs.map((h: any) =>
+        !Array.isArray(h?.authorizationPolicies) ? h : { ...h, authorizationPolicies: h.authorizationPolicies.map((p: any) => fill(p, secrets[policySecretId(h.hostName, p?.keyName)])) }
+    )
     const enrollments = !Array.isArray(raw.enrollments) ? raw.enrollments : raw.enrollments.map((e: any) => {
         const s = secrets[e?.registrationId ?? e?.enrollmentGroupId]
         if (!s || e.attestation?.type === "x509") return e
@@ -492,7 +546,7 @@ function withSecrets(raw: any, secrets: SecretsFile): any {
             attestation: { ...att, primaryKey: att.primaryKey ?? s.primaryKey, secondaryKey: att.secondaryKey ?? s.secondaryKey },
         }
     })
-    return { ...raw, enrollments, devices, service }
+    return { ...raw, hubs, enrollments, devices, service }
 }
 
 export function loadConfig(configFile: string, secretsFile?: string): EmulatorConfig {
@@ -529,13 +583,14 @@ export function generateMissingKeys(config: EmulatorConfig, secretsFile: string)
     )
     const devices = config.devices.map((d) => (d.authentication.type === "sas" ? complete(deviceSecretId(d.deviceId), d) : d))
     const service = complete(SERVICE_SECRET_ID, config.service)
+    const hubs = config.hubs.map((h) => ({ ...h, authorizationPolicies: h.authorizationPolicies.map((p) => complete(policySecretId(h.hostName, p.keyName), p)) }))
     if (changed) {
         fs.mkdirSync(path.dirname(secretsFile), { recursive: true })
         const tmp = `${secretsFile}.${process.pid}.tmp`
         fs.writeFileSync(tmp, JSON.stringify(secrets, null, 2) + "\n", { mode: 0o600 })
         fs.renameSync(tmp, secretsFile)
     }
-    return { ...config, enrollments, devices, service }
+    return { ...config, hubs, enrollments, devices, service }
 }
 
 /** The SAS enrollments and devices that still have no primary key (the emulator refuses to start with any). */

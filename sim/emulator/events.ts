@@ -34,6 +34,8 @@ export interface EmulatorEvents {
         authenticationType: DeviceAuthenticationType
         /** sas: the key that signed the token. */
         key?: "primary" | "secondary"
+        /** sas: the shared access policy whose key signed, when not the device's own. */
+        policy?: string
         /** X.509: the SHA-1 thumbprint of the certificate presented. */
         thumbprint?: string
         apiVersion?: string
@@ -92,7 +94,7 @@ export function describeEvent<K extends EmulatorEventName>(name: K, data: Emulat
     const who = e.registrationId ?? e.deviceId ?? e.clientId ?? e.remote
     switch (name) {
         case "dps.connect":
-            return `dps: ${who} connected (${e.enrollmentKind} enrollment ${e.enrollmentId}, ${e.attestation === "x509" ? `X.509 CN=${e.commonName} SHA-1 ${e.thumbprint}` : `${e.key} key`}, api-version ${e.apiVersion})`
+            return `dps: ${who} connected (${e.enrollmentKind} enrollment ${e.enrollmentId}, ${e.attestation === "x509" ? `X.509 CN=${e.commonName} SHA-1 ${e.thumbprint}` : `${e.key} key${e.policy ? ` of policy ${e.policy}` : ""}`}, api-version ${e.apiVersion})`
         case "dps.refused":
             return `dps: refused ${who} (${e.answer}): ${e.reason}`
         case "dps.certificate":

@@ -63,7 +63,7 @@ export function dpsAuthenticate(
     const parsed = sasParse(req.password.toString("utf8"))
     if (!parsed.ok) return parsed
     const resource = `${user.idScope}/registrations/${user.registrationId}`
-    const problem = sasCheckClaims(parsed.token, { resource, skn: "registration" }, Math.floor(now.getTime() / 1000))
+    const problem = sasCheckClaims(parsed.token, { resource, skn: "registration", sknOptional: true }, Math.floor(now.getTime() / 1000))
     if (problem) return { ok: false, reason: problem }
     const individual = individualEnrollment(config, user.registrationId)
     if (individual) {

@@ -5,7 +5,7 @@ import { DpsCredential, groupDeviceKeys } from "../auth/dps-auth"
 import { dpsErrorBody, dpsNewEtag, dpsNewOperationId } from "./dps-protocol"
 import { DeviceAuthentication } from "../state/hub-registry"
 import { EmulatorState, RegistrationRecord } from "../state/state"
-import { x509Thumbprints } from "../auth/x509"
+import { x509CommonName, x509Thumbprints } from "../auth/x509"
 
 export interface DpsSession {
     registrationId: string
@@ -135,7 +135,11 @@ export class DpsRegistrar {
         if (!e.enabled) done = { ...base, status: "disabled" }
         else if (fail) done = { ...base, status: "failed", errorCode: fail.errorCode, errorMessage: fail.errorMessage }
         else {
-            const deviceId = e.kind === "individual" ? e.deviceId : session.registrationId
+            let deviceId = e.kind === "individual" ? e.deviceId : session.registrationId
+            // DPS matches the CN to the registration id ignoring case, IoT Hub matches it to the device id
+            // exactly: the identity takes the certificate's spelling, so both agree on the same certificate.
+            const cn = session.credential.kind === "x509" ? x509CommonName(session.credential.leaf) : undefined
+            if (cn && cn.toLowerCase() === deviceId.toLowerCase()) deviceId = cn
             const taken = this.identityTaken(e, deviceId, session.registrationId)
             if (taken) done = { ...base, status: "failed", errorCode: 409000, errorMessage: taken }
             else {
@@ -187,7 +191,8 @@ export function registrationStateView(r: RegistrationRecord): object {
         status: r.status,
         substatus: "initialAssignment",
         ...tail,
-        ...(r.payload !== undefined ? { payload: r.payload } : {}),
+        // Never the device's own request payload: only a custom allocation's answer (DPS REST reference, DeviceRegistrationResult.payload).
+        ...(r.returnData !== undefined ? { payload: r.returnData } : {}),
     }
 }
 
