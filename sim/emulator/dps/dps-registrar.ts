@@ -120,6 +120,13 @@ export class DpsRegistrar {
         }
     }
 
+    /** Device Registration Status Lookup (REST): the registration's last state, or 404 if it never registered. */
+    status(session: DpsSession, now: Date): { status: number; body: object } {
+        const record = this.state.registration(session.registrationId)
+        if (!record) return { status: 404, body: dpsErrorBody(404000, "Registration not found.", now) }
+        return { status: 200, body: registrationStateView(record) }
+    }
+
     /** The answer to every request of a connection whose credentials failed (dps.authFailure "register"). */
     unauthorized(now: Date): DpsReply {
         return this.error(401, 401002, "Unauthorized", now)
