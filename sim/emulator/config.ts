@@ -70,8 +70,33 @@ export interface EnrollmentFaults {
     failAllocation?: { errorCode: number; errorMessage: string }
 }
 
+/** DPS's allocation policies (`geoLatency` is "lowest latency"; here a stand-in, see hubs[].latencyMs). */
+export const ALLOCATION_POLICIES = ["hashed", "geoLatency", "static", "custom"] as const
+export type AllocationPolicy = (typeof ALLOCATION_POLICIES)[number]
+
+/** What DPS does when an assigned device registers again (`reprovisionPolicy` of an enrollment). */
+export interface ReprovisionPolicy {
+    /** false: never re-assign (the device keeps its hub). */
+    updateHubAssignment: boolean
+    /** true: the twin moves with the device; false: it is reset to the enrollment's initialTwin. */
+    migrateDeviceData: boolean
+}
+
+/** The twin an enrollment gives a device when DPS first assigns it (desired properties; tags are not modelled). */
+export interface InitialTwin {
+    desired: { [k: string]: unknown }
+}
+
 interface EnrollmentBase {
+    /** The static policy's hub (default: the first hub). */
     iotHubHostName: string
+    allocationPolicy: AllocationPolicy
+    /** The linked hubs this enrollment may allocate to (default: every hub that applies allocation policies). */
+    iotHubs?: string[]
+    /** custom: the webhook (loopback http or https) DPS posts its AllocationRequest to. */
+    customAllocationDefinition?: { webhookUrl: string; apiVersion: string }
+    reprovisionPolicy: ReprovisionPolicy
+    initialTwin?: InitialTwin
     enabled: boolean
     faults: EnrollmentFaults
 }
@@ -130,6 +155,10 @@ export interface SharedAccessPolicy {
 
 export interface HubConfig {
     hostName: string
+    /** DPS applies its allocation policies to this linked hub (default true); false: only a static or listed choice. */
+    applyAllocationPolicy: boolean
+    /** The lowest-latency policy's stand-in for a measured latency (ms; default 0). */
+    latencyMs: number
     /** Besides `iothubowner` (the service key, every right), which every hub has. */
     authorizationPolicies: SharedAccessPolicy[]
 }
@@ -154,6 +183,10 @@ export interface EmulatorConfig {
     dps: {
         idScope: string
         retryAfter: number
+        /** The allocation policy of enrollments that name none and no iotHubHostName (DPS's default: hashed). */
+        allocationPolicy: AllocationPolicy
+        /** How long a custom allocation webhook may take before the registration fails. */
+        webhookTimeoutMs: number
         /**
          * How bad credentials are answered. "connack": CONNACK 5 (strict MQTT). "register": the CONNECT
          * succeeds and every request gets 401 (errorCode 401002), as Azure DPS itself was seen to do;
@@ -256,7 +289,20 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
     need(authFailure === "connack" || authFailure === "register", 'dps.authFailure must be "connack" or "register"')
     const rawHubs: any[] = Array.isArray(raw.hubs) ? raw.hubs : []
     need(rawHubs.length > 0 && rawHubs.every((h) => typeof h?.hostName === "string" && h.hostName), "hubs must list at least one { hostName }")
-    const hubs: HubConfig[] = rawHubs.map((h, i) => ({ hostName: h?.hostName, authorizationPolicies: policies(h?.authorizationPolicies, `hubs[${i}]`) }))
+    const hubs: HubConfig[] = rawHubs.map((h, i) => {
+        need(h?.applyAllocationPolicy === undefined || typeof h.applyAllocationPolicy === "boolean", `hubs[${i}].applyAllocationPolicy must be true or false`)
+        need(h?.latencyMs === undefined || isNonNegInt(h.latencyMs), `hubs[${i}].latencyMs must be a whole number of ms`)
+        return {
+            hostName: h?.hostName,
+            applyAllocationPolicy: h?.applyAllocationPolicy ?? true,
+            latencyMs: h?.latencyMs ?? 0,
+            authorizationPolicies: policies(h?.authorizationPolicies, `hubs[${i}]`),
+        }
+    })
+    const defaultPolicy = raw.dps?.allocationPolicy ?? "hashed"
+    need(ALLOCATION_POLICIES.includes(defaultPolicy), `dps.allocationPolicy must be one of ${ALLOCATION_POLICIES.join(", ")}`)
+    const webhookTimeoutMs = raw.dps?.webhookTimeoutMs ?? 10_000
+    need(Number.isInteger(webhookTimeoutMs) && webhookTimeoutMs > 0, "dps.webhookTimeoutMs must be a whole number of ms > 0")
     const hubNames = hubs.map((h) => String(h.hostName).toLowerCase())
     /** The certificates of a PEM text or file (relative to the config file), or a problem. */
     const readCerts = (v: unknown, where: string): X509Certificate[] | undefined => {
@@ -352,6 +398,7 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
         )
         const base: EnrollmentBase = {
             iotHubHostName: hub,
+            ...allocation(e, where),
             enabled: e.enabled ?? true,
             faults: { ...f },
         }
@@ -419,7 +466,7 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
         bind,
         ports,
         tls: { cert: cert!, key: key!, ca },
-        dps: { idScope, retryAfter, authFailure },
+        dps: { idScope, retryAfter, authFailure, allocationPolicy: defaultPolicy, webhookTimeoutMs },
         hubs,
         certificates,
         enrollments,
@@ -463,6 +510,36 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
         if (selfSigned(ca))
             return void problems.push(`${where}.certificate is a root CA: add it to certificates and name it in caCertificate (it must be verified by proof of possession)`)
         return { type: "x509", ca: { certificate: ca } }
+    }
+
+    /**
+     * An enrollment's allocation as DPS's service API writes it: `allocationPolicy`, `iotHubs`,
+     * `customAllocationDefinition`, `reprovisionPolicy`, `initialTwin`. Without a policy, an enrollment naming
+     * `iotHubHostName` is static (as before policies existed here), others take dps.allocationPolicy.
+     */
+    function allocation(e: any, where: string) {
+        const allocationPolicy = e.allocationPolicy ?? (e.iotHubHostName !== undefined ? "static" : defaultPolicy)
+        need(ALLOCATION_POLICIES.includes(allocationPolicy), `${where}.allocationPolicy must be one of ${ALLOCATION_POLICIES.join(", ")}`)
+        const iotHubs = e.iotHubs
+        need(iotHubs === undefined || (Array.isArray(iotHubs) && iotHubs.length > 0 && iotHubs.every((h: unknown) => typeof h === "string" && hubNames.includes(h.toLowerCase()))), `${where}.iotHubs must list some of hubs`)
+        const c = e.customAllocationDefinition
+        let customAllocationDefinition: EnrollmentBase["customAllocationDefinition"]
+        if (allocationPolicy === "custom") {
+            let url: URL | undefined
+            try {
+                url = new URL(c?.webhookUrl)
+            } catch {}
+            const loopback = url && /^https?:$/.test(url.protocol) && LOOPBACK.has(url.hostname.replace(/^\[|\]$/g, ""))
+            need(!!loopback, `${where}.customAllocationDefinition.webhookUrl must be an http(s) URL on a loopback host`)
+            customAllocationDefinition = { webhookUrl: c?.webhookUrl, apiVersion: c?.apiVersion ?? "2021-10-01" }
+        } else need(c === undefined, `${where}.customAllocationDefinition is for allocationPolicy custom`)
+        const r = e.reprovisionPolicy ?? {}
+        need(isObj(r) && [r.updateHubAssignment, r.migrateDeviceData].every((v) => v === undefined || typeof v === "boolean"), `${where}.reprovisionPolicy must be { updateHubAssignment, migrateDeviceData } (true or false)`)
+        const reprovisionPolicy = { updateHubAssignment: r.updateHubAssignment ?? true, migrateDeviceData: r.migrateDeviceData ?? true }
+        const t = e.initialTwin
+        need(t === undefined || (isObj(t) && (t.properties?.desired === undefined || isObj(t.properties.desired))), `${where}.initialTwin must be { properties: { desired: {...} } }`)
+        const initialTwin = t === undefined ? undefined : { desired: { ...(t.properties?.desired ?? {}) } }
+        return { allocationPolicy, iotHubs, customAllocationDefinition, reprovisionPolicy, initialTwin }
     }
 
     /** ARM's shape: `[{ keyName, rights: "RegistryRead, DeviceConnect" }]` (rights may also be an array). */

@@ -200,7 +200,7 @@ export class Emulator extends EventEmitter {
             this.servers.push(mqtt)
             const durable = () => this.store?.barrier()
             // DPS's HTTPS face; its Date headers are also the clock devices read (TIME_HOST), as on Azure's DPS host.
-            const rest = await startDpsRestFace(material, this.config, this.state, emit, durable)
+            const rest = await startDpsRestFace(material, this.config, this.state, dps.registrar, emit, durable)
             this.servers.push(rest)
             const edgePorts: number[] = []
             for (const edge of this.edges.values()) {

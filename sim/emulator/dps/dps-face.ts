@@ -14,7 +14,8 @@ import type { IConnectPacket, IPublishPacket, ISubscribePacket } from "mqtt-pack
 export class DpsFace implements MqttFace {
     readonly name = "dps"
 
-    private readonly registrar: DpsRegistrar
+    /** Shared with the HTTPS face: one registrar, whichever way a device talks to DPS. */
+    readonly registrar: DpsRegistrar
 
     constructor(
         private readonly config: EmulatorConfig,
@@ -22,7 +23,7 @@ export class DpsFace implements MqttFace {
         private readonly emit: Emit,
         private readonly now: () => Date = () => new Date()
     ) {
-        this.registrar = new DpsRegistrar(state, config.dps.retryAfter)
+        this.registrar = new DpsRegistrar(state, config)
     }
 
     attach(conn: MqttConnection, connect: IConnectPacket): void {

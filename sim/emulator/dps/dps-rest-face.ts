@@ -55,11 +55,11 @@ export async function startDpsRestFace(
     material: TlsMaterial,
     config: EmulatorConfig,
     state: EmulatorState,
+    registrar: DpsRegistrar,
     emit: Emit,
     durable?: DurableBarrier,
     now: () => Date = () => new Date()
 ): Promise<TlsListener> {
-    const registrar = new DpsRegistrar(state, config.dps.retryAfter)
     const server = https.createServer(deviceTlsOptions(material), (req, res) => {
         const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`
         const url = new URL(req.url ?? "/", "https://dps")
