@@ -245,7 +245,7 @@ async function main() {
     const ports = await emulator.start().catch((e: Error) => {
         throw new Error(`emulator could not start (${e.message}); is another one running on ports ${config.ports.mqtt}/${config.ports.https}?`)
     })
-    say("emulator", `DPS and hub on mqtts://localhost:${ports.mqttPort}, time on https://localhost:${ports.httpsPort}, ID scope ${config.dps.idScope}`)
+    say("emulator", `DPS and hub on mqtts://localhost:${ports.mqttPort}, DPS REST and time on https://localhost:${ports.httpsPort}, ID scope ${config.dps.idScope}`)
 
     const edge = args.edge
     const x509 = args.x509 ? await x509Image() : undefined

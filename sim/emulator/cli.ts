@@ -47,7 +47,7 @@ async function main() {
     const { mqttPort, httpsPort, servicePort, edgePorts } = await emulator.start()
     const host = config.bind.includes(":") ? `[${config.bind}]` : config.bind
     console.log(`emulator: DPS and IoT Hub (MQTT 3.1.1 over TLS) on mqtts://${host}:${mqttPort}`)
-    console.log(`emulator: time (HTTPS Date header) on https://${host}:${httpsPort}`)
+    console.log(`emulator: DPS over HTTPS (REST API; its Date header is the devices' TIME_HOST) on https://${host}:${httpsPort}`)
     if (servicePort !== undefined)
         console.log(`emulator: service endpoint on https://${host}:${servicePort} (npx ts-node sim/emulator/service/service-cli.ts --help)`)
     else console.log("emulator: service endpoint off (no service key: run with --secrets)")

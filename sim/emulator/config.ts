@@ -71,8 +71,33 @@ export interface EnrollmentFaults {
     failAllocation?: { errorCode: number; errorMessage: string }
 }
 
+/** DPS's allocation policies (`geoLatency` is "lowest latency"; here a stand-in, see hubs[].latencyMs). */
+export const ALLOCATION_POLICIES = ["hashed", "geoLatency", "static", "custom"] as const
+export type AllocationPolicy = (typeof ALLOCATION_POLICIES)[number]
+
+/** What DPS does when an assigned device registers again (`reprovisionPolicy` of an enrollment). */
+export interface ReprovisionPolicy {
+    /** false: never re-assign (the device keeps its hub). */
+    updateHubAssignment: boolean
+    /** true: the twin moves with the device; false: it is reset to the enrollment's initialTwin. */
+    migrateDeviceData: boolean
+}
+
+/** The twin an enrollment gives a device when DPS first assigns it (desired properties; tags are not modelled). */
+export interface InitialTwin {
+    desired: { [k: string]: unknown }
+}
+
 interface EnrollmentBase {
+    /** The static policy's hub (default: the first hub). */
     iotHubHostName: string
+    allocationPolicy: AllocationPolicy
+    /** The linked hubs this enrollment may allocate to (default: every hub that applies allocation policies). */
+    iotHubs?: string[]
+    /** custom: the webhook (loopback http or https) DPS posts its AllocationRequest to. */
+    customAllocationDefinition?: { webhookUrl: string; apiVersion: string }
+    reprovisionPolicy: ReprovisionPolicy
+    initialTwin?: InitialTwin
     enabled: boolean
     faults: EnrollmentFaults
 }
@@ -117,6 +142,31 @@ export interface EdgeGatewayConfig {
     port: number
 }
 
+/** IoT Hub's permissions (ARM `authorizationPolicies[].rights`); devices need DeviceConnect. */
+export const POLICY_RIGHTS = ["RegistryRead", "RegistryWrite", "ServiceConnect", "DeviceConnect"] as const
+export type PolicyRight = (typeof POLICY_RIGHTS)[number]
+
+/** A hub's shared access policy: a key name, its rights and its keys (from the config or the secrets file). */
+export interface SharedAccessPolicy {
+    keyName: string
+    rights: PolicyRight[]
+    primaryKey?: string
+    secondaryKey?: string
+}
+
+export interface HubConfig {
+    hostName: string
+    /** DPS applies its allocation policies to this linked hub (default true); false: only a static or listed choice. */
+    applyAllocationPolicy: boolean
+    /** The lowest-latency policy's stand-in for a measured latency (ms; default 0). */
+    latencyMs: number
+    /** Besides `iothubowner` (the service key, every right), which every hub has. */
+    authorizationPolicies: SharedAccessPolicy[]
+}
+
+/** Where a hub policy's keys live in the secrets file. */
+export const policySecretId = (hub: string, keyName: string) => `hubs/${hub}/${keyName}`
+
 /** The `iothubowner`-style policy whose key signs requests to the service endpoint. */
 export const SERVICE_POLICY = "iothubowner"
 /** Where the service policy's keys live in the secrets file. */
@@ -134,6 +184,10 @@ export interface EmulatorConfig {
     dps: {
         idScope: string
         retryAfter: number
+        /** The allocation policy of enrollments that name none and no iotHubHostName (DPS's default: hashed). */
+        allocationPolicy: AllocationPolicy
+        /** How long a custom allocation webhook may take before the registration fails. */
+        webhookTimeoutMs: number
         /**
          * How bad credentials are answered. "connack": CONNACK 5 (strict MQTT). "register": the CONNECT
          * succeeds and every request gets 401 (errorCode 401002), as Azure DPS itself was seen to do;
@@ -141,7 +195,7 @@ export interface EmulatorConfig {
          */
         authFailure: "connack" | "register"
     }
-    hubs: { hostName: string }[]
+    hubs: HubConfig[]
     /** CA certificates uploaded to DPS at start; group enrollments name them in `caCertificate`. */
     certificates: CaCertificateConfig[]
     enrollments: Enrollment[]
@@ -175,6 +229,17 @@ export function enrollmentId(e: Enrollment): string {
 export function individualEnrollment(config: EmulatorConfig, registrationId: string): IndividualEnrollment | undefined {
     const id = registrationId.toLowerCase()
     return config.enrollments.find((e): e is IndividualEnrollment => e.kind === "individual" && e.registrationId.toLowerCase() === id)
+}
+
+/**
+ * The shared access policies of a hub: those configured, and `iothubowner` with the service key and
+ * every right (IoT Hub creates it with each hub) unless the hub configures its own.
+ */
+export function hubPolicies(config: EmulatorConfig, hubHostName: string): SharedAccessPolicy[] {
+    const hub = config.hubs.find((h) => h.hostName.toLowerCase() === hubHostName.toLowerCase())
+    const own = hub?.authorizationPolicies ?? []
+    if (!config.service.primaryKey || own.some((p) => p.keyName === SERVICE_POLICY)) return own
+    return [...own, { keyName: SERVICE_POLICY, rights: [...POLICY_RIGHTS], ...config.service }]
 }
 
 const THUMBPRINT = /^([0-9A-Fa-f]{2}:?){19}[0-9A-Fa-f]{2}$|^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/
@@ -225,8 +290,22 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
     need(isNonNegInt(retryAfter), "dps.retryAfter must be a whole number of seconds")
     const authFailure = raw.dps?.authFailure ?? "connack"
     need(authFailure === "connack" || authFailure === "register", 'dps.authFailure must be "connack" or "register"')
-    const hubs: { hostName: string }[] = Array.isArray(raw.hubs) ? raw.hubs : []
-    need(hubs.length > 0 && hubs.every((h) => typeof h?.hostName === "string" && h.hostName), "hubs must list at least one { hostName }")
+    const rawHubs: any[] = Array.isArray(raw.hubs) ? raw.hubs : []
+    need(rawHubs.length > 0 && rawHubs.every((h) => typeof h?.hostName === "string" && h.hostName), "hubs must list at least one { hostName }")
+    const hubs: HubConfig[] = rawHubs.map((h, i) => {
+        need(h?.applyAllocationPolicy === undefined || typeof h.applyAllocationPolicy === "boolean", `hubs[${i}].applyAllocationPolicy must be true or false`)
+        need(h?.latencyMs === undefined || isNonNegInt(h.latencyMs), `hubs[${i}].latencyMs must be a whole number of ms`)
+        return {
+            hostName: h?.hostName,
+            applyAllocationPolicy: h?.applyAllocationPolicy ?? true,
+            latencyMs: h?.latencyMs ?? 0,
+            authorizationPolicies: policies(h?.authorizationPolicies, `hubs[${i}]`),
+        }
+    })
+    const defaultPolicy = raw.dps?.allocationPolicy ?? "hashed"
+    need(ALLOCATION_POLICIES.includes(defaultPolicy), `dps.allocationPolicy must be one of ${ALLOCATION_POLICIES.join(", ")}`)
+    const webhookTimeoutMs = raw.dps?.webhookTimeoutMs ?? 10_000
+    need(Number.isInteger(webhookTimeoutMs) && webhookTimeoutMs > 0, "dps.webhookTimeoutMs must be a whole number of ms > 0")
     const hubNames = hubs.map((h) => String(h.hostName).toLowerCase())
     /** The certificates of a PEM text or file (relative to the config file), or a problem. */
     const readCerts = (v: unknown, where: string): X509Certificate[] | undefined => {
@@ -322,6 +401,7 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
         )
         const base: EnrollmentBase = {
             iotHubHostName: hub,
+            ...allocation(e, where),
             enabled: e.enabled ?? true,
             faults: { ...f },
         }
@@ -400,7 +480,7 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
         bind,
         ports,
         tls: { cert: cert!, key: key!, ca },
-        dps: { idScope, retryAfter, authFailure },
+        dps: { idScope, retryAfter, authFailure, allocationPolicy: defaultPolicy, webhookTimeoutMs },
         hubs,
         certificates,
         enrollments,
@@ -445,6 +525,54 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
         if (selfSigned(ca))
             return void problems.push(`${where}.certificate is a root CA: add it to certificates and name it in caCertificate (it must be verified by proof of possession)`)
         return { type: "x509", ca: { certificate: ca } }
+    }
+
+    /**
+     * An enrollment's allocation as DPS's service API writes it: `allocationPolicy`, `iotHubs`,
+     * `customAllocationDefinition`, `reprovisionPolicy`, `initialTwin`. Without a policy, an enrollment naming
+     * `iotHubHostName` is static (as before policies existed here), others take dps.allocationPolicy.
+     */
+    function allocation(e: any, where: string) {
+        const allocationPolicy = e.allocationPolicy ?? (e.iotHubHostName !== undefined ? "static" : defaultPolicy)
+        need(ALLOCATION_POLICIES.includes(allocationPolicy), `${where}.allocationPolicy must be one of ${ALLOCATION_POLICIES.join(", ")}`)
+        const iotHubs = e.iotHubs
+        need(iotHubs === undefined || (Array.isArray(iotHubs) && iotHubs.length > 0 && iotHubs.every((h: unknown) => typeof h === "string" && hubNames.includes(h.toLowerCase()))), `${where}.iotHubs must list some of hubs`)
+        const c = e.customAllocationDefinition
+        let customAllocationDefinition: EnrollmentBase["customAllocationDefinition"]
+        if (allocationPolicy === "custom") {
+            let url: URL | undefined
+            try {
+                url = new URL(c?.webhookUrl)
+            } catch {}
+            const loopback = url && /^https?:$/.test(url.protocol) && LOOPBACK.has(url.hostname.replace(/^\[|\]$/g, ""))
+            need(!!loopback, `${where}.customAllocationDefinition.webhookUrl must be an http(s) URL on a loopback host`)
+            customAllocationDefinition = { webhookUrl: c?.webhookUrl, apiVersion: c?.apiVersion ?? "2021-10-01" }
+        } else need(c === undefined, `${where}.customAllocationDefinition is for allocationPolicy custom`)
+        const r = e.reprovisionPolicy ?? {}
+        need(isObj(r) && [r.updateHubAssignment, r.migrateDeviceData].every((v) => v === undefined || typeof v === "boolean"), `${where}.reprovisionPolicy must be { updateHubAssignment, migrateDeviceData } (true or false)`)
+        const reprovisionPolicy = { updateHubAssignment: r.updateHubAssignment ?? true, migrateDeviceData: r.migrateDeviceData ?? true }
+        const t = e.initialTwin
+        need(t === undefined || (isObj(t) && (t.properties?.desired === undefined || isObj(t.properties.desired))), `${where}.initialTwin must be { properties: { desired: {...} } }`)
+        const initialTwin = t === undefined ? undefined : { desired: { ...(t.properties?.desired ?? {}) } }
+        return { allocationPolicy, iotHubs, customAllocationDefinition, reprovisionPolicy, initialTwin }
+    }
+
+    /** ARM's shape: `[{ keyName, rights: "RegistryRead, DeviceConnect" }]` (rights may also be an array). */
+    function policies(list: unknown, where: string): SharedAccessPolicy[] {
+        if (list === undefined) return []
+        if (!Array.isArray(list)) {
+            problems.push(`${where}.authorizationPolicies must be a list`)
+            return []
+        }
+        return list.map((p: any, i): SharedAccessPolicy => {
+            const at = `${where}.authorizationPolicies[${i}]`
+            need(typeof p?.keyName === "string" && /^[A-Za-z0-9._-]{1,64}$/.test(p.keyName), `${at}.keyName must be 1-64 of A-Z a-z 0-9 . _ -`)
+            const rights = (Array.isArray(p?.rights) ? p.rights : String(p?.rights ?? "").split(",")).map((r: unknown) => String(r).trim())
+            need(rights.length > 0 && rights.every((r: string) => (POLICY_RIGHTS as readonly string[]).includes(r)), `${at}.rights must list ${POLICY_RIGHTS.join(", ")}`)
+            need(p?.primaryKey === undefined || isKey(p.primaryKey), `${at}: primaryKey must be base64 of at least 16 bytes`)
+            need(p?.secondaryKey === undefined || isKey(p.secondaryKey), `${at}: secondaryKey must be base64 of at least 16 bytes`)
+            return { keyName: p?.keyName, rights, primaryKey: p?.primaryKey, secondaryKey: p?.secondaryKey }
+        })
     }
 
     function deviceAuthentication(a: any, where: string): DeviceAuthenticationConfig | undefined {
@@ -498,6 +626,9 @@ function withSecrets(raw: any, secrets: SecretsFile): any {
     const sas = (d: any) => d?.authentication === undefined || d.authentication?.type === "sas"
     const devices = Array.isArray(raw.devices) ? raw.devices.map((d: any) => (sas(d) ? fill(d, secrets[deviceSecretId(d?.deviceId)]) : d)) : raw.devices
     const service = fill(raw.service ?? {}, secrets[SERVICE_SECRET_ID])
+    const hubs = !Array.isArray(raw.hubs) ? raw.hubs : raw.hubs.map((h: any) =>
+        !Array.isArray(h?.authorizationPolicies) ? h : { ...h, authorizationPolicies: h.authorizationPolicies.map((p: any) => fill(p, secrets[policySecretId(h.hostName, p?.keyName)])) }
+    )
     const enrollments = !Array.isArray(raw.enrollments) ? raw.enrollments : raw.enrollments.map((e: any) => {
         const s = secrets[e?.registrationId ?? e?.enrollmentGroupId]
         if (!s || e.attestation?.type === "x509") return e
@@ -507,7 +638,7 @@ function withSecrets(raw: any, secrets: SecretsFile): any {
             attestation: { ...att, primaryKey: att.primaryKey ?? s.primaryKey, secondaryKey: att.secondaryKey ?? s.secondaryKey },
         }
     })
-    return { ...raw, enrollments, devices, service }
+    return { ...raw, hubs, enrollments, devices, service }
 }
 
 export function loadConfig(configFile: string, secretsFile?: string): EmulatorConfig {
@@ -544,13 +675,14 @@ export function generateMissingKeys(config: EmulatorConfig, secretsFile: string)
     )
     const devices = config.devices.map((d) => (d.authentication.type === "sas" ? complete(deviceSecretId(d.deviceId), d) : d))
     const service = complete(SERVICE_SECRET_ID, config.service)
+    const hubs = config.hubs.map((h) => ({ ...h, authorizationPolicies: h.authorizationPolicies.map((p) => complete(policySecretId(h.hostName, p.keyName), p)) }))
     if (changed) {
         fs.mkdirSync(path.dirname(secretsFile), { recursive: true })
         const tmp = `${secretsFile}.${process.pid}.tmp`
         fs.writeFileSync(tmp, JSON.stringify(secrets, null, 2) + "\n", { mode: 0o600 })
         fs.renameSync(tmp, secretsFile)
     }
-    return { ...config, enrollments, devices, service }
+    return { ...config, hubs, enrollments, devices, service }
 }
 
 /** The SAS enrollments and devices that still have no primary key (the emulator refuses to start with any). */

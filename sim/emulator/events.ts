@@ -17,7 +17,7 @@ export interface EmulatorEvents {
         apiVersion: string
     }
     /** Bad credentials; `answer` says how the client is told (dps.authFailure). */
-    "dps.refused": { remote: string; clientId?: string; answer: "CONNACK 5" | "401 at registration"; reason: string }
+    "dps.refused": { remote: string; clientId?: string; answer: "CONNACK 5" | "401 at registration" | "401"; reason: string }
     /** A CA certificate changed on DPS's service side (upload, proof of possession, delete). */
     "dps.certificate": { name: string; change: "uploaded" | "verification code issued" | "verified" | "deleted"; isVerified: boolean }
     "dps.register": { registrationId: string; rid: string; payload?: unknown }
@@ -34,6 +34,8 @@ export interface EmulatorEvents {
         authenticationType: DeviceAuthenticationType
         /** sas: the key that signed the token. */
         key?: "primary" | "secondary"
+        /** sas: the shared access policy whose key signed, when not the device's own. */
+        policy?: string
         /** X.509: the SHA-1 thumbprint of the certificate presented. */
         thumbprint?: string
         apiVersion?: string
@@ -81,7 +83,7 @@ export interface EmulatorEvents {
         wireBytesIn: number
         wireBytesOut: number
     }
-    "time.request": { remote: string; method: string }
+    "dps.request": { remote: string; method: string; path: string; status: number }
 }
 
 export type EmulatorEventName = keyof EmulatorEvents
@@ -94,7 +96,7 @@ export function describeEvent<K extends EmulatorEventName>(name: K, data: Emulat
     const who = e.registrationId ?? e.deviceId ?? e.clientId ?? e.remote
     switch (name) {
         case "dps.connect":
-            return `dps: ${who} connected (${e.enrollmentKind} enrollment ${e.enrollmentId}, ${e.attestation === "x509" ? `X.509 CN=${e.commonName} SHA-1 ${e.thumbprint}` : `${e.key} key`}, api-version ${e.apiVersion})`
+            return `dps: ${who} connected (${e.enrollmentKind} enrollment ${e.enrollmentId}, ${e.attestation === "x509" ? `X.509 CN=${e.commonName} SHA-1 ${e.thumbprint}` : `${e.key} key${e.policy ? ` of policy ${e.policy}` : ""}`}, api-version ${e.apiVersion})`
         case "dps.refused":
             return `dps: refused ${who} (${e.answer}): ${e.reason}`
         case "dps.certificate":
@@ -158,8 +160,8 @@ export function describeEvent<K extends EmulatorEventName>(name: K, data: Emulat
             return `${e.face}: connection ${e.remote}${e.clientId ? ` (${e.clientId})` : ""} closed: ${e.reason}`
         case "connection.close":
             return `${e.face}: ${e.clientId ?? e.remote} disconnected (${e.reason}; MQTT ${e.bytesIn} B in, ${e.bytesOut} B out; wire ${e.wireBytesIn} B in, ${e.wireBytesOut} B out)`
-        case "time.request":
-            return `time: ${e.method} from ${e.remote}`
+        case "dps.request":
+            return `dps: ${e.method} ${e.path} from ${e.remote}: ${e.status}`
     }
     return `${name}: ${JSON.stringify(data)}`
 }

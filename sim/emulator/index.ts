@@ -1,5 +1,5 @@
-// The emulator: one state with faces on top (DPS and IoT Hub over one MQTT port, the time
-// endpoint, the service side in code and over HTTPS, IoT Edge gateways on their own ports).
+// The emulator: one state with faces on top (DPS and IoT Hub over one MQTT port, DPS over
+// HTTPS, the service side in code and over HTTPS, IoT Edge gateways on their own ports).
 // The state lives in memory and in a durable store (store.ts) in `stateDir`: start() reopens what
 // a previous run kept, and nothing is acknowledged before it is on disk. Events (see events.ts)
 // report every step; none carries a key or token.
@@ -24,7 +24,7 @@ import { startServiceEndpoint } from "./service/service-endpoint"
 import { EmulatorState, RegistrationRecord } from "./state/state"
 import { EventGrid } from "./service/event-grid"
 import { StateStore, StoreStats } from "./state/store"
-import { startTimeEndpoint } from "./time/time-endpoint"
+import { startDpsRestFace } from "./dps/dps-rest-face"
 import { startTlsListener, TlsListener, TlsMaterial } from "./transport/tls-listener"
 
 export * from "./config"
@@ -39,6 +39,7 @@ export type { DeviceAuthentication, DeviceAuthenticationType, DeviceView, Teleme
 
 export interface EmulatorPorts {
     mqttPort: number
+    /** DPS over HTTPS (the REST API), whose Date headers also serve as the devices' clock. */
     httpsPort: number
     /** The management endpoint; undefined when no service key is configured. */
     servicePort?: number
@@ -215,14 +216,10 @@ export class Emulator extends EventEmitter {
                 tlsError("mqtt")
             )
             this.servers.push(mqtt)
-            const time = await startTimeEndpoint(
-                material,
-                this.config.bind,
-                this.config.ports.https,
-                (remote, method) => emit("time.request", { remote, method }),
-                tlsError("time")
-            )
-            this.servers.push(time)
+            const durable = () => this.store?.barrier()
+            // DPS's HTTPS face; its Date headers are also the clock devices read (TIME_HOST), as on Azure's DPS host.
+            const rest = await startDpsRestFace(material, this.config, this.state, dps.registrar, emit, durable)
+            this.servers.push(rest)
             const edgePorts: number[] = []
             for (const edge of this.edges.values()) {
                 const tls = { cert: readPem(edge.edge.tls.cert, "edge TLS certificate"), key: readPem(edge.edge.tls.key, "edge TLS key") }
@@ -233,11 +230,10 @@ export class Emulator extends EventEmitter {
                 edgePorts.push(listener.port)
                 this.edgePortsById.set(edge.edgeId, listener.port)
             }
-            if (!this.config.service.primaryKey) return { mqttPort: mqtt.port, httpsPort: time.port, edgePorts }
-            const durable = () => this.store?.barrier()
+            if (!this.config.service.primaryKey) return { mqttPort: mqtt.port, httpsPort: rest.port, edgePorts }
             const service = await startServiceEndpoint(material, this.config, { hub: this.service, dps: this.dps, durable }, emit)
             this.servers.push(service)
-            return { mqttPort: mqtt.port, httpsPort: time.port, servicePort: service.port, edgePorts }
+            return { mqttPort: mqtt.port, httpsPort: rest.port, servicePort: service.port, edgePorts }
         } catch (e) {
             await this.stop()
             throw e

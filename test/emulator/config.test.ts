@@ -25,7 +25,7 @@ describe("emulator configuration", () => {
         assert.deepStrictEqual(c.enrollments[3].attestation, { type: "x509", ca: { caName: "sim-x509-root" } })
         assert.deepStrictEqual(c.edges.map((e) => [e.deviceId, e.hostName]), [["edge-gw-01", "localhost"]])
         assert.deepStrictEqual(c.devices.map((d) => [d.deviceId, d.parent]), [["edge-gw-01", undefined], ["sim-leaf-01", "edge-gw-01"]])
-        assert.deepStrictEqual(c.hubs, [{ hostName: "localhost" }])
+        assert.deepStrictEqual(c.hubs, [{ hostName: "localhost", applyAllocationPolicy: true, latencyMs: 0, authorizationPolicies: [] }])
         // Paths resolve against the config file, so any working directory works.
         assert.strictEqual(c.tls.ca, path.join(ROOT, "certs", "test-pki", "emulator-root.pem"))
     })
@@ -73,6 +73,37 @@ describe("emulator configuration", () => {
         assert.strictEqual(c.enrollments[0].iotHubHostName, "hub.local")
         assert.strictEqual(c.tls.cert, path.join(dir, "server.pem"))
         assert.strictEqual(c.bind, "127.0.0.1")
+    })
+
+    it("reads a hub's shared access policies as ARM writes them, keys from the secrets file or generated", () => {
+        const dir = tempDir("emulator-config")
+        const key = Buffer.alloc(32, 5).toString("base64")
+        fs.writeFileSync(path.join(dir, "secrets.json"), JSON.stringify({ "hubs/hub.local/device": { primaryKey: key, secondaryKey: key } }))
+        const policies = [{ keyName: "device", rights: "DeviceConnect" }, { keyName: "reader", rights: ["RegistryRead", "ServiceConnect"] }]
+        fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ tls: { cert: "s.pem", key: "s.key" }, dps: { idScope: "0ne00000001" }, hubs: [{ hostName: "hub.local", authorizationPolicies: policies }] }))
+        const c = generateMissingKeys(loadConfig(path.join(dir, "config.json"), path.join(dir, "secrets.json")), path.join(dir, "secrets.json"))
+        const [device, reader] = c.hubs[0].authorizationPolicies
+        assert.deepStrictEqual([device.keyName, device.rights, device.primaryKey], ["device", ["DeviceConnect"], key])
+        assert.deepStrictEqual(reader.rights, ["RegistryRead", "ServiceConnect"])
+        assert.strictEqual(JSON.parse(fs.readFileSync(path.join(dir, "secrets.json"), "utf8"))["hubs/hub.local/reader"].primaryKey, reader.primaryKey)
+        const bad = { tls: { cert: "s.pem", key: "s.key" }, dps: { idScope: "0ne00000001" }, hubs: [{ hostName: "h", authorizationPolicies: [{ keyName: "a b", rights: "DeviceConnect, Everything" }] }] }
+        assert.throws(() => validateConfig(bad), /keyName must be .*rights must list RegistryRead, RegistryWrite, ServiceConnect, DeviceConnect/)
+    })
+
+    it("reads allocation as DPS's service API writes it, and refuses a webhook off loopback or an unknown policy", () => {
+        const base = { tls: { cert: "s.pem", key: "s.key" }, dps: { idScope: "0ne00000001" }, hubs: [{ hostName: "a" }, { hostName: "b", latencyMs: 4, applyAllocationPolicy: false }] }
+        const c = validateConfig({ ...base, enrollments: [{ registrationId: "d", attestation: { type: "symmetricKey", primaryKey: Buffer.alloc(32).toString("base64") } }] })
+        assert.deepStrictEqual([c.dps.allocationPolicy, c.enrollments[0].allocationPolicy, c.enrollments[0].reprovisionPolicy], ["hashed", "hashed", { updateHubAssignment: true, migrateDeviceData: true }])
+        assert.deepStrictEqual([c.hubs[1].latencyMs, c.hubs[1].applyAllocationPolicy], [4, false])
+        const bad = {
+            ...base,
+            enrollments: [
+                { registrationId: "x", allocationPolicy: "nearest" },
+                { registrationId: "y", allocationPolicy: "custom", customAllocationDefinition: { webhookUrl: "https://example.com/api/allocate" } },
+                { registrationId: "z", iotHubs: ["c"], reprovisionPolicy: { updateHubAssignment: "yes" } },
+            ],
+        }
+        assert.throws(() => validateConfig(bad), /allocationPolicy must be one of hashed, geoLatency, static, custom.*webhookUrl must be an http\(s\) URL on a loopback host.*iotHubs must list some of hubs.*reprovisionPolicy must be/)
     })
 
     it("names every problem of an invalid configuration at once", () => {

@@ -76,10 +76,11 @@ describe("DPS face", () => {
         assert.deepStrictEqual(s.symmetricKey, { enrollmentGroupId: "fleet" })
     })
 
-    it("stores the custom payload and returns it in registrationState.payload", async () => {
+    it("stores the custom payload and does not echo it (only a custom allocation returns a payload)", async () => {
         const payload = { modelId: "dtmi:com:example:Thermostat;1", site: { floor: 3 } }
         const answers = await provision(emu.mqttPort, emu.ca, { registrationId: "fleet-pnp", key: sasDeriveDeviceKey(key(grp), "fleet-pnp") }, payload)
-        assert.deepStrictEqual(answers[answers.length - 1].body.registrationState.payload, payload)
+        assert.strictEqual(answers[answers.length - 1].body.registrationState.status, "assigned")
+        assert.ok(!("payload" in answers[answers.length - 1].body.registrationState))
         assert.deepStrictEqual(emu.emulator.registration("fleet-pnp")?.payload, payload)
     })
 

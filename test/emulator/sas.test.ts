@@ -69,6 +69,10 @@ describe("SAS tokens: verification rules", () => {
         const none = DPS_VECTOR.replace("&skn=registration", "")
         assert.strictEqual(sasVerify(none, DPS_RESOURCE, key, BEFORE_SE).ok, false)
         assert.strictEqual(sasVerify(DPS_VECTOR, { ...DPS_RESOURCE, skn: null }, key, BEFORE_SE).ok, false)
+        // DPS: `skn=registration` or none (azure-sdk-for-c and Python v2 send none); another name stays wrong.
+        const dps = { ...DPS_RESOURCE, sknOptional: true }
+        assert.deepStrictEqual(sasVerify(none, dps, key, BEFORE_SE), { ok: true, key: "primary" })
+        assert.strictEqual(sasVerify(wrong, dps, key, BEFORE_SE).ok, false)
     })
     it("rejects another resource, a changed signature, and malformed tokens", () => {
         assert.strictEqual(sasVerify(DPS_VECTOR, { ...DPS_RESOURCE, resource: "0ne00000A0A/registrations/other" }, key, BEFORE_SE).ok, false)

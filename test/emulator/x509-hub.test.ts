@@ -34,6 +34,7 @@ describe("IoT Hub X.509 authentication", () => {
         certs.caStranger = await issueClientCert(stranger, { commonName: "x-ca" })
         certs.sasDev = await issueClientCert(hubRoot, { commonName: "x-sas-dev" })
         certs.partner = await issueClientCert(partnerIntermediate, { commonName: "x-partner" })
+        certs.mixedCase = await issueClientCert(partnerIntermediate, { commonName: "X-Mixed" })
         certs.timer = await issueClientCert(undefined, { commonName: "x-timer" })
         emu = await startHubEmulator(
             [
@@ -88,6 +89,14 @@ describe("IoT Hub X.509 authentication", () => {
     it("refuses a SAS device presenting a certificate without a token, and an X.509 device sending a token", async () => {
         assert.match(await refusedReason("x-sas-dev", await clientCert(certs.sasDev)), /device x-sas-dev uses SAS authentication/)
         assert.match(await refusedReason("x-self", await clientCert(certs.self), randomKey()), /device x-self authenticates with X.509 \(selfSigned\)/)
+    })
+
+    it("gives the identity the CN's spelling when the registration id differs in case, so the hub admits that certificate", async () => {
+        const cert = await clientCert(certs.mixedCase)
+        const answers = await provision(emu.mqttPort, emu.ca, { registrationId: "x-mixed" }, undefined, cert)
+        assert.strictEqual(answers[answers.length - 1].body.registrationState.deviceId, "X-Mixed")
+        const c = await connected("X-Mixed", cert)
+        c.close()
     })
 
     it("admits a device DPS assigned through an X.509 group with the same certificate", async () => {

@@ -8,7 +8,8 @@ import { ROOT } from "../../sim/paths"
 const SUITES = ["encoding", "mqtt-codec", "dps", "hub", "sensors"]
 
 describe("firmware modules in the VM", function () {
-    this.timeout(60000)
+    // Builds wait for the cross-process build lock while other test files compile (mocha runs files in parallel).
+    this.timeout(180000)
     for (const name of SUITES) {
         it(`${name} suite passes`, async () => {
             const entry = path.join(ROOT, "test", "device", `${name}.test-device.ts`)

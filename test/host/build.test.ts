@@ -11,7 +11,8 @@ const FIXTURES = path.join(ROOT, "test", "device-fixtures")
 const OUT = path.join(ROOT, "build", "host-build-test")
 
 describe("buildFirmware", function () {
-    this.timeout(60000)
+    // Builds wait for the cross-process build lock while other test files compile (mocha runs files in parallel).
+    this.timeout(180000)
     after(() => fs.rmSync(OUT, { recursive: true, force: true }))
 
     it("skips a build whose output is newer than the sources", async () => {

@@ -36,6 +36,15 @@ export function groupDeviceKeys(attestation: SymmetricKeyAttestation, registrati
     }
 }
 
+/** What a DPS request claims, whether over MQTT (user name, password) or HTTPS (path, query, Authorization). */
+export interface DpsClaim {
+    idScope: string
+    registrationId: string
+    apiVersion: string
+    /** A SAS token; without one the client certificate decides (X.509). */
+    token?: string
+}
+
 /** `clientChain`: the certificates the client presented in the TLS handshake, leaf first. */
 export function dpsAuthenticate(
     req: DpsConnectRequest,
@@ -48,6 +57,17 @@ export function dpsAuthenticate(
     if (!user) return { ok: false, reason: "user name is not {idScope}/registrations/{registrationId}/api-version=..." }
     if (req.clientId !== user.registrationId)
         return { ok: false, reason: `client id ${JSON.stringify(req.clientId)} differs from the registration id in the user name` }
+    return dpsAuthenticateClaim({ ...user, token: req.password?.toString("utf8") }, clientChain, config, certificates, now)
+}
+
+/** The checks every DPS face shares: ID scope, then the SAS token or the client certificate against the enrollments. */
+export function dpsAuthenticateClaim(
+    user: DpsClaim,
+    clientChain: readonly X509Certificate[],
+    config: EmulatorConfig,
+    certificates: CaStore,
+    now: Date
+): DpsAuthResult {
     if (user.idScope.toLowerCase() !== config.dps.idScope.toLowerCase()) return { ok: false, reason: `unknown ID scope ${user.idScope}` }
     const ok = (enrollment: Enrollment, credential: DpsCredential): DpsAuthResult => ({
         ok: true,
@@ -56,14 +76,14 @@ export function dpsAuthenticate(
         enrollment,
         credential,
     })
-    if (!req.password) {
+    if (user.token === undefined) {
         const x = dpsAuthenticateX509(user.registrationId, clientChain, config, certificates, now)
         return x.ok ? ok(x.enrollment, { kind: "x509", leaf: x.leaf, anchor: x.anchor }) : x
     }
-    const parsed = sasParse(req.password.toString("utf8"))
+    const parsed = sasParse(user.token)
     if (!parsed.ok) return parsed
     const resource = `${user.idScope}/registrations/${user.registrationId}`
-    const problem = sasCheckClaims(parsed.token, { resource, skn: "registration" }, Math.floor(now.getTime() / 1000))
+    const problem = sasCheckClaims(parsed.token, { resource, skn: "registration", sknOptional: true }, Math.floor(now.getTime() / 1000))
     if (problem) return { ok: false, reason: problem }
     const individual = individualEnrollment(config, user.registrationId)
     if (individual) {

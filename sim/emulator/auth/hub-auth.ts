@@ -3,12 +3,15 @@
 // signed with the identity's primary or secondary key, or (no password) the client certificate of
 // the TLS handshake: CN = device id, valid now, and the identity's thumbprint or a chain to a CA the
 // hub trusts. Every failure is one reason (CONNACK 5).
+// A token with `skn` is signed with a shared access policy's key instead (the token-service
+// pattern): the policy must exist in that hub and hold DeviceConnect.
 // A gateway also accepts its own host name as the SAS audience, as edgeHub does.
 import { X509Certificate } from "crypto"
 import { CaStore } from "../state/ca-store"
 import { HubRegistry, DeviceRecord } from "../state/hub-registry"
 import { HubUsername, hubParseUsername } from "../hub/hub-protocol"
-import { SasKeyName, sasCheckClaims, sasMatchKey, sasParse } from "./sas"
+import { SasKeyName, SasKeys, sasCheckClaims, sasMatchKey, sasParse } from "./sas"
+import { SharedAccessPolicy } from "../config"
 import { x509BuildChain, x509CommonName, x509MatchesThumbprint, x509Thumbprints, x509ValidityProblem } from "./x509"
 
 export interface HubConnectRequest {
@@ -26,6 +29,8 @@ export interface HubAuthContext {
     skewSec: number
     /** An IoT Edge gateway's host name, also accepted as SAS audience. */
     gatewayHostName?: string
+    /** The shared access policies of a hub (config.ts hubPolicies). */
+    policiesOf?: (hub: string) => readonly SharedAccessPolicy[]
 }
 
 export type HubAuthResult =
@@ -35,6 +40,8 @@ export type HubAuthResult =
           user: HubUsername
           /** SAS: the key that signed, and when the token (plus skew) expires. */
           key?: SasKeyName
+          /** SAS signed with a shared access policy's key: that policy's name. */
+          policy?: string
           expiresAtSec?: number
           /** X.509: the SHA-1 thumbprint of the certificate presented. */
           thumbprint?: string
@@ -80,15 +87,21 @@ export function hubAuthenticate(req: HubConnectRequest, clientChain: readonly X5
     const srHost = /^(.*?)(?::\d{1,5})?$/.exec(m[1])![1]
     const audiences = [hub, ctx.gatewayHostName].filter((h) => h !== undefined).map((h) => h.toLowerCase())
     if (!audiences.includes(srHost.toLowerCase()) || m[2] !== deviceId) return fail(`sr ${JSON.stringify(audience)} does not name ${hub}/devices/${deviceId}`)
-    const problem = sasCheckClaims(parsed.token, { resource: audience!, skn: null }, Math.floor(ctx.now.getTime() / 1000), ctx.skewSec)
+    const skn = parsed.token.skn
+    const policy = skn === undefined ? undefined : ctx.policiesOf?.(hub).find((p) => p.keyName === skn)
+    if (skn !== undefined && !policy) return fail(`${hub} has no shared access policy ${JSON.stringify(skn)}`)
+    if (policy && !policy.rights.includes("DeviceConnect")) return fail(`shared access policy ${policy.keyName} lacks DeviceConnect`)
+    const problem = sasCheckClaims(parsed.token, { resource: audience!, skn: skn ?? null }, Math.floor(ctx.now.getTime() / 1000), ctx.skewSec)
     if (problem) return fail(problem)
     const device = identity()
     if (typeof device === "string") return fail(device)
     const auth = device.authentication
-    if (auth.type !== "sas") return fail(`device ${deviceId} authenticates with X.509 (${auth.type}), not a SAS token`)
-    const key = sasMatchKey(parsed.token, auth.keys)
-    if (!key) return fail("signature does not match the device's keys")
-    return { ok: true, device, user, key, expiresAtSec: parsed.token.se + ctx.skewSec }
+    // A DeviceConnect policy speaks for any device of its hub; without one the device's own keys sign.
+    if (!policy && auth.type !== "sas") return fail(`device ${deviceId} authenticates with X.509 (${auth.type}), not a SAS token`)
+    const keys: SasKeys | undefined = policy ? (policy.primaryKey ? (policy as SasKeys) : undefined) : auth.type === "sas" ? auth.keys : undefined
+    const key = keys && sasMatchKey(parsed.token, keys)
+    if (!key) return fail(policy ? `signature does not match the keys of policy ${policy.keyName}` : "signature does not match the device's keys")
+    return { ok: true, device, user, key, policy: policy?.keyName, expiresAtSec: parsed.token.se + ctx.skewSec }
 }
 
 /** Why the presented chain does not authenticate this identity, or undefined when it does. */

@@ -20,8 +20,10 @@ export type SasParseResult = { ok: true; token: SasToken } | { ok: false; reason
 export interface SasExpectation {
     /** The decoded resource, compared case-insensitively, e.g. `0ne00000A0A/registrations/dev-01`. */
     resource: string
-    /** The required key name (`registration` for DPS), or null when the token must carry none. */
+    /** The required key name, or null when the token must carry none. */
     skn: string | null
+    /** The key name may also be left out (DPS: `skn=registration` or none, azure-iot-protocol.md section 1). */
+    sknOptional?: boolean
 }
 
 /** Which enrolled key signed the token. */
@@ -93,7 +95,8 @@ export function sasCheckClaims(token: SasToken, expect: SasExpectation, nowSec: 
     if (resource.toLowerCase() !== expect.resource.toLowerCase())
         return `sr ${JSON.stringify(resource)} does not name ${JSON.stringify(expect.resource)}`
     if (expect.skn === null && token.skn !== undefined) return "unexpected skn"
-    if (expect.skn !== null && token.skn !== expect.skn) return `skn must be ${expect.skn}`
+    if (expect.skn !== null && token.skn !== expect.skn && !(expect.sknOptional && token.skn === undefined))
+        return `skn must be ${expect.skn}${expect.sknOptional ? " or absent" : ""}`
     if (token.se + skewSec < nowSec) return `token expired ${nowSec - token.se} s ago`
     return undefined
 }

@@ -14,7 +14,8 @@ import type { IConnectPacket, IPublishPacket, ISubscribePacket } from "mqtt-pack
 export class DpsFace implements MqttFace {
     readonly name = "dps"
 
-    private readonly registrar: DpsRegistrar
+    /** Shared with the HTTPS face: one registrar, whichever way a device talks to DPS. */
+    readonly registrar: DpsRegistrar
 
     constructor(
         private readonly config: EmulatorConfig,
@@ -22,7 +23,7 @@ export class DpsFace implements MqttFace {
         private readonly emit: Emit,
         private readonly now: () => Date = () => new Date()
     ) {
-        this.registrar = new DpsRegistrar(state, config.dps.retryAfter)
+        this.registrar = new DpsRegistrar(state, config)
     }
 
     attach(conn: MqttConnection, connect: IConnectPacket): void {
@@ -48,7 +49,7 @@ export class DpsFace implements MqttFace {
                 this.emit("dps.register", { registrationId: session.registrationId, rid: req.rid, payload })
             } else reply = this.registrar.poll(session, req.operationId, now)
             conn.publish(dpsResponseTopic(reply.status, req.rid, reply.retryAfter), JSON.stringify(reply.body), responseQos)
-            this.report(session?.registrationId ?? conn.clientId ?? "", reply)
+            reportDpsReply(this.emit, session?.registrationId ?? conn.clientId ?? "", reply)
         })
         // Handlers first: a connection admitted with bad credentials still gets its 401 answers.
         const auth = dpsAuthenticate(connect, conn.clientChain, this.config, this.state.certificates, this.now())
@@ -71,28 +72,29 @@ export class DpsFace implements MqttFace {
             apiVersion: auth.apiVersion,
         })
     }
+}
 
-    private report(registrationId: string, reply: DpsReply) {
-        const o = reply.outcome
-        switch (o.kind) {
-            case "assigning":
-                return this.emit("dps.assigning", { registrationId, operationId: o.operationId, retryAfter: reply.retryAfter ?? 0 })
-            case "assigned":
-                return this.emit("dps.assigned", {
-                    registrationId,
-                    deviceId: o.record.deviceId!,
-                    hub: o.record.assignedHub!,
-                    enrollmentGroupId: o.record.enrollmentGroupId,
-                })
-            case "failed":
-            case "disabled":
-                return this.emit("dps.failed", { registrationId, status: o.kind, errorCode: o.record.errorCode, errorMessage: o.record.errorMessage })
-            case "throttled":
-                return this.emit("dps.throttled", { registrationId, status: reply.status, retryAfter: reply.retryAfter ?? 0 })
-            case "unavailable":
-                return this.emit("dps.unavailable", { registrationId, status: reply.status, retryAfter: reply.retryAfter ?? 0 })
-            case "rejected":
-                return this.emit("dps.rejected", { registrationId, status: reply.status, errorCode: o.errorCode, message: o.message })
-        }
+/** The event of each answer DPS gives, over MQTT or HTTPS. */
+export function reportDpsReply(emit: Emit, registrationId: string, reply: DpsReply): void {
+    const o = reply.outcome
+    switch (o.kind) {
+        case "assigning":
+            return emit("dps.assigning", { registrationId, operationId: o.operationId, retryAfter: reply.retryAfter ?? 0 })
+        case "assigned":
+            return emit("dps.assigned", {
+                registrationId,
+                deviceId: o.record.deviceId!,
+                hub: o.record.assignedHub!,
+                enrollmentGroupId: o.record.enrollmentGroupId,
+            })
+        case "failed":
+        case "disabled":
+            return emit("dps.failed", { registrationId, status: o.kind, errorCode: o.record.errorCode, errorMessage: o.record.errorMessage })
+        case "throttled":
+            return emit("dps.throttled", { registrationId, status: reply.status, retryAfter: reply.retryAfter ?? 0 })
+        case "unavailable":
+            return emit("dps.unavailable", { registrationId, status: reply.status, retryAfter: reply.retryAfter ?? 0 })
+        case "rejected":
+            return emit("dps.rejected", { registrationId, status: reply.status, errorCode: o.errorCode, message: o.message })
     }
 }

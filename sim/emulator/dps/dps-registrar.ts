@@ -1,11 +1,16 @@
 // What DPS answers to register and poll requests of an authenticated device: the
-// register -> assigning -> assigned/failed/disabled flow with the enrollment's injected faults.
-import { Enrollment, X509EnrolledCert, enrollmentId } from "../config"
+// register -> assigning -> assigned/failed/disabled flow with the enrollment's injected faults,
+// allocation across the linked hubs (a custom webhook is called while the device waits) and the
+// reprovisioning policy when an assigned device registers again.
+import { EmulatorConfig, Enrollment, X509EnrolledCert, enrollmentId } from "../config"
+import { CustomDecision, builtInHub, customAllocationDecision, customAllocationFailed, customAllocationRequest } from "./allocation"
+import { postAllocationRequest } from "./allocation-webhook"
+import { twinNew } from "../state/twin"
 import { DpsCredential, groupDeviceKeys } from "../auth/dps-auth"
 import { dpsErrorBody, dpsNewEtag, dpsNewOperationId } from "./dps-protocol"
 import { DeviceAuthentication } from "../state/hub-registry"
 import { EmulatorState, RegistrationRecord } from "../state/state"
-import { x509Thumbprints } from "../auth/x509"
+import { x509CommonName, x509Thumbprints } from "../auth/x509"
 
 export interface DpsSession {
     registrationId: string
@@ -45,9 +50,13 @@ export interface DpsReply {
 }
 
 export class DpsRegistrar {
+    /** Custom allocation: the webhook's answers by operation id, and the calls still on their way. */
+    private readonly decisions = new Map<string, CustomDecision>()
+    private readonly calling = new Set<string>()
+
     constructor(
         private readonly state: EmulatorState,
-        private readonly defaultRetryAfter: number
+        private readonly config: EmulatorConfig
     ) {}
 
     register(session: DpsSession, body: Buffer, now: Date): DpsReply {
@@ -74,6 +83,8 @@ export class DpsRegistrar {
             enrollmentGroupId: session.enrollment.kind === "group" ? session.enrollment.enrollmentGroupId : undefined,
             attestationType: session.enrollment.attestation.type,
             status: "assigning",
+            // The current assignment stays known while the device registers again (reprovisioning).
+            ...(previous?.assignedHub ? { assignedHub: previous.assignedHub, deviceId: previous.deviceId, substatus: previous.substatus } : {}),
             payload: request.payload,
             createdDateTimeUtc: previous?.createdDateTimeUtc ?? stamp,
             lastUpdatedDateTimeUtc: stamp,
@@ -83,6 +94,7 @@ export class DpsRegistrar {
         const operationId = dpsNewOperationId()
         const pollsLeft = faults.pollsBeforeAssigned ?? 1
         this.state.addOperation({ operationId, registrationId: session.registrationId, pollsLeft })
+        if (this.needsWebhook(session.enrollment)) this.callWebhook(operationId, session, record)
         return {
             status: 202,
             body: { operationId, status: "assigning" },
@@ -95,8 +107,12 @@ export class DpsRegistrar {
         const op = operationId === undefined ? undefined : this.state.operation(operationId)
         if (!op || op.registrationId.toLowerCase() !== session.registrationId.toLowerCase())
             return this.error(404, 404001, "Operation not found.", now)
-        if (!op.result && op.pollsLeft > 0) {
-            op.pollsLeft--
+        const decision = this.decisions.get(op.operationId)
+        const waiting = !op.result && this.needsWebhook(session.enrollment) && !decision
+        // A restart loses a call in flight: the next poll makes it again.
+        if (waiting && !this.calling.has(op.operationId)) this.callWebhook(op.operationId, session, this.state.registration(session.registrationId)!)
+        if (!op.result && (op.pollsLeft > 0 || waiting)) {
+            if (op.pollsLeft > 0) op.pollsLeft--
             this.state.saveOperation(op)
             const registrationState = { registrationId: session.registrationId, status: "assigning" }
             const record = this.state.registration(session.registrationId)!
@@ -108,7 +124,8 @@ export class DpsRegistrar {
             }
         }
         if (!op.result) {
-            op.result = this.allocate(session, now)
+            op.result = this.allocate(session, now, decision)
+            this.decisions.delete(op.operationId)
             this.state.saveOperation(op)
         }
         const final = op.result
@@ -120,28 +137,89 @@ export class DpsRegistrar {
         }
     }
 
+    /** Device Registration Status Lookup (REST): the registration's last state, or 404 if it never registered. */
+    status(session: DpsSession, now: Date): { status: number; body: object } {
+        const record = this.state.registration(session.registrationId)
+        if (!record) return { status: 404, body: dpsErrorBody(404000, "Registration not found.", now) }
+        return { status: 200, body: registrationStateView(record) }
+    }
+
     /** The answer to every request of a connection whose credentials failed (dps.authFailure "register"). */
     unauthorized(now: Date): DpsReply {
         return this.error(401, 401002, "Unauthorized", now)
     }
 
-    /** Allocation: the enrollment decides between assigned, failed and disabled. */
-    private allocate(session: DpsSession, now: Date): RegistrationRecord {
+    private needsWebhook(e: Enrollment): boolean {
+        return e.allocationPolicy === "custom" && e.enabled && !e.faults.failAllocation
+    }
+
+    /** Posts the AllocationRequest while the device waits; its answer (or failure) decides at the next poll. */
+    private callWebhook(operationId: string, session: DpsSession, record: RegistrationRecord): void {
+        const e = session.enrollment
+        const request = customAllocationRequest(this.config, e, {
+            registrationId: session.registrationId,
+            leaf: session.credential.kind === "x509" ? session.credential.leaf : undefined,
+            payload: record.payload,
+            currentHub: record.assignedHub,
+            currentDeviceId: record.deviceId,
+        })
+        this.calling.add(operationId)
+        void postAllocationRequest(e.customAllocationDefinition!.webhookUrl, request, this.config.dps.webhookTimeoutMs).then((answer) => {
+            this.calling.delete(operationId)
+            this.decisions.set(operationId, answer.ok ? customAllocationDecision(this.config, e, answer.status, answer.body) : customAllocationFailed(`: ${answer.reason}`))
+        })
+    }
+
+    /**
+     * Allocation: the enrollment decides between assigned, failed and disabled; the hub comes from its
+     * policy (or the webhook's `decision`). A device already assigned follows the reprovisioning policy:
+     * never re-assign keeps its hub; otherwise the hub is chosen again and the twin moves with the device
+     * (migrate) or starts again from the enrollment's initialTwin (reset).
+     */
+    private allocate(session: DpsSession, now: Date, decision?: CustomDecision): RegistrationRecord {
         const e = session.enrollment
         const record = this.state.registration(session.registrationId)!
         const base = { ...record, lastUpdatedDateTimeUtc: now.toISOString(), etag: dpsNewEtag() }
-        const fail = e.faults.failAllocation
+        const fail = e.faults.failAllocation ?? (decision && !decision.ok ? decision : undefined)
         let done: RegistrationRecord
         if (!e.enabled) done = { ...base, status: "disabled" }
         else if (fail) done = { ...base, status: "failed", errorCode: fail.errorCode, errorMessage: fail.errorMessage }
         else {
-            const deviceId = e.kind === "individual" ? e.deviceId : session.registrationId
+            let deviceId = e.kind === "individual" ? e.deviceId : session.registrationId
+            // DPS matches the CN to the registration id ignoring case, IoT Hub matches it to the device id
+            // exactly: the identity takes the certificate's spelling, so both agree on the same certificate.
+            const cn = session.credential.kind === "x509" ? x509CommonName(session.credential.leaf) : undefined
+            if (cn && cn.toLowerCase() === deviceId.toLowerCase()) deviceId = cn
             const taken = this.identityTaken(e, deviceId, session.registrationId)
             if (taken) done = { ...base, status: "failed", errorCode: 409000, errorMessage: taken }
             else {
-                done = { ...base, status: "assigned", deviceId, assignedHub: e.iotHubHostName }
+                const existing = this.state.hub.device(deviceId)
+                const current = existing && record.assignedHub && record.deviceId === deviceId ? record.assignedHub : undefined
+                const p = e.reprovisionPolicy
+                const chosen = decision?.ok ? decision.hub : builtInHub(this.config, e, session.registrationId)
+                const hub = current && !p.updateHubAssignment ? current : chosen
+                const substatus = !current
+                    ? "initialAssignment"
+                    : !p.updateHubAssignment
+                      ? (record.substatus ?? "initialAssignment")
+                      : hub.toLowerCase() === current.toLowerCase()
+                        ? "reprovisionedToInitialAssignment"
+                        : p.migrateDeviceData
+                          ? "deviceDataMigrated"
+                          : "deviceDataReset"
                 const provisionedBy = { registrationId: session.registrationId, enrollmentId: enrollmentId(e) }
-                this.state.hub.assignDevice(deviceId, e.iotHubHostName, hubAuthentication(e, session), now, "enabled", provisionedBy)
+                const rec = this.state.hub.assignDevice(deviceId, hub, hubAuthentication(e, session), now, "enabled", provisionedBy)
+                const initialDesired = (decision?.ok ? decision.initialTwinDesired : undefined) ?? e.initialTwin?.desired
+                const reset = current !== undefined && p.updateHubAssignment && !p.migrateDeviceData
+                if (!existing || reset) {
+                    // A new identity starts from the initial twin; a reset one too, its versions still moving forward.
+                    const old = rec.twin
+                    rec.twin = { ...twinNew(), desired: { ...(initialDesired ?? {}) } }
+                    if (existing) Object.assign(rec.twin, { desiredVersion: old.desiredVersion + 1, reportedVersion: old.reportedVersion + 1 })
+                    this.state.hub.changed(rec)
+                }
+                const returnData = decision?.ok ? decision.returnData : undefined
+                done = { ...base, status: "assigned", deviceId, assignedHub: hub, substatus, returnData }
             }
         }
         this.state.putRegistration(done)
@@ -161,7 +239,7 @@ export class DpsRegistrar {
     }
 
     private retryAfter(session: DpsSession): number {
-        return session.enrollment.faults.retryAfter ?? this.defaultRetryAfter
+        return session.enrollment.faults.retryAfter ?? this.config.dps.retryAfter
     }
 
     /** `retryAfter` is sent with 429 and 5xx answers, never with other errors. */
@@ -185,9 +263,10 @@ export function registrationStateView(r: RegistrationRecord): object {
         // A group's result names it under the attestation kind: `symmetricKey` or `x509`.
         ...(r.enrollmentGroupId ? { [r.attestationType]: { enrollmentGroupId: r.enrollmentGroupId } } : {}),
         status: r.status,
-        substatus: "initialAssignment",
+        substatus: r.substatus ?? "initialAssignment",
         ...tail,
-        ...(r.payload !== undefined ? { payload: r.payload } : {}),
+        // Never the device's own request payload: only a custom allocation's answer (DPS REST reference, DeviceRegistrationResult.payload).
+        ...(r.returnData !== undefined ? { payload: r.returnData } : {}),
     }
 }
 

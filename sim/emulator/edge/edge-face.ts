@@ -3,7 +3,7 @@
 // or gateway host name, or X.509 thumbprint / CA chain with CN = device id; only children of this
 // edge device), hands their sessions to the hub face, and stands between them and the hub: telemetry is forwarded, or stored while the uplink is down.
 import type { IConnectPacket } from "mqtt-packet"
-import { EdgeGatewayConfig, EmulatorConfig } from "../config"
+import { EdgeGatewayConfig, EmulatorConfig, hubPolicies } from "../config"
 import { MessageStore, UpstreamMessage } from "./edge-store"
 import { Emit } from "../events"
 import { hubAuthenticate } from "../auth/hub-auth"
@@ -65,6 +65,7 @@ export class EdgeFace implements MqttFace, HubGateway {
             now: this.now(),
             skewSec: this.config.sasSkewSec,
             gatewayHostName: this.edge.hostName,
+            policiesOf: (hub) => hubPolicies(this.config, hub),
         })
         if (!auth.ok) return this.refuse(conn, connect, auth.deviceId, auth.reason)
         const deviceId = auth.device.deviceId

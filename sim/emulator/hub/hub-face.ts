@@ -4,7 +4,7 @@
 // Leaves behind an IoT Edge gateway (edge/edge-face.ts) get the same sessions, with the gateway in
 // between: their telemetry goes to its store and forward, the rest needs its uplink.
 import type { IConnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePacket } from "mqtt-packet"
-import { EmulatorConfig } from "../config"
+import { EmulatorConfig, hubPolicies } from "../config"
 import { dpsErrorBody } from "../dps/dps-protocol"
 import { Emit } from "../events"
 import { HubAuthResult, hubAuthenticate } from "../auth/hub-auth"
@@ -84,6 +84,7 @@ export class HubFace implements MqttFace {
             certificates: this.state.certificates,
             now: this.now(),
             skewSec: this.config.sasSkewSec,
+            policiesOf: (hub) => hubPolicies(this.config, hub),
         })
         if (!auth.ok) {
             this.emit("hub.refused", { remote: conn.remote, clientId: connect.clientId, deviceId: auth.deviceId, reason: auth.reason })
@@ -131,6 +132,7 @@ export class HubFace implements MqttFace {
             hub: device.hub,
             authenticationType: device.authentication.type,
             key: auth.key,
+            policy: auth.policy,
             thumbprint: auth.thumbprint,
             apiVersion: auth.user.apiVersion,
             modelId: auth.user.modelId,

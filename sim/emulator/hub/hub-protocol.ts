@@ -22,18 +22,19 @@ export type HubSubscription = "c2d" | "twin-responses" | "twin-desired" | "metho
 
 export const HUB_MAX_SUBSCRIPTIONS = 5
 
-/** `host[:port]/{deviceId}[/{moduleId}]/[?]api-version=...[&k=v]`; query values may be encoded. */
+/**
+ * `host[:port]/{deviceId}[/{moduleId}]/[?]api-version=...[&k=v]`; query values may be encoded. As edgeHub
+ * reads it (Azure/iotedge IdentityFactory): a third segment is a module only when it holds no `=`. Without
+ * `?` the parameters start at the first segment holding `=` and older SDKs separate them with `/` too
+ * (`host/dev/api-version=2016-11-14/DeviceClientType=Microsoft.Azure.Devices.Client/1.2.2`).
+ */
 export function hubParseUsername(username: string): HubUsername | undefined {
     const q = username.indexOf("?")
-    let path = q < 0 ? username : username.slice(0, q)
-    let query = q < 0 ? "" : username.slice(q + 1)
-    const last = path.lastIndexOf("/")
-    // Without `?` the query is the last segment (`host/dev/api-version=...`).
-    if (q < 0 && path.slice(last + 1).includes("=")) {
-        query = path.slice(last + 1)
-        path = path.slice(0, last)
-    }
-    const segments = path.replace(/\/$/, "").split("/")
+    const parts = (q < 0 ? username : username.slice(0, q)).split("/")
+    const firstParam = q < 0 ? parts.findIndex((s) => s.includes("=")) : -1
+    const segments = firstParam < 0 ? parts : parts.slice(0, firstParam)
+    if (segments.length > 2 && segments[segments.length - 1] === "") segments.pop()
+    const query = q >= 0 ? username.slice(q + 1) : firstParam < 0 ? "" : parts.slice(firstParam).join("/").replace(/\/(?=[A-Za-z][A-Za-z-]*=)/g, "&")
     if (segments.length < 2 || segments.length > 3 || segments.some((s) => !s)) return undefined
     const hostName = /^(.*?)(?::\d{1,5})?$/.exec(segments[0])![1]
     if (!hostName) return undefined

@@ -23,6 +23,10 @@ export interface RegistrationRecord {
     assignedHub?: string
     /** The custom payload of the last register request (IoT Plug and Play puts `modelId` here). */
     payload?: unknown
+    /** How the last assignment came about (initialAssignment, deviceDataMigrated, deviceDataReset, reprovisionedToInitialAssignment). */
+    substatus?: string
+    /** What a custom allocation webhook returned for the device (`payload` of its answer); DPS sends only this back. */
+    returnData?: unknown
     errorCode?: number
     errorMessage?: string
     createdDateTimeUtc: string

@@ -34,7 +34,7 @@ export function serverTlsOptions(m: TlsMaterial): tls.TlsOptions {
  * CONNACK 5 (TLS still proves the client holds the leaf's private key). This is the only place the
  * server accepts an unverified peer chain; clients always verify the server.
  */
-function deviceTlsOptions(m: TlsMaterial): tls.TlsOptions {
+export function deviceTlsOptions(m: TlsMaterial): tls.TlsOptions {
     return { ...serverTlsOptions(m), requestCert: true, rejectUnauthorized: false }
 }
 
