@@ -231,7 +231,7 @@ export class Emulator extends EventEmitter {
                 this.edgePortsById.set(edge.edgeId, listener.port)
             }
             if (!this.config.service.primaryKey) return { mqttPort: mqtt.port, httpsPort: rest.port, edgePorts }
-            const service = await startServiceEndpoint(material, this.config, { hub: this.service, dps: this.dps, durable }, emit)
+            const service = await startServiceEndpoint(material, this.config, { hub: this.service, dps: this.dps, durable, hubs: this.config.hubs.map((h) => h.hostName) }, emit)
             this.servers.push(service)
             return { mqttPort: mqtt.port, httpsPort: rest.port, servicePort: service.port, edgePorts }
         } catch (e) {

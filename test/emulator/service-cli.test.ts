@@ -1,7 +1,7 @@
 // The service CLI speaks az's flags: -d/--device-id, -n/--hub-name, --mn/--mp/--to for methods, and refuses
 // what it does not know; monitor-events prints az's event shape and fails when the emulator goes away.
 import * as assert from "assert"
-import { individual } from "./fixtures"
+import { individual, randomKey } from "./fixtures"
 import { RunningHub, hubConnect, hubDevice, nextPublish, publish, startHubEmulator } from "./hub-fixtures"
 import { ServiceCli, serviceCliFor, serviceCliProcess } from "./service-cli-runner"
 import { parseCliArgs } from "../../sim/emulator/service/service-cli"
@@ -44,6 +44,23 @@ describe("service CLI with az's vocabulary", function () {
         const b = parseCliArgs(["method", "invoke", "-d", "d1", "--mn", "m", "--mp", "{}", "--to", "9", "-n", "h"])
         assert.deepStrictEqual([...a.options].sort(), [...b.options].sort())
         assert.deepStrictEqual(b.words, ["method", "invoke"])
+    })
+
+    it("creates an identity (keys generated or given) whose connection string connects, and refuses a second one", async () => {
+        const created = JSON.parse((await cli("device", "create", "-d", "cli-new")).stdout)
+        assert.deepStrictEqual([created.deviceId, created.hub, created.authenticationType, created.status], ["cli-new", "localhost", "sas", "enabled"])
+        const cs = JSON.parse((await cli("device", "connection-string", "show", "-d", "cli-new")).stdout).connectionString as string
+        const m = /^HostName=localhost;DeviceId=cli-new;SharedAccessKey=(.+)$/.exec(cs)
+        assert.ok(m, cs)
+        assert.strictEqual((await hubConnect(emu.mqttPort, emu.ca, { deviceId: "cli-new", key: m![1] })).code, 0)
+        assert.ok(emu.events.some((e) => e.name === "hub.device" && (e.data as { change: string }).change === "created"))
+        await assert.rejects(cli("device", "create", "-d", "cli-new"), /409 409001: device cli-new already exists/)
+        // Keys given, as with --pk/--sk; malformed keys and ids refused.
+        const pk = randomKey()
+        emu.emulator.service.createDevice("cli-given", "localhost", { primaryKey: pk })
+        assert.strictEqual(emu.emulator.service.connectionString("cli-given").connectionString, `HostName=localhost;DeviceId=cli-given;SharedAccessKey=${pk}`)
+        assert.throws(() => emu.emulator.service.createDevice("cli-bad", "localhost", { primaryKey: "c2hvcnQ=" }), /base64 of 16 to 64 bytes/)
+        assert.throws(() => emu.emulator.service.createDevice("bad/id", "localhost"), /is not valid/)
     })
 
     it("refuses a method timeout IoT Hub would refuse, and a hub that is not in the config", async () => {

@@ -235,6 +235,13 @@ export class EventGrid {
                 return this.event("DeviceCreated", deviceId, String(d.hub), { twin })
             }
             case "hub.device": {
+                if (d.change === "created") {
+                    const deviceId = String(d.deviceId)
+                    this.known.add(deviceId)
+                    const twin = this.twinOf(deviceId)
+                    this.lastTwin.set(deviceId, twin)
+                    return this.event("DeviceCreated", deviceId, String(d.hub), { twin })
+                }
                 if (d.change !== "deleted") return undefined
                 const deviceId = String(d.deviceId)
                 this.known.delete(deviceId)

@@ -10,6 +10,8 @@ import { ServiceClient } from "./service-client"
 const USAGE = `usage: service-cli.ts <command> [options]   (flags as az iot hub / az iot dps spell them)
   device list
   device show -d ID
+  device create -d ID [--pk KEY] [--sk KEY]      (keys generated when not given)
+  device connection-string show -d ID            (a secret: the device's primary key)
   device disable -d ID | device enable -d ID | device delete -d ID
   device set-parent -d ID --parent EDGE_ID
   edge uplink -d EDGE_ID --up true|false   (down: the gateway stores telemetry)
@@ -44,6 +46,10 @@ const OPTIONS = {
     "content-type": { type: "string" },
     "content-encoding": { type: "string" },
     desired: { type: "string" },
+    "primary-key": { type: "string" },
+    pk: { type: "string" },
+    "secondary-key": { type: "string" },
+    sk: { type: "string" },
     parent: { type: "string" },
     up: { type: "string" },
     name: { type: "string" },
@@ -53,7 +59,7 @@ const OPTIONS = {
     secrets: { type: "string" },
     help: { type: "boolean", short: "h" },
 } as const
-const ALIASES: Record<string, string> = { mn: "method-name", mp: "method-payload", to: "timeout", da: "data", properties: "props" }
+const ALIASES: Record<string, string> = { mn: "method-name", mp: "method-payload", to: "timeout", da: "data", properties: "props", pk: "primary-key", sk: "secondary-key" }
 
 export interface CliArgs {
     words: string[]
@@ -133,6 +139,10 @@ async function run(args: CliArgs): Promise<unknown> {
             return c.listDevices()
         case "device show":
             return c.getDevice(id())
+        case "device create":
+            return c.createDevice(id(), { primaryKey: args.options.get("primary-key"), secondaryKey: args.options.get("secondary-key") })
+        case "device connection-string show":
+            return c.connectionString(id())
         case "device disable":
         case "device enable":
             return c.setDeviceStatus(id(), verb === "disable" ? "disabled" : "enabled")

@@ -45,6 +45,13 @@ export class ServiceClient {
     setEdgeUplink(edgeDeviceId: string, up: boolean): Promise<{ edgeId: string; up: boolean }> {
         return this.call("PUT", `/edges/${encodeURIComponent(edgeDeviceId)}/uplink`, { up })
     }
+    /** A SAS identity on this client's hub; keys generated unless given. */
+    createDevice(deviceId: string, keys: { primaryKey?: string; secondaryKey?: string } = {}): Promise<any> {
+        return this.call("PUT", `/devices/${encodeURIComponent(deviceId)}`, { hub: this.o.hub, authentication: { symmetricKey: keys } })
+    }
+    connectionString(deviceId: string): Promise<{ connectionString: string }> {
+        return this.call("GET", `/devices/${encodeURIComponent(deviceId)}/connection-string`)
+    }
     deleteDevice(deviceId: string): Promise<void> {
         return this.call("DELETE", `/devices/${encodeURIComponent(deviceId)}`)
     }

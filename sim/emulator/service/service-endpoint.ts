@@ -20,6 +20,8 @@ const MAX_BODY_BYTES = 128 * 1024
 export interface ServiceSides {
     hub: HubService
     dps: DpsService
+    /** The hubs' host names; new identities go to the first unless the request names another. */
+    hubs: string[]
     durable?: DurableBarrier
 }
 
@@ -127,6 +129,19 @@ const ROUTES: [string, RegExp, Route][] = [
         },
     ],
     ["DELETE", /^\/devices\/([^/]+)$/, async (s, [id]) => (s.hub.deleteDevice(id), { status: 204 })],
+    [
+        "PUT",
+        /^\/devices\/([^/]+)$/,
+        async (s, [id], body) => {
+            // IoT Hub's device identity body: {"authentication": {"symmetricKey": {"primaryKey", "secondaryKey"}}}; "hub" picks the hub.
+            const b = (await body()) ?? {}
+            const keys = b.authentication?.symmetricKey ?? {}
+            const hub = b.hub ?? s.hubs[0]
+            if (!s.hubs.includes(hub)) throw new HttpError(400004, `no hub ${hub} in this emulator`)
+            return { status: 200, json: s.hub.createDevice(id, hub, keys) }
+        },
+    ],
+    ["GET", /^\/devices\/([^/]+)\/connection-string$/, async (s, [id]) => ({ status: 200, json: s.hub.connectionString(id) })],
     ["GET", /^\/twins\/([^/]+)$/, async (s, [id]) => ({ status: 200, json: s.hub.getTwin(id) })],
     [
         "PATCH",

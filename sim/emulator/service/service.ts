@@ -1,7 +1,7 @@
 // The service side of the emulated hubs, over the same state as the device faces: what
 // `az iot hub` and the service SDKs do (device identities, twins, C2D, direct methods,
 // following telemetry, IoT Edge parents and the gateways' uplink switch). Hub-side failures throw HubServiceError with IoT Hub's error codes.
-import { randomUUID } from "crypto"
+import { randomBytes, randomUUID } from "crypto"
 import { C2dMessage } from "../state/c2d-queue"
 import { EdgeFace } from "../edge/edge-face"
 import { Emit } from "../events"
@@ -60,6 +60,31 @@ export class HubService {
         if (status === "disabled") this.face.disconnect(deviceId, "device disabled by the service")
         this.emit("hub.device", { deviceId, hub: d.hub, change: status })
         return this.view(d)
+    }
+
+    /**
+     * Creates a SAS identity (`az iot hub device-identity create`) on `hub`; keys are generated when not given, as
+     * IoT Hub does. An id that exists is 409001 DeviceAlreadyExists.
+     */
+    createDevice(deviceId: string, hub: string, keys: { primaryKey?: string; secondaryKey?: string } = {}): DeviceView {
+        // IoT Hub's device id rule: up to 128 ASCII letters, digits and - . % _ * ? ! ( ) , : = @ $ '
+        if (!/^[A-Za-z0-9\-.%_*?!(),:=@$']{1,128}$/.test(deviceId)) throw new HubServiceError(400004, `device id ${JSON.stringify(deviceId)} is not valid`)
+        if (this.state.hub.device(deviceId)) throw new HubServiceError(409001, `device ${deviceId} already exists`)
+        for (const k of [keys.primaryKey, keys.secondaryKey])
+            if (k !== undefined && !isSasKey(k)) throw new HubServiceError(400004, "keys must be base64 of 16 to 64 bytes")
+        const primaryKey = keys.primaryKey ?? randomBytes(32).toString("base64")
+        const secondaryKey = keys.secondaryKey ?? randomBytes(32).toString("base64")
+        const rec = this.state.hub.assignDevice(deviceId, hub, { type: "sas", keys: { primaryKey, secondaryKey } }, this.now())
+        this.emit("hub.device", { deviceId, hub, change: "created" })
+        return this.view(rec)
+    }
+
+    /** `az iot hub device-identity connection-string show`: what a device SDK connects with (a secret). */
+    connectionString(deviceId: string): { connectionString: string } {
+        const d = this.device(deviceId)
+        const a = d.authentication
+        const credential = a.type === "sas" ? `SharedAccessKey=${a.keys.primaryKey}` : "x509=true"
+        return { connectionString: `HostName=${d.hub};DeviceId=${deviceId};${credential}` }
     }
 
     /** Deletes the identity (revocation): the device is disconnected; it comes back only by provisioning again. */
@@ -204,4 +229,9 @@ export class HubService {
 function stripVersion(patch: JsonObject): JsonObject {
     const { $version: _v, ...rest } = patch
     return rest
+}
+
+function isSasKey(k: string): boolean {
+    const bytes = Buffer.from(k, "base64")
+    return bytes.length >= 16 && bytes.length <= 64 && bytes.toString("base64") === k
 }
