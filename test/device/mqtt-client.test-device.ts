@@ -100,6 +100,25 @@ describe("mqtt client", () => {
         expect(e.message.indexOf("PUBACK") >= 0).toBe(true)
         await c.close()
     })
+    test("two publishes in flight: a PUBACK completes only its own", async () => {
+        const c = await client("twoinflight", 0, 2048)
+        await c.connect()
+        let firstError: MqttError = null
+        let firstDone = false
+        const first = async () => {
+            firstError = await errorOf(async () => {
+                await c.publish("hold/first", Buffer.from("1"), 1)
+            })
+            firstDone = true
+        }
+        first.start()
+        await ds.sleep(50)
+        await c.publish("ack/second", Buffer.from("2"), 1)
+        for (let i = 0; i < 100 && !firstDone; i++) await ds.sleep(100)
+        expect(firstDone).toBe(true)
+        expect(firstError !== null && firstError.message.indexOf("no PUBACK") >= 0).toBe(true)
+        await c.close()
+    })
     test("acks for ids not in flight complete nothing, even a flood of them in one read", async () => {
         const c = await client("strayack", 0, 2048)
         await c.connect()

@@ -130,6 +130,18 @@ describe("firmware hub session end to end", function () {
         }
     })
 
+    it("an assignment stored for another ID scope is not reused: DPS runs", async () => {
+        // Plausible in every value, but owned by the same registration id under another scope.
+        const r = await bootDevice(emu, { REG_ID: "hub-renew", DEVICE_KEY: renew.attestation.primaryKey, ASG_HUB: "localhost", ASG_DEVICE: "hub-renew", ASG_OWNER: "0ne0000FFFF/hub-renew" })
+        try {
+            await r.line(/^store: stored assignment unusable, provisioning again/)
+            await r.line(/^dps: assigned to localhost as hub-renew/)
+            assert.ok(!r.device.consoleLines.some((l) => l.startsWith("dps: using stored assignment")))
+        } finally {
+            await r.stop()
+        }
+    })
+
     it("REPROVISION=1 runs DPS even with a stored assignment", async () => {
         const flash = path.join(tempDir("reprovision"), "flash.bin")
         const first = await bootDevice(emu, { REG_ID: "hub-renew", DEVICE_KEY: renew.attestation.primaryKey }, { flashFile: flash })

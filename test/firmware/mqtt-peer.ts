@@ -66,6 +66,11 @@ const SCRIPTS: Record<string, Script> = {
         if (pkt.cmd === "connect") sock.write(connack(0))
         if (pkt.cmd === "publish" && pkt.topic === "ack/me") sock.write(gen({ cmd: "puback", messageId: pkt.messageId }))
     },
+    // Two publishes in flight: only the second is acknowledged.
+    twoinflight(sock, pkt) {
+        if (pkt.cmd === "connect") sock.write(connack(0))
+        if (pkt.cmd === "publish" && pkt.topic === "ack/second") sock.write(gen({ cmd: "puback", messageId: pkt.messageId }))
+    },
     strayack(sock, pkt) {
         if (pkt.cmd === "connect") sock.write(connack(0))
         if (pkt.cmd !== "publish" || pkt.topic === "done") return
