@@ -51,6 +51,11 @@ export class HubAuthError extends FirmwareError {
 const MAX_PACKET = 8192
 /** Reconnect with a new token at 80 % of its life (MQTT 3.1.1 cannot re-authenticate in place). */
 const RENEW_AT = 0.8
+
+/** When a session that connected at `connectedMs` with a token of `ttlSec` reconnects with a new one. */
+export function hubRenewAtMs(connectedMs: number, ttlSec: number): number {
+    return connectedMs + Math.floor(ttlSec * 1000 * RENEW_AT)
+}
 /** Longer topics (a huge property bag, method name or rid) are dropped before any parsing. */
 const MAX_TOPIC = 1024
 const MAX_RID = 64
@@ -104,7 +109,7 @@ export class HubSession {
         }
         this.connectedMs = ds.millis()
         // A certificate session has no token to renew; it runs until the link drops.
-        this.renewAtMs = o.deviceKey === null ? 0 : ds.millis() + Math.floor(ttl * 1000 * RENEW_AT)
+        this.renewAtMs = o.deviceKey === null ? 0 : hubRenewAtMs(ds.millis(), ttl)
         await this.mqtt.subscribe(hubGetC2dFilter(o.deviceId), 1)
         await this.mqtt.subscribe(HUB_TWIN_RESPONSE_FILTER, 0)
         await this.mqtt.subscribe(HUB_DESIRED_FILTER, 0)

@@ -81,6 +81,25 @@ export function mqttIsAuthRefusal(e: any): boolean {
     return code === 4 || code === 5
 }
 
+/** Packet ids run 1..65535 and wrap to 1: 0 is not a valid id (MQTT 3.1.1 section 2.3.1). */
+export function mqttNextPacketId(id: number): number {
+    return id >= 65535 ? 1 : id + 1
+}
+
+export const KEEPALIVE_WAIT = 0
+export const KEEPALIVE_PING = 1
+export const KEEPALIVE_DEAD = 2
+
+/**
+ * The keepalive decision at `nowMs`: a PINGREQ once nothing was sent for a whole period (the server
+ * closes after 1.5 periods of silence), the link dead once a PINGREQ went unanswered for `ackTimeoutMs`.
+ * `pingSentMs` is 0 when no PINGREQ is outstanding.
+ */
+export function mqttKeepaliveAction(nowMs: number, lastSendMs: number, pingSentMs: number, periodMs: number, ackTimeoutMs: number): number {
+    if (pingSentMs > 0) return nowMs - pingSentMs > ackTimeoutMs ? KEEPALIVE_DEAD : KEEPALIVE_WAIT
+    return nowMs - lastSendMs >= periodMs ? KEEPALIVE_PING : KEEPALIVE_WAIT
+}
+
 /** Removes `id` from `list`; says whether it was there. */
 function listRemove(list: number[], id: number): boolean {
     const i = list.indexOf(id)
@@ -239,7 +258,7 @@ export class MqttClient {
     }
 
     private allocId(): number {
-        this.nextId = this.nextId >= 65535 ? 1 : this.nextId + 1
+        this.nextId = mqttNextPacketId(this.nextId)
         return this.nextId
     }
 
@@ -368,12 +387,12 @@ export class MqttClient {
             await this.wake.wait(Math.min(1000, periodMs))
             if (this.sock !== sock || this.closedReason !== null) return
             const now = ds.millis()
-            if (this.pingSentMs > 0) {
-                if (now - this.pingSentMs > this.opts.ackTimeoutMs) {
-                    this.finish("no PINGRESP within " + this.opts.ackTimeoutMs + " ms")
-                    return
-                }
-            } else if (now - this.lastSendMs >= periodMs) {
+            const action = mqttKeepaliveAction(now, this.lastSendMs, this.pingSentMs, periodMs, this.opts.ackTimeoutMs)
+            if (action === KEEPALIVE_DEAD) {
+                this.finish("no PINGRESP within " + this.opts.ackTimeoutMs + " ms")
+                return
+            }
+            if (action === KEEPALIVE_PING) {
                 this.pingSentMs = now
                 try {
                     await this.send(mqttEncodePingreq())

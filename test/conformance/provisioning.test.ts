@@ -38,7 +38,8 @@ describe("conformance: official Node SDK against the emulator", function () {
 
     it("provisions an individual enrollment with a custom payload, which DPS keeps and does not echo", () => {
         const { elapsedMs, ...outcome } = outcomes[0] as SdkOutcome & { elapsedMs?: number }
-        assert.ok(typeof elapsedMs === "number")
+        // The SDK run measured its own registration: present, and within the test's bound.
+        assert.ok(Number.isFinite(elapsedMs) && elapsedMs! > 0 && elapsedMs! < 30_000, `elapsedMs ${elapsedMs}`)
         assert.deepStrictEqual(outcome, {
             registrationId: "sdk-dev-01",
             ok: true,

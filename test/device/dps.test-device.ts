@@ -114,6 +114,11 @@ describe("dps decisions", () => {
         const s = dpsDecide(resp("$dps/registrations/res/503/?$rid=3&retry-after=0", "{}"), 3, 0.999)
         expect(s.action).toBe(DPS_RETRY)
         expect(s.delayMs >= 8000 && s.delayMs <= 16000).toBe(true)
+        // The boundaries: 500 is the first server error, 499, 428 and 430 are the client's.
+        expect(dpsDecide(resp("$dps/registrations/res/500/?$rid=3", "{}"), 0, 0).action).toBe(DPS_RETRY)
+        expect(dpsDecide(resp("$dps/registrations/res/599/?$rid=3", "{}"), 0, 0).action).toBe(DPS_RETRY)
+        for (const status of [499, 428, 430])
+            expect(dpsDecide(resp("$dps/registrations/res/" + status + "/?$rid=3", "{}"), 0, 0).action).toBe(DPS_REFUSED)
     })
     test("other 4xx are refusals", () => {
         const u = dpsDecide(resp("$dps/registrations/res/401/?$rid=3", '{"errorCode":401002,"message":"Unauthorized"}'), 0, 0)

@@ -16,6 +16,7 @@ import { methodHandle } from "../../src/app/direct-methods"
 import { TelemetryQueue, telemetryProperties } from "../../src/app/telemetry"
 import { storeIsPlausibleValue } from "../../src/store/assignment-store"
 import { DeviceApp } from "../../src/app/device-app"
+import { hubRenewAtMs } from "../../src/hub/hub-session"
 import { SimulatedClimateSensor } from "../../src/app/sensors"
 
 const STATUS = { firmwareVersion: "1.0", intervalSec: 10, uptimeSec: 5, messagesSent: 3, queued: 1, c2dReceived: 2 }
@@ -151,6 +152,11 @@ describe("device state", () => {
         // 60 readings in 10 minutes, and the way back (one backoff step of at most a minute, DPS not needed).
         expect(app.queue.capacity >= 60 + 6 + 6).toBe(true)
         expect(app.deviceInfoJson()).toBe('{"firmwareVersion":"1.0","telemetryIntervalActive":10,"droppedReadings":0}')
+    })
+    test("the SAS token is renewed at 80 % of its life", () => {
+        expect(hubRenewAtMs(5000, 3600)).toBe(5000 + 2880000)
+        expect(hubRenewAtMs(0, 60)).toBe(48000)
+        expect(hubRenewAtMs(0, 1)).toBe(800)
     })
     test("stored values are checked before use", () => {
         expect(storeIsPlausibleValue("myhub.azure-devices.net")).toBe(true)

@@ -33,6 +33,27 @@ async function errorOf(f: () => Promise<void>): Promise<MqttError> {
     return null
 }
 
+/** Publishes to `firstTopic` in another fiber and to `secondTopic` while it waits; only ack/ topics may complete. */
+async function publishPair(c: MqttClient, firstTopic: string, secondTopic: string) {
+    let firstError: MqttError = null
+    let firstDone = false
+    const first = async () => {
+        firstError = await errorOf(async () => {
+            await c.publish(firstTopic, Buffer.from("1"), 1)
+        })
+        firstDone = true
+    }
+    first.start()
+    await ds.sleep(50)
+    const secondError = await errorOf(async () => {
+        await c.publish(secondTopic, Buffer.from("2"), 1)
+    })
+    for (let i = 0; i < 100 && !firstDone; i++) await ds.sleep(100)
+    expect(firstDone).toBe(true)
+    expect(firstError === null).toBe(firstTopic.indexOf("ack/") === 0)
+    expect(secondError === null).toBe(secondTopic.indexOf("ack/") === 0)
+}
+
 describe("mqtt client", () => {
     test("packets split byte by byte and joined in one write", async () => {
         const c = await client("split", 0, 2048)
@@ -98,6 +119,15 @@ describe("mqtt client", () => {
             await c.publish("ignore/me", Buffer.from("2"), 1)
         })
         expect(e.message.indexOf("PUBACK") >= 0).toBe(true)
+        await c.close()
+    })
+    test("two publishes in flight: a PUBACK completes only its own, whichever comes first", async () => {
+        const c = await client("twoinflight", 0, 2048)
+        await c.connect()
+        // The peer acknowledges topics under ack/ only. Both orders: a client that hands an ack to
+        // whichever publish wakes first fails one of them, whatever order the VM wakes fibers in.
+        await publishPair(c, "hold/1", "ack/2")
+        await publishPair(c, "ack/3", "hold/4")
         await c.close()
     })
     test("acks for ids not in flight complete nothing, even a flood of them in one read", async () => {

@@ -13,6 +13,7 @@ import {
     mqttParsePublish,
 } from "../../src/mqtt/packet"
 import { mqttTopicMatches } from "../../src/mqtt/topic"
+import { KEEPALIVE_DEAD, KEEPALIVE_PING, KEEPALIVE_WAIT, mqttKeepaliveAction, mqttNextPacketId } from "../../src/mqtt/client"
 import { Wake } from "../../src/wake"
 
 function publish(topic: string, size: number): Buffer {
@@ -29,6 +30,30 @@ function frames(r: MqttFrameReader): (MqttFrame | MqttSkipped)[] {
         out.push(f)
     }
 }
+
+describe("packet ids and keepalive", () => {
+    yieldBetweenTests()
+    test("packet ids run 1..65535 and wrap to 1, never 0", () => {
+        expect(mqttNextPacketId(0)).toBe(1)
+        expect(mqttNextPacketId(1)).toBe(2)
+        expect(mqttNextPacketId(65534)).toBe(65535)
+        expect(mqttNextPacketId(65535)).toBe(1)
+    })
+    test("PINGREQ once a whole period passed without sending, not before", () => {
+        // Sent at 10 s, keepalive 60 s, acks within 5 s.
+        expect(mqttKeepaliveAction(10000, 10000, 0, 60000, 5000)).toBe(KEEPALIVE_WAIT)
+        expect(mqttKeepaliveAction(69999, 10000, 0, 60000, 5000)).toBe(KEEPALIVE_WAIT)
+        expect(mqttKeepaliveAction(70000, 10000, 0, 60000, 5000)).toBe(KEEPALIVE_PING)
+        expect(mqttKeepaliveAction(80000, 10000, 0, 60000, 5000)).toBe(KEEPALIVE_PING)
+    })
+    test("a PINGREQ outstanding: wait for its answer up to the ack timeout, then the link is dead", () => {
+        expect(mqttKeepaliveAction(70000, 70000, 70000, 60000, 5000)).toBe(KEEPALIVE_WAIT)
+        expect(mqttKeepaliveAction(75000, 70000, 70000, 60000, 5000)).toBe(KEEPALIVE_WAIT)
+        expect(mqttKeepaliveAction(75001, 70000, 70000, 60000, 5000)).toBe(KEEPALIVE_DEAD)
+        // Another period of silence does not mean another PINGREQ while one is unanswered.
+        expect(mqttKeepaliveAction(131000, 70000, 130000, 60000, 5000)).toBe(KEEPALIVE_WAIT)
+    })
+})
 
 describe("remaining length", () => {
     yieldBetweenTests()
@@ -108,6 +133,19 @@ describe("frame reader", () => {
         expect((got[1] as MqttSkipped).skipped).toBe(big.length)
         expect(mqttParsePublish(got[2] as MqttFrame).topic).toBe("ok")
         expect(r.droppedBytes > 2999).toBe(true)
+    })
+    test("the size limit counts the fixed header: limit-sized passes, one byte more is skipped", () => {
+        // A PUBLISH of 100 bytes in all: 2 header bytes + 98 (topic length 2, "t" 1, id 2, payload 93).
+        const exact = mqttEncodePublish("t", Buffer.alloc(93), 1, 1)
+        const over = mqttEncodePublish("t", Buffer.alloc(94), 1, 2)
+        expect(exact.length).toBe(100)
+        const r = new MqttFrameReader(100)
+        r.push(exact.concat(over).concat(exact))
+        const got = frames(r)
+        expect(got.length).toBe(3)
+        expect(mqttParsePublish(got[0] as MqttFrame).payload.length).toBe(93)
+        expect((got[1] as MqttSkipped).skipped).toBe(101)
+        expect(mqttParsePublish(got[2] as MqttFrame).packetId).toBe(1)
     })
     test("thousands of tiny packets in one chunk come out one by one, in order", async () => {
         const n = 2000

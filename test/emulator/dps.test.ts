@@ -1,9 +1,10 @@
 // The DPS face over MQTT/TLS: the register -> assigning -> assigned flow with the exact
 // topics and JSON of the reference, every client dialect, injected faults, and hostile bytes.
 import * as assert from "assert"
-import { randomBytes, randomUUID } from "crypto"
+import { randomUUID } from "crypto"
 import mqtt = require("mqtt-packet")
 import { sasDeriveDeviceKey } from "../../sim/emulator/auth/sas"
+import { fuzzPackets, fuzzSeed, withSeed } from "./fuzz-packets"
 import { DpsAnswer, RawClient, RunningEmulator, dpsConnectPacket, group, individual, nextEvent, provision, startEmulator } from "./fixtures"
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z$/
@@ -267,19 +268,14 @@ describe("DPS face", () => {
                 mqtt.generate({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "$dps/registrations/res/#", qos: 1 }] }),
                 mqtt.generate({ cmd: "publish", topic: "$dps/registrations/PUT/iotdps-register/?$rid=1", payload: '{"registrationId":"dev-01"}', qos: 1, messageId: 2, dup: false, retain: false }),
             ]
-            const fuzz: Buffer[] = []
-            for (let i = 0; i < 300; i++) {
-                if (i % 2) fuzz.push(randomBytes(1 + (i % 97)))
-                else {
-                    const m = Buffer.from(valid[i % valid.length])
-                    for (let k = 0; k < 3; k++) m[Math.floor(Math.random() * m.length)] = Math.floor(Math.random() * 256)
-                    fuzz.push(m)
-                }
-            }
-            for (let i = 0; i < fuzz.length; i += 30)
-                await Promise.all(fuzz.slice(i, i + 30).map((b, j) => send(b, { afterConnect: (i + j) % 3 === 0, clientEnds: true })))
-            const answers = await provision(emu.mqttPort, emu.ca, { registrationId: "dev-01", key: key(dev) })
-            assert.strictEqual(answers[answers.length - 1].body.status, "assigned")
+            const seed = fuzzSeed(1101)
+            const fuzz = fuzzPackets(seed, 300, valid, 97)
+            await withSeed(seed, async () => {
+                for (let i = 0; i < fuzz.length; i += 30)
+                    await Promise.all(fuzz.slice(i, i + 30).map((b, j) => send(b, { afterConnect: (i + j) % 3 === 0, clientEnds: true })))
+                const answers = await provision(emu.mqttPort, emu.ca, { registrationId: "dev-01", key: key(dev) })
+                assert.strictEqual(answers[answers.length - 1].body.status, "assigned")
+            })
         })
     })
 })

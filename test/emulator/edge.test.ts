@@ -1,7 +1,7 @@
 // The IoT Edge face with raw MQTT clients over TLS trusting the edge root: who a gateway admits,
 // everything a leaf does with its hub through it, and store and forward across an uplink outage.
 import * as assert from "assert"
-import { randomBytes } from "crypto"
+import { fuzzPackets, fuzzSeed, withSeed } from "./fuzz-packets"
 import mqtt = require("mqtt-packet")
 import { HubServiceError, validateConfig } from "../../sim/emulator"
 import { ServiceClient } from "../../sim/emulator/service/service-client"
@@ -177,20 +177,22 @@ describe("IoT Edge face", () => {
             mqtt.generate(hubConnectPacket(opts(leaf))),
             mqtt.generate({ cmd: "publish", topic: "devices/leaf-01/messages/events/", payload: "{}", qos: 1, messageId: 2, dup: false, retain: false }),
         ]
-        await Promise.all(
-            Array.from({ length: 60 }, async (_, i) => {
-                const bytes = i % 2 ? randomBytes(1 + (i % 61)) : Buffer.from(valid[i % valid.length])
-                if (i % 2 === 0) for (let k = 0; k < 3; k++) bytes[Math.floor(Math.random() * bytes.length)] = Math.floor(Math.random() * 256)
-                const c = await RawClient.open(emu.edgePort, emu.edgeCa)
-                if (i % 3 === 0) c.send(hubConnectPacket(opts(quiet)))
-                c.write(bytes)
-                c.sock.end()
-                await c.closed
-            })
-        )
-        const c = await throughEdge(leaf)
-        await sendTelemetry(c, "leaf-01", "still here")
-        c.close()
+        const seed = fuzzSeed(1103)
+        const fuzz = fuzzPackets(seed, 60, valid, 61)
+        await withSeed(seed, async () => {
+            await Promise.all(
+                fuzz.map(async (bytes, i) => {
+                    const c = await RawClient.open(emu.edgePort, emu.edgeCa)
+                    if (i % 3 === 0) c.send(hubConnectPacket(opts(quiet)))
+                    c.write(bytes)
+                    c.sock.end()
+                    await c.closed
+                })
+            )
+            const c = await throughEdge(leaf)
+            await sendTelemetry(c, "leaf-01", "still here")
+            c.close()
+        })
     })
 })
 

@@ -1,7 +1,7 @@
 // The IoT Hub face over MQTT/TLS with a raw client: who may connect, telemetry and its property
 // bags, twin, direct methods, C2D, the cloud's strictness, SAS expiry and hostile bytes.
 import * as assert from "assert"
-import { randomBytes } from "crypto"
+import { fuzzPackets, fuzzSeed, withSeed } from "./fuzz-packets"
 import mqtt = require("mqtt-packet")
 import { HubServiceError } from "../../sim/emulator"
 import { RawClient, nextEvent, randomKey } from "./fixtures"
@@ -324,10 +324,11 @@ describe("IoT Hub face", () => {
             mqtt.generate({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "$iothub/twin/res/#", qos: 1 }] }),
             mqtt.generate({ cmd: "publish", topic: "devices/dev-a/messages/events/a=1", payload: "{}", qos: 1, messageId: 2, dup: false, retain: false }),
         ]
+        const seed = fuzzSeed(1102)
+        const fuzz = fuzzPackets(seed, 120, valid, 61)
         const sends: Promise<void>[] = []
-        for (let i = 0; i < 120; i++) {
-            const bytes = i % 2 ? randomBytes(1 + (i % 61)) : Buffer.from(valid[i % valid.length])
-            if (i % 2 === 0) for (let k = 0; k < 3; k++) bytes[Math.floor(Math.random() * bytes.length)] = Math.floor(Math.random() * 256)
+        for (let i = 0; i < fuzz.length; i++) {
+            const bytes = fuzz[i]
             sends.push(
                 (async () => {
                     const c = await RawClient.open(emu.mqttPort, emu.ca)
@@ -338,10 +339,12 @@ describe("IoT Hub face", () => {
                 })()
             )
         }
-        await Promise.all(sends)
-        const c = await connected({ deviceId: "dev-a", key: a.primaryKey })
-        const id = publish(c, "devices/dev-a/messages/events/", "still here")
-        await c.next((p) => p.cmd === "puback" && p.messageId === id)
-        c.close()
+        await withSeed(seed, async () => {
+            await Promise.all(sends)
+            const c = await connected({ deviceId: "dev-a", key: a.primaryKey })
+            const id = publish(c, "devices/dev-a/messages/events/", "still here")
+            await c.next((p) => p.cmd === "puback" && p.messageId === id)
+            c.close()
+        })
     })
 })

@@ -5,6 +5,7 @@ import * as assert from "assert"
 import * as net from "net"
 import * as fs from "fs"
 import { MqttFramer } from "../../sim/emulator/transport/mqtt-framer"
+import { keepaliveTimeoutMs } from "../../sim/emulator/transport/mqtt-connection"
 import { startTlsListener } from "../../sim/emulator/transport/tls-listener"
 import { until } from "../../sim/wait"
 import { RawClient, nextEvent, testPki } from "./fixtures"
@@ -35,6 +36,15 @@ function bytesCopied(f: () => void): number {
 }
 
 describe("MQTT transport", () => {
+    it("allows one and a half keepalive periods of silence, none for keepalive 0, at most 1.5 x 1177 s", () => {
+        assert.strictEqual(keepaliveTimeoutMs(0), 0)
+        assert.strictEqual(keepaliveTimeoutMs(1), 1500)
+        assert.strictEqual(keepaliveTimeoutMs(60), 90_000)
+        assert.strictEqual(keepaliveTimeoutMs(1177), 1_765_500)
+        assert.strictEqual(keepaliveTimeoutMs(1178), 1_767_000)
+        assert.strictEqual(keepaliveTimeoutMs(65_535), 1_767_000)
+    })
+
     describe("framing", () => {
         it("copies each byte of a packet sent one byte at a time at most twice", () => {
             // A PUBLISH with a 20 KB payload: remaining length in 3 bytes.

@@ -82,6 +82,29 @@ describe("SAS tokens: verification rules", () => {
     })
 })
 
+describe("SAS tokens: whole values, never prefixes", () => {
+    const key = { primaryKey: DERIVED }
+    const sigOf = (token: string) => decodeURIComponent(/sig=([^&]*)/.exec(token)![1])
+    const withSig = (token: string, sig: string) => token.replace(/sig=[^&]*/, "sig=" + encodeURIComponent(sig))
+    it("refuses the signature cut short by one character or by half, and one with a character added", () => {
+        const sig = sigOf(DPS_VECTOR)
+        assert.ok(sasVerify(withSig(DPS_VECTOR, sig), DPS_RESOURCE, key, BEFORE_SE).ok)
+        for (const bad of [sig.slice(0, -1), sig.slice(0, sig.length / 2), sig + "A"])
+            assert.strictEqual(sasVerify(withSig(DPS_VECTOR, bad), DPS_RESOURCE, key, BEFORE_SE).ok, false, bad)
+    })
+    it("refuses a token for one registration id presented for a longer or a shorter one", () => {
+        // The token names dev-0; dev-01 starts with it, and dev-0 is where dev-01's token would be cut.
+        const short = sasBuildToken("0ne00000A0A/registrations/dev-0", SE, DERIVED, "registration")
+        const long = sasBuildToken("0ne00000A0A/registrations/dev-01", SE, DERIVED, "registration")
+        const expect = (id: string) => ({ resource: `0ne00000A0A/registrations/${id}`, skn: "registration" })
+        assert.ok(sasVerify(short, expect("dev-0"), key, BEFORE_SE).ok)
+        assert.match(String((sasVerify(short, expect("dev-01"), key, BEFORE_SE) as { reason: string }).reason), /does not name/)
+        assert.match(String((sasVerify(long, expect("dev-0"), key, BEFORE_SE) as { reason: string }).reason), /does not name/)
+        const hub = sasBuildToken("h.azure-devices.net%2Fdevices%2Fdev-0", SE, DERIVED)
+        assert.strictEqual(sasVerify(hub, { resource: "h.azure-devices.net/devices/dev-01", skn: null }, key, BEFORE_SE).ok, false)
+    })
+})
+
 describe("SAS tokens: CONNECT accept/reject matrix over TLS", () => {
     let emu: RunningEmulator
     const dev = individual("matrix-dev")
@@ -153,8 +176,12 @@ describe("SAS tokens: CONNECT accept/reject matrix over TLS", () => {
         assert.strictEqual(last.body.registrationState.assignedHub, undefined)
     })
 
-    it("names the reason of each refusal in its event, never a key or signature", () => {
-        const refusals = emu.events.filter((e) => e.name === "dps.refused").map((e) => e.data.reason as string)
+    it("names the reason of each refusal in its event, never a key or signature", async () => {
+        // Its own refusals: this test must not rely on the matrix above having run.
+        const from = emu.events.length
+        for (const [, run] of refused.slice(0, 3)) assert.strictEqual(await run(), 5)
+        assert.strictEqual(await connack({ registrationId: "matrix-dev", key: devKey, clientId: "someone-else" }), 5)
+        const refusals = emu.events.slice(from).filter((e) => e.name === "dps.refused").map((e) => e.data.reason as string)
         assert.ok(refusals.some((r) => /signature/.test(r)))
         assert.ok(refusals.some((r) => /expired/.test(r)))
         assert.ok(refusals.some((r) => /skn/.test(r)))

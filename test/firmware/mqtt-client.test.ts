@@ -37,7 +37,7 @@ describe("firmware MQTT client against a scripted peer", function () {
 
     it("passes every in-VM scenario", () => {
         assert.ok(result.passed, result.output.join("\n"))
-        assert.match(result.output.join("\n"), /tests: 10, pass: 10, error: 0/)
+        assert.match(result.output.join("\n"), /tests: 11, pass: 11, error: 0/)
     })
     it("acknowledged every QoS 1 message of the split and joined writes", () => {
         const acks = peer.record("split").packets.filter((p) => p.cmd === "puback").map((p) => (p as { messageId: number }).messageId)
@@ -57,8 +57,14 @@ describe("firmware MQTT client against a scripted peer", function () {
         assert.strictEqual(cycle.filter((p) => p.cmd === "disconnect").length, connects)
         assert.strictEqual(peer.record("lingering").packets.filter((p) => p.cmd === "disconnect").length, 1)
     })
-    it("used distinct packet ids for consecutive publishes", () => {
+    it("used distinct packet ids for consecutive publishes, never 0", () => {
         const ids = peer.record("puback").packets.filter((p) => p.cmd === "publish").map((p) => (p as { messageId: number }).messageId)
         assert.strictEqual(new Set(ids).size, ids.length)
+        const all = peer.records.flatMap((r) => r.packets).filter((p) => p.cmd === "publish" || p.cmd === "subscribe")
+        assert.ok(all.length > 0)
+        for (const p of all) {
+            const id = (p as { messageId?: number; qos?: number }).messageId
+            if (p.cmd === "subscribe" || (p as { qos: number }).qos > 0) assert.ok(id !== undefined && id >= 1 && id <= 65535, `${p.cmd} with packet id ${id}`)
+        }
     })
 })

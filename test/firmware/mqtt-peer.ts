@@ -66,6 +66,14 @@ const SCRIPTS: Record<string, Script> = {
         if (pkt.cmd === "connect") sock.write(connack(0))
         if (pkt.cmd === "publish" && pkt.topic === "ack/me") sock.write(gen({ cmd: "puback", messageId: pkt.messageId }))
     },
+    // Two publishes in flight: only those under ack/ are acknowledged, late enough that both wait for it.
+    twoinflight(sock, pkt) {
+        if (pkt.cmd === "connect") sock.write(connack(0))
+        if (pkt.cmd === "publish" && pkt.topic.startsWith("ack/")) {
+            const ack = gen({ cmd: "puback", messageId: pkt.messageId })
+            setTimeout(() => sock.writable && sock.write(ack), 300)
+        }
+    },
     strayack(sock, pkt) {
         if (pkt.cmd === "connect") sock.write(connack(0))
         if (pkt.cmd !== "publish" || pkt.topic === "done") return

@@ -146,6 +146,33 @@ const CASES: Case[] = [
         },
     },
     {
+        name: "DPS answers carrying another request's $rid are ignored",
+        script: firstN("dpsPoll", 1, (c, pkt, peer) => {
+            const rid = ridOf(publishOf(pkt))
+            // The register's rid (stale) and one this rid is a prefix of, each claiming another identity, then the answer.
+            const wrong = (deviceId: string) => JSON.stringify({ operationId: "op-1", status: "assigned", registrationState: { status: "assigned", assignedHub: "localhost", deviceId } })
+            serverPublish(c, "dps-response", dpsResponseTopic(200, String(Number(rid) - 1)), wrong("stale-device"))
+            serverPublish(c, "dps-response", dpsResponseTopic(200, rid + "0"), wrong("other-device"))
+            peer.defaults.dpsPoll(c, pkt, peer)
+        }),
+        async run(_peer, d) {
+            const m = await d.line(/^dps: assigned to (\S+) as (\S+)/)
+            assert.doesNotMatch(m[2], /stale-device|other-device/)
+        },
+    },
+    {
+        name: "a telemetry message whose PUBACK never came is sent again after the reconnect",
+        settings: { INTERVAL: 2 },
+        // The hub drops the link on the first telemetry message, before acknowledging it.
+        script: firstN("telemetry", 1, (c) => c.sock.destroy()),
+        async run(peer, d) {
+            await d.line(/^hub: telemetry #2 acknowledged/, 45000)
+            const firstSent = peer.telemetry.filter((t) => t.seq === 1)
+            assert.ok(firstSent.length >= 2 && firstSent[0].connection !== firstSent[1].connection, "#1 was not sent again on the next connection")
+            assert.strictEqual(d.count(/^hub: telemetry #1 acknowledged/), 1)
+        },
+    },
+    {
         name: "a DPS answer larger than the device accepts",
         settings: { DPS_TIMEOUT: 4 },
         script: firstN("dpsRegister", 1, (c, pkt) => {

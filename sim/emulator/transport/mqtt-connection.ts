@@ -61,6 +61,11 @@ export const CONNACK_NOT_AUTHORIZED = 5
 // IoT Hub caps the keepalive it honours at 1177 s, so it waits at most 1.5 x that.
 const MAX_KEEPALIVE_TIMEOUT_MS = 1767_000
 
+/** The silence the server allows: one and a half keepalive periods (MQTT 3.1.1 section 3.1.2.10); 0 = none. */
+export function keepaliveTimeoutMs(keepaliveSec: number): number {
+    return Math.min(keepaliveSec * 1500, MAX_KEEPALIVE_TIMEOUT_MS)
+}
+
 /**
  * Events: `connect` (IConnectPacket; the listener must call accept() or refuse() before returning),
  * `accepted` (after CONNACK 0), `publish` (IPublishPacket, QoS 0/1; acknowledged after the listeners return,
@@ -265,8 +270,7 @@ export class MqttConnection extends EventEmitter {
         this.phase = "deciding"
         if (p.protocolVersion !== 4 || p.protocolId !== "MQTT")
             return this.refuse(CONNACK_UNACCEPTABLE_PROTOCOL, `MQTT protocol version ${p.protocolVersion} (only 3.1.1)`)
-        // The server allows one and a half keepalive periods of silence (MQTT 3.1.1 section 3.1.2.10).
-        this.keepaliveMs = Math.min((p.keepalive ?? 0) * 1500, MAX_KEEPALIVE_TIMEOUT_MS)
+        this.keepaliveMs = keepaliveTimeoutMs(p.keepalive ?? 0)
         this.emit("connect", p)
         if (this.phase === "deciding") this.refuse(CONNACK_NOT_AUTHORIZED, "no face accepted the connection")
     }
