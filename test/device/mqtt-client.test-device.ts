@@ -37,7 +37,7 @@ describe("mqtt client", () => {
     test("packets split byte by byte and joined in one write", async () => {
         const c = await client("split", 0, 2048)
         await c.connect()
-        expect(await c.subscribe("t/#", 1)).toBe(1)
+        expect((await c.subscribe(["t/#"], [1]))[0]).toBe(1)
         const a = await c.receive(8000)
         const b = await c.receive(8000)
         const d = await c.receive(8000)
@@ -85,7 +85,7 @@ describe("mqtt client", () => {
         const c = await client("subfail", 0, 2048)
         await c.connect()
         const e = await errorOf(async () => {
-            await c.subscribe("forbidden/#", 1)
+            await c.subscribe(["forbidden/#"], [1])
         })
         expect(e.code).toBe(0x80)
         await c.close()
