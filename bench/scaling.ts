@@ -2,7 +2,7 @@
 // the emulator in this process recording no events: provisioning flows/s with distinct devices,
 // p50/p99 latency of a provisioning flow and of a QoS 1 publish, server CPU per message in a
 // window with no TLS handshakes (all connected and warmed up first), memory per idle and per
-// active device (its session and the telemetry the hub keeps).
+// active device (its session and the telemetry the hub keeps, after MESSAGES spread over the devices).
 import * as fs from "fs"
 import { Emulator, validateConfig } from "../sim/emulator"
 import { ID_SCOPE, individual, randomKey, testPki } from "../test/emulator/fixtures"
@@ -61,8 +61,12 @@ export async function scaleRow(n: number): Promise<ScaleFigures> {
     const ca = fs.readFileSync(files.rootCertFile, "utf8")
     const load = startLoad()
     try {
-        const base = await heapNow()
-        await load.ask({ cmd: "connect", port, ca, devices: devices.map((d) => ({ deviceId: d.deviceId, key: d.primaryKey })) })
+        // The first half warms the process up; the second half's growth is what an idle device costs.
+        const half = Math.floor(n / 2)
+        const creds = devices.map((d) => ({ deviceId: d.deviceId, key: d.primaryKey }))
+        await load.ask({ cmd: "connect", port, ca, devices: creds.slice(0, half) })
+        const halfIdle = await heapNow()
+        await load.ask({ cmd: "connect", port, ca, devices: creds.slice(half) })
         const idle = await heapNow()
         await load.ask({ cmd: "publish", messages: 1 })
         const perDevice = Math.max(1, Math.ceil(MESSAGES / n))
@@ -81,8 +85,8 @@ export async function scaleRow(n: number): Promise<ScaleFigures> {
             publishP50: percentile(pub.latencies, 50),
             publishP99: percentile(pub.latencies, 99),
             cpuUsPerMsg: (cpu.user + cpu.system) / pub.count,
-            idleBytes: (idle - base) / n,
-            activeBytes: (active - base) / n,
+            idleBytes: (idle - halfIdle) / (n - half),
+            activeBytes: (idle - halfIdle) / (n - half) + (active - idle) / n,
         }
     } finally {
         await load.end()
