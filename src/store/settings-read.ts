@@ -26,13 +26,21 @@ export async function settingsReadMany(keys: string[]): Promise<any[]> {
     })
     try {
         while (left > 0) {
-            for (let i = 0; i < keys.length; i++) if (!answered[i]) await settings.get(keys[i])
+            for (let i = 0; i < keys.length; i++) if (!answered[i]) ask(keys[i])
             if (left > 0) await wake.wait(RESEND_MS)
         }
     } finally {
         unsubscribe()
     }
     return values
+}
+
+/** Sends one GET from a fiber of its own: a send waits for the VM's next tick, and these need not wait in turn. */
+function ask(key: string) {
+    const send = async () => {
+        await settings.get(key)
+    }
+    send.start()
 }
 
 /** A stored value as readSetting() reads it: JSON, or undefined when empty or not JSON. */
