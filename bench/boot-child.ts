@@ -20,7 +20,7 @@ export interface BootJob {
 }
 
 export interface BootResult {
-    /** When the device's own work began: the VM booting, or the SDK's register(). */
+    /** When the device's own work began: loading and booting the VM (its WASM compiled cold), or the SDK's register(). */
     startMs: number
     assignedMs: number
     telemetryMs: number

@@ -8,7 +8,7 @@ import { Emulator, validateConfig } from "../sim/emulator"
 import { ID_SCOPE, individual, randomKey, testPki } from "../test/emulator/fixtures"
 import { startLoad } from "./load"
 import { LoadResult } from "./hub-load-client"
-import { fmt, goalRow, row } from "./stats"
+import { fmt, goalRow } from "./stats"
 
 /** Published per row, spread over its devices (at least one each). */
 const MESSAGES = 10000
