@@ -31,3 +31,12 @@ export async function benchBoards() {
         row(`${board}: image file, stand-in runtime (devs bundle ${fmt(ms / 1000)} s)`, `${bytes} bytes`)
     }
 }
+
+if (require.main === module)
+    benchBoards().then(
+        () => process.exit(0),
+        (e: Error) => {
+            console.error(`bench: ${e.message}`)
+            process.exit(1)
+        }
+    )

@@ -1,67 +1,91 @@
-// Child process of the hub benchmark: N device connections that each send QoS 1 telemetry
-// (stop-and-wait on PUBACK), or hold idle connections, so the parent measures the server alone.
-// The job arrives as JSON on stdin (keys never on the command line); results as one JSON line.
-import { RawClient } from "../test/emulator/fixtures"
+// Child process of the emulator benchmarks, so the parent measures the emulator alone: holds
+// device connections and sends QoS 1 telemetry on them (stop-and-wait on PUBACK), or runs whole
+// provisioning flows, each for a device of its own. Commands arrive as JSON lines on stdin (keys
+// never on the command line); each is answered with one JSON line. Exits when stdin closes.
+import * as readline from "readline"
+import { RawClient, provision } from "../test/emulator/fixtures"
 import { hubConnect } from "../test/emulator/hub-fixtures"
 
-export interface LoadJob {
-    port: number
-    ca: string
-    devices: { deviceId: string; key: string }[]
-    /** Messages per device; 0 = connect, report, then hold until stdin closes. */
-    messages: number
+export type LoadCommand =
+    | { cmd: "connect"; port: number; ca: string; devices: { deviceId: string; key: string }[] }
+    /** `messages` per connected device; latencies are per message, PUBLISH -> PUBACK. */
+    | { cmd: "publish"; messages: number }
+    /** Flows with `concurrency` at once, each enrollment used once, until all are done. */
+    | { cmd: "provision"; port: number; ca: string; enrollments: { registrationId: string; key: string }[]; concurrency: number }
+
+export interface LoadResult {
+    count: number
+    ms: number
+    latencies: number[]
 }
 
 // Below the emulator's bound on connections waiting to authenticate (sim/emulator/transport/tls-listener.ts).
 const CONNECTING_AT_ONCE = 128
 
-async function connectAll(job: LoadJob): Promise<RawClient[]> {
-    const clients: RawClient[] = []
-    for (let i = 0; i < job.devices.length; i += CONNECTING_AT_ONCE)
-        clients.push(
-            ...(await Promise.all(
-                job.devices.slice(i, i + CONNECTING_AT_ONCE).map(async (d) => {
-                    const { code, client } = await hubConnect(job.port, job.ca, { deviceId: d.deviceId, key: d.key, clean: true })
-                    if (code !== 0) throw new Error(`${d.deviceId}: CONNACK ${code}`)
-                    return client
-                })
-            ))
+const clients: { client: RawClient; deviceId: string }[] = []
+
+async function connect(c: Extract<LoadCommand, { cmd: "connect" }>): Promise<{ connected: number }> {
+    for (let i = 0; i < c.devices.length; i += CONNECTING_AT_ONCE)
+        await Promise.all(
+            c.devices.slice(i, i + CONNECTING_AT_ONCE).map(async (d) => {
+                const { code, client } = await hubConnect(c.port, c.ca, { deviceId: d.deviceId, key: d.key, clean: true })
+                if (code !== 0) throw new Error(`${d.deviceId}: CONNACK ${code}`)
+                clients.push({ client, deviceId: d.deviceId })
+            })
         )
-    return clients
+    return { connected: clients.length }
 }
 
-async function main() {
-    let input = ""
-    process.stdin.setEncoding("utf8")
-    for await (const chunk of process.stdin) {
-        input += chunk
-        if (input.endsWith("\n")) break
-    }
-    const job = JSON.parse(input) as LoadJob
-    const clients = await connectAll(job)
-    if (job.messages === 0) {
-        console.log(JSON.stringify({ connected: clients.length }))
-        process.stdin.resume()
-        process.stdin.on("end", () => process.exit(0))
-        return
-    }
+async function publish(c: Extract<LoadCommand, { cmd: "publish" }>): Promise<LoadResult> {
     const body = JSON.stringify({ temperature: 21.5, humidity: 45.1 })
+    const latencies: number[] = []
     let id = 1
     const t0 = performance.now()
     await Promise.all(
-        clients.map(async (c, i) => {
-            const topic = `devices/${job.devices[i].deviceId}/messages/events/%24.ct=application%2Fjson&%24.ce=utf-8`
-            for (let k = 0; k < job.messages; k++) {
+        clients.map(async ({ client, deviceId }) => {
+            const topic = `devices/${deviceId}/messages/events/%24.ct=application%2Fjson&%24.ce=utf-8`
+            for (let k = 0; k < c.messages; k++) {
                 const messageId = id++ % 65535 || 1
-                c.send({ cmd: "publish", topic, payload: body, qos: 1, messageId, dup: false, retain: false })
-                await c.next((p) => p.cmd === "puback" && p.messageId === messageId)
+                const s = performance.now()
+                client.send({ cmd: "publish", topic, payload: body, qos: 1, messageId, dup: false, retain: false })
+                await client.next((p) => p.cmd === "puback" && p.messageId === messageId)
+                latencies.push(performance.now() - s)
             }
         })
     )
-    const ms = performance.now() - t0
-    for (const c of clients) c.close()
-    console.log(JSON.stringify({ messages: clients.length * job.messages, ms }))
+    return { count: latencies.length, ms: performance.now() - t0, latencies }
+}
+
+async function provisionAll(c: Extract<LoadCommand, { cmd: "provision" }>): Promise<LoadResult> {
+    const latencies: number[] = []
+    let next = 0
+    const worker = async () => {
+        while (next < c.enrollments.length) {
+            const e = c.enrollments[next++]
+            const s = performance.now()
+            const answers = await provision(c.port, c.ca, { registrationId: e.registrationId, key: e.key })
+            if (answers[answers.length - 1].body.status !== "assigned") throw new Error(`${e.registrationId}: not assigned`)
+            latencies.push(performance.now() - s)
+        }
+    }
+    const t0 = performance.now()
+    await Promise.all([...Array(c.concurrency).keys()].map(worker))
+    return { count: latencies.length, ms: performance.now() - t0, latencies }
+}
+
+async function main() {
+    const lines = readline.createInterface({ input: process.stdin })
+    for await (const line of lines) {
+        const c = JSON.parse(line) as LoadCommand
+        const r = c.cmd === "connect" ? await connect(c) : c.cmd === "publish" ? await publish(c) : await provisionAll(c)
+        console.log(JSON.stringify(r))
+    }
+    for (const { client } of clients) client.close()
     process.exit(0)
 }
 
-if (require.main === module) void main()
+if (require.main === module)
+    main().catch((e) => {
+        console.error(`load client: ${(e as Error).message}`)
+        process.exit(1)
+    })

@@ -1,10 +1,10 @@
 // Device settings, the DeviceScript way: public values in .env.defaults,
 // secrets in .env.local, both deployed to the board's settings store.
-import { readSetting } from "@devicescript/settings"
 import { sasDeriveDeviceKey } from "./sas"
 import { base64Decode } from "./encoding/base64"
 import { DPS_DEFAULT_HOST } from "./dps/provisioning"
 import { ConfigError } from "./errors"
+import { settingsReadMany } from "./store/settings-read"
 
 export interface HostPort {
     host: string
@@ -53,8 +53,27 @@ export function configParseHostPort(value: string, defaultPort: number): HostPor
 /** Longest host name (RFC 1035) or id the device accepts from its settings. */
 const MAX_SETTING_TEXT = 200
 
-async function text(key: string, required: boolean): Promise<string> {
-    const v = await readSetting<any>(key, null)
+/** Every setting the firmware reads, asked for in one round at boot. */
+const KEYS = [
+    "ID_SCOPE",
+    "REG_ID",
+    "DEVICE_KEY",
+    "GROUP_KEY",
+    "ATTESTATION",
+    "DPS_HOST",
+    "TIME_HOST",
+    "MODEL_ID",
+    "SAS_TTL",
+    "DPS_TIMEOUT",
+    "GATEWAY_HOST",
+    "INTERVAL",
+    "REPROVISION",
+    "REFUSED_RETRY",
+]
+
+/** `values`: the answers to KEYS, in order. */
+function text(values: any[], key: string, required: boolean): string {
+    const v = values[KEYS.indexOf(key)]
     if (v === null || v === undefined || ("" + v).trim() === "") {
         if (required) throw new ConfigError("config: setting " + key + " is missing (.env.defaults / .env.local)")
         return ""
@@ -64,8 +83,8 @@ async function text(key: string, required: boolean): Promise<string> {
     return t
 }
 
-async function hostPort(key: string, fallback: string, defaultPort: number): Promise<HostPort> {
-    const v = (await text(key, false)) || fallback
+function hostPort(values: any[], key: string, fallback: string, defaultPort: number): HostPort {
+    const v = text(values, key, false) || fallback
     if (!v) return null
     try {
         return configParseHostPort(v, defaultPort)
@@ -87,8 +106,8 @@ function isTrue(v: string): boolean {
     return v === "1" || v === "true"
 }
 
-async function positive(key: string, fallback: number): Promise<number> {
-    const v = await text(key, false)
+function positive(values: any[], key: string, fallback: number): number {
+    const v = text(values, key, false)
     if (v === "") return fallback
     const n = parseInt(v)
     if (!(n > 0)) throw new ConfigError("config: setting " + key + " must be a positive number")
@@ -96,11 +115,12 @@ async function positive(key: string, fallback: number): Promise<number> {
 }
 
 export async function configRead(): Promise<DeviceConfig> {
-    const idScope = await text("ID_SCOPE", true)
-    const registrationId = await text("REG_ID", true)
-    const deviceKeySetting = await text("DEVICE_KEY", false)
-    const groupKey = await text("GROUP_KEY", false)
-    const attestation = (await text("ATTESTATION", false)) || "symmetricKey"
+    const values = await settingsReadMany(KEYS)
+    const idScope = text(values, "ID_SCOPE", true)
+    const registrationId = text(values, "REG_ID", true)
+    const deviceKeySetting = text(values, "DEVICE_KEY", false)
+    const groupKey = text(values, "GROUP_KEY", false)
+    const attestation = text(values, "ATTESTATION", false) || "symmetricKey"
     if (attestation !== "symmetricKey" && attestation !== "x509")
         throw new ConfigError("config: setting ATTESTATION must be symmetricKey or x509, not " + attestation)
     const x509 = attestation === "x509"
@@ -110,8 +130,8 @@ export async function configRead(): Promise<DeviceConfig> {
         throw new ConfigError("config: set DEVICE_KEY (individual enrollment) or GROUP_KEY (group enrollment) in .env.local, or ATTESTATION=x509")
     checkKey("DEVICE_KEY", deviceKeySetting)
     checkKey("GROUP_KEY", groupKey)
-    const dps = await hostPort("DPS_HOST", DPS_DEFAULT_HOST, MQTT_TLS_PORT)
-    const time = await hostPort("TIME_HOST", dps.host, HTTPS_PORT)
+    const dps = hostPort(values, "DPS_HOST", DPS_DEFAULT_HOST, MQTT_TLS_PORT)
+    const time = hostPort(values, "TIME_HOST", dps.host, HTTPS_PORT)
     return {
         idScope,
         registrationId,
@@ -119,13 +139,13 @@ export async function configRead(): Promise<DeviceConfig> {
         fromGroupKey: !x509 && !deviceKeySetting,
         dps,
         time,
-        modelId: await text("MODEL_ID", false),
-        sasTtlSec: await positive("SAS_TTL", 3600),
-        dpsTimeoutSec: await positive("DPS_TIMEOUT", 120),
+        modelId: text(values, "MODEL_ID", false),
+        sasTtlSec: positive(values, "SAS_TTL", 3600),
+        dpsTimeoutSec: positive(values, "DPS_TIMEOUT", 120),
         hubPort: dps.port,
-        gateway: await hostPort("GATEWAY_HOST", "", MQTT_TLS_PORT),
-        telemetryIntervalSec: await positive("INTERVAL", 10),
-        reprovision: isTrue(await text("REPROVISION", false)),
-        refusedRetrySec: await positive("REFUSED_RETRY", 60),
+        gateway: hostPort(values, "GATEWAY_HOST", "", MQTT_TLS_PORT),
+        telemetryIntervalSec: positive(values, "INTERVAL", 10),
+        reprovision: isTrue(text(values, "REPROVISION", false)),
+        refusedRetrySec: positive(values, "REFUSED_RETRY", 60),
     }
 }

@@ -86,7 +86,7 @@ export async function dpsRegister(o: DpsOptions, clock: WallClock): Promise<DpsA
     console.log("dps: connecting to " + o.host + ":" + o.port + " (scope " + o.idScope + ")")
     const client = await dpsConnect(o, clock)
     try {
-        await client.subscribe(DPS_SUBSCRIBE_TOPIC, 1)
+        await client.subscribe([DPS_SUBSCRIBE_TOPIC], [1])
         const body = Buffer.from(dpsBuildRegisterBody(o.registrationId, o.modelId, o.payloadJson))
         let rid = 0
         let operationId: string = null

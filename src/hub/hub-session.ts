@@ -110,10 +110,7 @@ export class HubSession {
         this.connectedMs = ds.millis()
         // A certificate session has no token to renew; it runs until the link drops.
         this.renewAtMs = o.deviceKey === null ? 0 : hubRenewAtMs(ds.millis(), ttl)
-        await this.mqtt.subscribe(hubGetC2dFilter(o.deviceId), 1)
-        await this.mqtt.subscribe(HUB_TWIN_RESPONSE_FILTER, 0)
-        await this.mqtt.subscribe(HUB_DESIRED_FILTER, 0)
-        await this.mqtt.subscribe(HUB_METHODS_FILTER, 0)
+        await this.mqtt.subscribe([hubGetC2dFilter(o.deviceId), HUB_TWIN_RESPONSE_FILTER, HUB_DESIRED_FILTER, HUB_METHODS_FILTER], [1, 0, 0, 0])
         // Desired updates made while offline are not replayed: GET the twin on every connect.
         this.getRid = this.nextRid()
         await this.mqtt.publish(hubGetTwinGetTopic(this.getRid), Buffer.alloc(0), 0)

@@ -56,6 +56,14 @@ export class MqttError extends FirmwareError {
 const WRITE_CHUNK = 1024
 const RECV_POLL_MS = 1000
 const RECV_SETTLE_MS = 20
+/**
+ * How long a PUBACK may wait for the application's next write to ride along with. Two small
+ * writes in a row meet Nagle's algorithm and the peer's delayed ACK (~40 ms, on a board too);
+ * one write does not.
+ */
+const ACK_HOLD_MS = 50
+/** Held PUBACKs past this many bytes go out at once. */
+const ACK_HOLD_BYTES = 64
 /** Packets dispatched between yields, so a chunk of thousands of tiny packets cannot trip the VM's loop guard. */
 const DISPATCH_SLICE = 16
 const CONNACK_REASONS = [
@@ -125,6 +133,9 @@ export class MqttClient {
     private inboxUsed = 0
     private connack = -1
     private lastSendMs = 0
+    /** PUBACKs not yet written: they go out with the next write, or after ACK_HOLD_MS. */
+    private heldAcks: Buffer = null
+    private heldAtMs = 0
     private pingSentMs = 0
     private closedReason: string = null
 
@@ -153,6 +164,7 @@ export class MqttClient {
         this.inbox = []
         this.inboxUsed = 0
         this.connack = -1
+        this.heldAcks = null
         this.pingSentMs = 0
         this.closedReason = null
         const sock = await connect({
@@ -195,23 +207,41 @@ export class MqttClient {
         }
     }
 
-    /** Subscribes one filter; returns the granted QoS, throws when the server refuses (0x80). */
-    async subscribe(filter: string, qos: number): Promise<number> {
-        const id = this.allocId()
-        this.subscribing.push(id)
+    /**
+     * Subscribes the filters, all requests written at once and the SUBACKs awaited together;
+     * returns the granted QoS of each, throws when the server refuses one (0x80).
+     */
+    async subscribe(filters: string[], qos: number[]): Promise<number[]> {
+        const ids: number[] = []
+        let packets: Buffer = null
+        for (let i = 0; i < filters.length; i++) {
+            const id = this.allocId()
+            ids.push(id)
+            this.subscribing.push(id)
+            const p = mqttEncodeSubscribe(id, filters[i], qos[i])
+            packets = packets === null ? p : Buffer.concat(packets, p)
+        }
         const self = this
         try {
-            await this.send(mqttEncodeSubscribe(id, filter, qos))
-            await this.waitFor(() => self.subackIds.indexOf(id) >= 0, this.opts.ackTimeoutMs, "SUBACK")
+            await this.send(packets)
+            const all = () => {
+                for (const id of ids) if (self.subackIds.indexOf(id) < 0) return false
+                return true
+            }
+            await this.waitFor(all, this.opts.ackTimeoutMs, "SUBACK")
         } finally {
-            listRemove(this.subscribing, id)
+            for (const id of ids) listRemove(this.subscribing, id)
         }
-        const i = this.subackIds.indexOf(id)
-        const code = this.subackCodes[i]
-        this.subackIds.insert(i, -1)
-        this.subackCodes.insert(i, -1)
-        if (code === 0x80) throw new MqttError("mqtt: subscription refused: " + filter, 0x80)
-        return code
+        const granted: number[] = []
+        for (let k = 0; k < ids.length; k++) {
+            const i = this.subackIds.indexOf(ids[k])
+            const code = this.subackCodes[i]
+            this.subackIds.insert(i, -1)
+            this.subackCodes.insert(i, -1)
+            if (code === 0x80) throw new MqttError("mqtt: subscription refused: " + filters[k], 0x80)
+            granted.push(code)
+        }
+        return granted
     }
 
     /** QoS 1 resolves on PUBACK and throws on timeout or disconnect. */
@@ -268,14 +298,21 @@ export class MqttClient {
         this.wake.notify()
     }
 
-    private async send(buf: Buffer) {
+    private async send(packet: Buffer) {
         const sock = this.sock
         if (sock === null || this.closedReason !== null)
             throw new MqttError(this.closedReason || "mqtt: not connected", 0)
+        const held = this.heldAcks
+        this.heldAcks = null
+        const buf = held === null ? packet : Buffer.concat(held, packet)
         // Large single TLS writes assert on ESP32; keep each below a record.
         for (let off = 0; off < buf.length; off += WRITE_CHUNK)
             await sock.send(buf.slice(off, Math.min(buf.length, off + WRITE_CHUNK)))
         this.lastSendMs = ds.millis()
+    }
+
+    private async sendHeldAcks() {
+        await this.send(Buffer.alloc(0))
     }
 
     private async waitFor(done: () => boolean, timeoutMs: number, what: string) {
@@ -301,8 +338,11 @@ export class MqttClient {
     private async readLoop(sock: Socket) {
         try {
             for (;;) {
-                const data = await sock.recv(RECV_POLL_MS)
+                const held = this.heldAcks !== null
+                const data = await sock.recv(held ? Math.max(1, this.heldAtMs + ACK_HOLD_MS - ds.millis()) : RECV_POLL_MS)
                 if (this.sock !== sock) break
+                // Nothing of the application's came to carry them in time: write the held PUBACKs alone.
+                if (this.heldAcks !== null && ds.millis() >= this.heldAtMs + ACK_HOLD_MS) await this.sendHeldAcks()
                 if (data === undefined) continue
                 if (data === null) {
                     this.finish("connection closed by server")
@@ -377,7 +417,14 @@ export class MqttClient {
         }
         this.inbox.push(msg)
         this.inboxUsed += size
-        if (msg.qos === 1) await this.send(mqttEncodePuback(msg.packetId))
+        if (msg.qos === 1) {
+            const ack = mqttEncodePuback(msg.packetId)
+            if (this.heldAcks === null) {
+                this.heldAcks = ack
+                this.heldAtMs = ds.millis()
+            } else this.heldAcks = Buffer.concat(this.heldAcks, ack)
+            if (this.heldAcks.length >= ACK_HOLD_BYTES) await this.sendHeldAcks()
+        }
     }
 
     private async keepAlive(sock: Socket) {

@@ -1,7 +1,8 @@
 // The DPS assignment kept in the settings store so a reboot skips DPS.
 // Each value is a small separate key: the runtime writes an oversized value
 // without complaint and then crashes when reading it back (a boot loop).
-import { deleteSetting, readSetting, writeSetting } from "@devicescript/settings"
+import { deleteSetting, writeSetting } from "@devicescript/settings"
+import { settingsReadMany } from "./settings-read"
 
 export interface StoredAssignment {
     assignedHub: string
@@ -37,10 +38,8 @@ async function clear() {
 
 /** The stored assignment for this owner, or null (absent, for another owner, or damaged — then wiped). */
 export async function storeLoadAssignment(owner: string): Promise<StoredAssignment> {
-    const hub = await readSetting<any>(KEY_HUB, null)
-    const dev = await readSetting<any>(KEY_DEVICE, null)
-    const own = await readSetting<any>(KEY_OWNER, null)
-    if (hub === null && dev === null && own === null) return null
+    const [hub, dev, own] = await settingsReadMany([KEY_HUB, KEY_DEVICE, KEY_OWNER])
+    if (hub === undefined && dev === undefined && own === undefined) return null
     if (!storeIsPlausibleValue(hub) || !storeIsPlausibleValue(dev) || own !== owner) {
         console.log("store: stored assignment unusable, provisioning again")
         await clear()

@@ -37,7 +37,7 @@ describe("firmware MQTT client against a scripted peer", function () {
 
     it("passes every in-VM scenario", () => {
         assert.ok(result.passed, result.output.join("\n"))
-        assert.match(result.output.join("\n"), /tests: 11, pass: 11, error: 0/)
+        assert.match(result.output.join("\n"), /tests: 13, pass: 13, error: 0/)
     })
     it("acknowledged every QoS 1 message of the split and joined writes", () => {
         const acks = peer.record("split").packets.filter((p) => p.cmd === "puback").map((p) => (p as { messageId: number }).messageId)
@@ -66,5 +66,14 @@ describe("firmware MQTT client against a scripted peer", function () {
             const id = (p as { messageId?: number; qos?: number }).messageId
             if (p.cmd === "subscribe" || (p as { qos: number }).qos > 0) assert.ok(id !== undefined && id >= 1 && id <= 65535, `${p.cmd} with packet id ${id}`)
         }
+    })
+    it("wrote a PUBACK and the next PUBLISH in one write, and a lone PUBACK within its hold", () => {
+        const chunks = peer.record("coalesce").chunks.map((c) => c.map((p) => (p.cmd === "publish" ? `publish ${p.topic}` : p.cmd === "puback" ? `puback ${p.messageId}` : p.cmd)))
+        assert.ok(chunks.some((c) => c.join(",") === "puback 1,publish out/1"), JSON.stringify(chunks))
+        assert.ok(chunks.some((c) => c.join(",") === "puback 2"), JSON.stringify(chunks))
+    })
+    it("sent the SUBSCRIBEs together", () => {
+        const chunks = peer.record("pipeline").chunks
+        assert.ok(chunks.some((c) => c.filter((p) => p.cmd === "subscribe").length === 3), JSON.stringify(chunks.map((c) => c.map((p) => p.cmd))))
     })
 })

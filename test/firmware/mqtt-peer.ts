@@ -6,6 +6,8 @@ import mqtt = require("mqtt-packet")
 export interface PeerRecord {
     clientId: string
     packets: mqtt.Packet[]
+    /** The packets of each chunk the peer read: one socket write of the device's, as a rule. */
+    chunks: mqtt.Packet[][]
 }
 
 type Script = (sock: tls.TLSSocket, pkt: mqtt.Packet, rec: PeerRecord) => void
@@ -102,6 +104,18 @@ const SCRIPTS: Record<string, Script> = {
     lingering(sock, pkt) {
         if (pkt.cmd === "connect") sock.write(connack(0))
     },
+    // A message to acknowledge, then the device's publish; then one it gets no reason to answer with a write.
+    coalesce(sock, pkt) {
+        if (pkt.cmd === "connect") sock.write(Buffer.concat([connack(0), pub("in/1", "one", 1)]))
+        if (pkt.cmd === "publish" && pkt.topic === "out/1") sock.write(pub("in/2", "two", 2))
+    },
+    // Answers SUBSCRIBEs only once three have come: a client waiting for each SUBACK in turn gets none.
+    pipeline(sock, pkt, rec) {
+        if (pkt.cmd === "connect") sock.write(connack(0))
+        const subs = rec.packets.filter((p): p is mqtt.ISubscribePacket => p.cmd === "subscribe")
+        if (pkt.cmd === "subscribe" && subs.length === 3)
+            for (const s of subs) sock.write(gen({ cmd: "suback", messageId: s.messageId, granted: s.subscriptions.map((x) => x.qos) }))
+    },
 }
 
 /** Ends the connection after DISCONNECT as MQTT servers do, except in the script that plays one that does not. */
@@ -138,7 +152,7 @@ export class ScriptedPeer {
     record(clientId: string): PeerRecord {
         let r = this.records.find((x) => x.clientId === clientId)
         if (!r) {
-            r = { clientId, packets: [] }
+            r = { clientId, packets: [], chunks: [] }
             this.records.push(r)
         }
         return r
@@ -149,7 +163,12 @@ export class ScriptedPeer {
         let rec: PeerRecord | undefined
         let script: Script | undefined
         sock.on("error", () => {})
-        sock.on("data", (d) => parser.parse(d))
+        let chunk: mqtt.Packet[] = []
+        sock.on("data", (d) => {
+            chunk = []
+            parser.parse(d)
+            if (rec && chunk.length > 0) rec.chunks.push(chunk)
+        })
         parser.on("error", () => sock.destroy())
         parser.on("packet", (pkt) => {
             if (pkt.cmd === "connect") {
@@ -158,6 +177,7 @@ export class ScriptedPeer {
             }
             if (!rec || !script) return void sock.destroy()
             rec.packets.push(pkt)
+            chunk.push(pkt)
             ackDone(sock, pkt)
             script(sock, pkt, rec)
             endOnDisconnect(sock, pkt, rec.clientId)

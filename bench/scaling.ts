@@ -1,0 +1,122 @@
+// The emulator under N connected devices, load from a separate process (bench/hub-load-client.ts),
+// the emulator in this process recording no events: provisioning flows/s with distinct devices,
+// p50/p99 latency of a provisioning flow and of a QoS 1 publish, server CPU per message in a
+// window with no TLS handshakes (all connected and warmed up first), memory per idle and per
+// active device (its session and the telemetry the hub keeps, after MESSAGES spread over the devices).
+import * as fs from "fs"
+import { Emulator, validateConfig } from "../sim/emulator"
+import { ID_SCOPE, individual, randomKey, testPki } from "../test/emulator/fixtures"
+import { startLoad } from "./load"
+import { LoadResult } from "./hub-load-client"
+import { fmt, goalRow } from "./stats"
+
+/** Published per row, spread over its devices (at least one each). */
+const MESSAGES = 10000
+const FLOWS = 600
+const WARMUP_FLOWS = 64
+const FLOW_CONCURRENCY = 32
+
+export interface ScaleFigures {
+    devices: number
+    flowsPerSec: number
+    provisionP50: number
+    provisionP99: number
+    publishP50: number
+    publishP99: number
+    cpuUsPerMsg: number
+    idleBytes: number
+    activeBytes: number
+}
+
+function percentile(xs: number[], p: number): number {
+    const s = [...xs].sort((a, b) => a - b)
+    return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]
+}
+
+async function heapNow(): Promise<number> {
+    for (let i = 0; i < 3; i++) {
+        global.gc?.()
+        await new Promise((r) => setTimeout(r, 50))
+    }
+    const m = process.memoryUsage()
+    return m.heapUsed + m.external
+}
+
+export async function scaleRow(n: number): Promise<ScaleFigures> {
+    const files = await testPki()
+    const devices = [...Array(n).keys()].map((i) => ({ deviceId: `scale-${i}`, primaryKey: randomKey(), secondaryKey: randomKey() }))
+    const enrollments = [...Array(WARMUP_FLOWS + FLOWS).keys()].map((i) => individual(`scale-dps-${i}`, { faults: { pollsBeforeAssigned: 0 } }))
+    const emulator = new Emulator(
+        validateConfig({
+            bind: "127.0.0.1",
+            ports: { mqtt: 0, https: 0 },
+            tls: { cert: files.serverCertFile, key: files.serverKeyFile, ca: files.rootCertFile },
+            dps: { idScope: ID_SCOPE, retryAfter: 0 },
+            hubs: [{ hostName: "localhost" }],
+            enrollments,
+            devices,
+        })
+    )
+    const { mqttPort: port } = await emulator.start()
+    const ca = fs.readFileSync(files.rootCertFile, "utf8")
+    const load = startLoad()
+    try {
+        // The first half warms the process up; the second half's growth is what an idle device costs.
+        const half = Math.floor(n / 2)
+        const creds = devices.map((d) => ({ deviceId: d.deviceId, key: d.primaryKey }))
+        await load.ask({ cmd: "connect", port, ca, devices: creds.slice(0, half) })
+        const halfIdle = await heapNow()
+        await load.ask({ cmd: "connect", port, ca, devices: creds.slice(half) })
+        const idle = await heapNow()
+        await load.ask({ cmd: "publish", messages: 1 })
+        const perDevice = Math.max(1, Math.ceil(MESSAGES / n))
+        const cpu0 = process.cpuUsage()
+        const pub = await load.ask<LoadResult>({ cmd: "publish", messages: perDevice })
+        const cpu = process.cpuUsage(cpu0)
+        const active = await heapNow()
+        const flows = enrollments.map((e) => ({ registrationId: e.registrationId, key: e.attestation.primaryKey }))
+        await load.ask({ cmd: "provision", port, ca, enrollments: flows.slice(0, WARMUP_FLOWS), concurrency: FLOW_CONCURRENCY })
+        const prov = await load.ask<LoadResult>({ cmd: "provision", port, ca, enrollments: flows.slice(WARMUP_FLOWS), concurrency: FLOW_CONCURRENCY })
+        return {
+            devices: n,
+            flowsPerSec: (prov.count / prov.ms) * 1000,
+            provisionP50: percentile(prov.latencies, 50),
+            provisionP99: percentile(prov.latencies, 99),
+            publishP50: percentile(pub.latencies, 50),
+            publishP99: percentile(pub.latencies, 99),
+            cpuUsPerMsg: (cpu.user + cpu.system) / pub.count,
+            idleBytes: (idle - halfIdle) / (n - half),
+            activeBytes: (idle - halfIdle) / (n - half) + (active - idle) / n,
+        }
+    } finally {
+        await load.end()
+        await emulator.stop()
+    }
+}
+
+export async function benchScaling(full: boolean) {
+    const sizes = full ? [100, 1000, 2000, 5000, 10000] : [100, 1000, 2000, 5000]
+    console.log(`emulator scaling (load from a separate process; ${FLOWS} flows at ${FLOW_CONCURRENCY} at once after ${WARMUP_FLOWS} warm-up; ${MESSAGES} QoS 1 messages after one each)`)
+    console.log(`  ${"devices".padStart(8)} ${"flows/s".padStart(8)} ${"prov p50/p99 ms".padStart(16)} ${"pub p50/p99 ms".padStart(16)} ${"CPU µs/msg".padStart(11)} ${"KiB idle/active per device".padStart(27)}`)
+    const rows: ScaleFigures[] = []
+    for (const n of sizes) {
+        const r = await scaleRow(n)
+        rows.push(r)
+        console.log(
+            `  ${String(n).padStart(8)} ${fmt(r.flowsPerSec).padStart(8)} ${`${fmt(r.provisionP50)} / ${fmt(r.provisionP99)}`.padStart(16)} ${`${fmt(r.publishP50)} / ${fmt(r.publishP99)}`.padStart(16)} ${fmt(r.cpuUsPerMsg).padStart(11)} ${`${fmt(r.idleBytes / 1024, 2)} / ${fmt(r.activeBytes / 1024, 2)}`.padStart(27)}`
+        )
+    }
+    const at2000 = rows.find((r) => r.devices === 2000)!
+    goalRow("emulator CPU per QoS 1 message, 2,000 devices, µs", fmt(at2000.cpuUsPerMsg), "<= 25", at2000.cpuUsPerMsg <= 25)
+    goalRow("emulator provisioning flows/s, 2,000 devices connected", fmt(at2000.flowsPerSec), ">= 400", at2000.flowsPerSec >= 400)
+    return rows
+}
+
+if (require.main === module)
+    benchScaling(process.argv.includes("--full")).then(
+        () => process.exit(0),
+        (e: Error) => {
+            console.error(`bench: ${e.message}`)
+            process.exit(1)
+        }
+    )
