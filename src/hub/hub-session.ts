@@ -191,7 +191,7 @@ export class HubSession {
         }
         const twinRes = hubParseTwinResponseTopic(t)
         if (twinRes !== null) return await this.onTwinResponse(twinRes.rid, twinRes.status, twinRes.version, msg.payload)
-        if (hubParseDesiredTopic(t) >= 0) {
+        if (hubParseDesiredTopic(t) !== null) {
             const patch = await jsonParseBounded(msg.payload, DOCUMENT_LIMITS)
             if (patch.error !== null) {
                 console.log("hub: desired update refused: " + patch.error)

@@ -65,12 +65,18 @@ export function hubParseTwinResponseTopic(topic: string): TwinResponse {
     return { status, rid, version: v === null ? -1 : parseInt(v) }
 }
 
-/** The `$version` of a desired-properties update topic, or -1 for other topics. */
-export function hubParseDesiredTopic(topic: string): number {
-    if (!topic.startsWith(DESIRED_PREFIX)) return -1
+export interface DesiredUpdate {
+    /** `$version` from the topic, or -1 when the topic carries none (the body's `$version` decides then). */
+    version: number
+}
+
+/** A desired-properties update topic `$iothub/twin/PATCH/properties/desired/?$version={v}`, or null for other topics. */
+export function hubParseDesiredTopic(topic: string): DesiredUpdate {
+    if (!topic.startsWith(DESIRED_PREFIX)) return null
     const q = topic.indexOf("?")
     const v = q < 0 ? null : queryGet(topic.slice(q + 1), "$version")
-    return v === null ? 0 : parseInt(v)
+    const n = v === null ? -1 : parseInt(v)
+    return { version: n >= 0 ? n : -1 }
 }
 
 export interface MethodRequest {
