@@ -1,19 +1,16 @@
-// Runs the firmware's pure-function suites (test/device/*.test-device.ts) inside the DeviceScript VM.
+// Runs the firmware's pure-function suites (test/device/*.test-device.ts, found by file name) inside the DeviceScript VM.
 import * as assert from "assert"
-import * as path from "path"
 import { buildFirmware } from "../../sim/host/build"
 import { runDeviceTest } from "../../sim/host/run-device-test"
-import { ROOT } from "../../sim/paths"
-
-const SUITES = ["encoding", "mqtt-codec", "dps", "hub", "sensors"]
+import { PEER_SUITES, deviceSuite, deviceSuiteNames } from "../builds"
 
 describe("firmware modules in the VM", function () {
     // Builds wait for the cross-process build lock while other test files compile (mocha runs files in parallel).
     this.timeout(180000)
-    for (const name of SUITES) {
+    for (const name of deviceSuiteNames().filter((n) => !PEER_SUITES.includes(n))) {
         it(`${name} suite passes`, async () => {
-            const entry = path.join(ROOT, "test", "device", `${name}.test-device.ts`)
-            const { outFile } = await buildFirmware(entry, path.join(ROOT, "build", "tests", `${name}.devs`))
+            const { entry, image } = deviceSuite(name)
+            const { outFile } = await buildFirmware(entry, image)
             const r = await runDeviceTest(outFile, { timeoutMs: 20000 })
             assert.ok(r.passed, r.output.join("\n"))
             assert.match(r.output.join("\n"), /tests: \d+, pass: \d+, error: 0/)

@@ -6,9 +6,9 @@ import * as fs from "fs"
 import * as os from "os"
 import { buildFirmware } from "../../sim/host/build"
 import { runDeviceTest } from "../../sim/host/run-device-test"
-import { ROOT } from "../../sim/paths"
 import { writeTestPki } from "../../sim/pki"
 import { ScriptedPeer } from "./mqtt-peer"
+import { deviceSuite } from "../builds"
 
 describe("firmware MQTT client against a scripted peer", function () {
     this.timeout(90000)
@@ -23,8 +23,8 @@ describe("firmware MQTT client against a scripted peer", function () {
             key: fs.readFileSync(pki.serverKeyFile),
         })
         const port = await peer.listen()
-        const entry = path.join(ROOT, "test", "device", "mqtt-client.test-device.ts")
-        const { outFile } = await buildFirmware(entry, path.join(ROOT, "build", "tests", "mqtt-client.devs"))
+        const suite = deviceSuite("mqtt-client")
+        const { outFile } = await buildFirmware(suite.entry, suite.image)
         result = await runDeviceTest(outFile, {
             settings: { PEER_HOST: "localhost", PEER_PORT: port },
             trustAnchors: [fs.readFileSync(pki.rootCertFile, "utf8")],
