@@ -226,22 +226,10 @@ export class EventGrid {
                 this.sessions.delete(String(d.remote))
                 return this.connectionEvent("DeviceDisconnected", s.deviceId, s.hub)
             }
-            case "dps.assigned": {
-                const deviceId = String(d.deviceId)
-                if (this.known.has(deviceId)) return undefined
-                this.known.add(deviceId)
-                const twin = this.twinOf(deviceId)
-                this.lastTwin.set(deviceId, twin)
-                return this.event("DeviceCreated", deviceId, String(d.hub), { twin })
-            }
+            case "dps.assigned":
+                return this.known.has(String(d.deviceId)) ? undefined : this.created(String(d.deviceId), String(d.hub))
             case "hub.device": {
-                if (d.change === "created") {
-                    const deviceId = String(d.deviceId)
-                    this.known.add(deviceId)
-                    const twin = this.twinOf(deviceId)
-                    this.lastTwin.set(deviceId, twin)
-                    return this.event("DeviceCreated", deviceId, String(d.hub), { twin })
-                }
+                if (d.change === "created") return this.created(String(d.deviceId), String(d.hub))
                 if (d.change !== "deleted") return undefined
                 const deviceId = String(d.deviceId)
                 this.known.delete(deviceId)
@@ -265,6 +253,14 @@ export class EventGrid {
             }
         }
         return undefined
+    }
+
+    /** DeviceCreated, whether DPS or the service side made the identity. */
+    private created(deviceId: string, hub: string): EventGridEvent {
+        this.known.add(deviceId)
+        const twin = this.twinOf(deviceId)
+        this.lastTwin.set(deviceId, twin)
+        return this.event("DeviceCreated", deviceId, hub, { twin })
     }
 
     private connectionEvent(type: string, deviceId: string, hub: string): EventGridEvent {
