@@ -85,7 +85,8 @@ export function hubTwinAnswer(res: TwinMessage, getRid: string): TwinAnswer {
 }
 
 export class HubSession {
-    private mqtt: MqttClient
+    /** null until connect(). */
+    private mqtt: MqttClient | null = null
     private rid = 0
     private getRid = ""
     private renewAtMs = 0
@@ -162,7 +163,7 @@ export class HubSession {
     }
 
     async close() {
-        if (this.mqtt) await this.mqtt.close()
+        if (this.mqtt !== null) await this.mqtt.close()
     }
 
     /** Whether the hub accepted this session (CONNACK 0), however long it then lasted. */
