@@ -51,6 +51,11 @@ export interface DashboardSources {
 }
 
 export function dashboardSources(emulator: Emulator): DashboardSources {
+    // One listener on the emulator however many pages follow (no MaxListeners warning with many tabs).
+    const followers = new Set<EventListener>()
+    const fanOut: EventListener = (name, data) => {
+        for (const f of followers) f(name, data)
+    }
     return {
         hubs: () => emulator.config.hubs.map((h) => h.hostName),
         edges: () => {
@@ -88,8 +93,12 @@ export function dashboardSources(emulator: Emulator): DashboardSources {
                 lastUpdatedDateTimeUtc: r.lastUpdatedDateTimeUtc,
             })),
         follow: (listener) => {
-            emulator.on("event", listener)
-            return () => void emulator.removeListener("event", listener)
+            if (followers.size === 0) emulator.on("event", fanOut)
+            followers.add(listener)
+            return () => {
+                followers.delete(listener)
+                if (followers.size === 0) emulator.removeListener("event", fanOut)
+            }
         },
     }
 }
