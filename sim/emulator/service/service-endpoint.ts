@@ -2,7 +2,8 @@
 // (service-cli.ts) the way `az iot hub` drives a hub and `az iot dps certificate` manages DPS's
 // CAs. TLS with the emulator's certificate, loopback only, every request signed with the service
 // policy's key (a SAS token for the hub host name, skn=iothubowner). JSON in and out; errors as
-// {errorCode, message}.
+// {errorCode, message}. Under /dashboard it also serves the web dashboard (dashboard/), whose
+// page needs no signature but whose data does.
 import * as http from "http"
 import * as https from "https"
 import { EmulatorConfig, SERVICE_POLICY } from "../config"
