@@ -21,6 +21,7 @@ import { MQTT_LIMITS, MqttConnection } from "./transport/mqtt-connection"
 import { routeMqttConnection } from "./transport/mqtt-router"
 import { HubService } from "./service/service"
 import { startServiceEndpoint } from "./service/service-endpoint"
+import { dashboardSources } from "./service/dashboard/dashboard-sources"
 import { EmulatorState, RegistrationRecord } from "./state/state"
 import { EventGrid } from "./service/event-grid"
 import { StateStore, StoreStats } from "./state/store"
@@ -231,7 +232,8 @@ export class Emulator extends EventEmitter {
                 this.edgePortsById.set(edge.edgeId, listener.port)
             }
             if (!this.config.service.primaryKey) return { mqttPort: mqtt.port, httpsPort: rest.port, edgePorts }
-            const service = await startServiceEndpoint(material, this.config, { hub: this.service, dps: this.dps, durable, hubs: this.config.hubs.map((h) => h.hostName) }, emit)
+            const hubs = this.config.hubs.map((h) => h.hostName)
+            const service = await startServiceEndpoint(material, this.config, { hub: this.service, dps: this.dps, durable, hubs, dashboard: dashboardSources(this) }, emit)
             this.servers.push(service)
             return { mqttPort: mqtt.port, httpsPort: rest.port, servicePort: service.port, edgePorts }
         } catch (e) {

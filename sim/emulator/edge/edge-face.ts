@@ -57,6 +57,11 @@ export class EdgeFace implements MqttFace, HubGateway {
         return this.up
     }
 
+    /** Leaves' messages kept while the uplink is down. */
+    get storedMessages(): number {
+        return this.store.size
+    }
+
     attach(conn: MqttConnection, connect: IConnectPacket): void {
         const auth = hubAuthenticate(connect, conn.clientChain, {
             hubs: [this.edge.hub],
