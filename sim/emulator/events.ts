@@ -58,7 +58,7 @@ export interface EmulatorEvents {
     "hub.method.request": { deviceId: string; methodName: string; rid: string; timeoutSec: number }
     /** The device's status, or 504 when it did not answer in time. */
     "hub.method.response": { deviceId: string; methodName: string; status: number }
-    "hub.device": { deviceId: string; hub: string; change: "created" | "enabled" | "disabled" | "deleted" | "parent set" }
+    "hub.device": { deviceId: string; hub: string; change: "created" | "enabled" | "disabled" | "deleted" | "parent set" | "credentials updated" }
     /** CONNACK 5 at a gateway: bad credentials, or not a child of its edge device. */
     "edge.refused": { edgeId: string; remote: string; clientId?: string; deviceId?: string; reason: string }
     /** The uplink switch (service side); `pending`: messages stored, delivered right after it comes up. */
