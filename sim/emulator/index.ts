@@ -156,6 +156,7 @@ export class Emulator extends EventEmitter {
             for (const edge of this.edges.values()) edge.restoreQueue(entries)
         }
         this.state.attach(store, isNew)
+        this.eventGrid?.attach(store, entries)
         for (const edge of this.edges.values()) edge.attachJournal(store, isNew)
         const done = (entries.find(([k]) => k === SEEDED_KEY)?.[1] as Seeded | undefined) ?? { devices: [], certificates: [] }
         if (!isNew) this.seed(done)
