@@ -596,6 +596,30 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): EmulatorC
     return validate(raw, baseDir)
 }
 
+/**
+ * One enrollment written as the config file writes it (certificates as PEM text only), checked by the very rules
+ * the config's enrollments go through: the service API's enrollments are no less valid than the file's.
+ */
+export function validateEnrollment(config: EmulatorConfig, raw: unknown): Enrollment {
+    const pemOnly = (v: unknown) => typeof v !== "string" || v.includes("-----BEGIN")
+    const att = (raw as any)?.attestation ?? {}
+    // A path would make the emulator read a file the caller names: the API takes certificates themselves.
+    if (![att.certificate, att.secondaryCertificate].every(pemOnly)) throw new ConfigError("certificates must be PEM text")
+    const shell = {
+        bind: config.bind,
+        ports: config.ports,
+        tls: { cert: config.tls.cert, key: config.tls.key },
+        dps: config.dps,
+        hubs: config.hubs.map((h) => ({ hostName: h.hostName, applyAllocationPolicy: h.applyAllocationPolicy, latencyMs: h.latencyMs })),
+        enrollments: [raw],
+    }
+    try {
+        return validate(shell, process.cwd()).enrollments[0]
+    } catch (e) {
+        throw e instanceof ConfigError ? new ConfigError(e.message.replaceAll("enrollments[0]", "enrollment")) : e
+    }
+}
+
 function readJson(file: string): unknown {
     let text: string
     try {

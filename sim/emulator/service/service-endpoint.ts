@@ -13,6 +13,7 @@ import { DurableBarrier } from "../transport/mqtt-connection"
 import { HubService, HubServiceError } from "./service"
 import { restAuthorize } from "./azure-rest"
 import { hubRestApi } from "./hub-rest/hub-rest"
+import { DpsRest, dpsRestApi } from "./dps-rest/dps-rest"
 import { serveAzureRest } from "./rest-dispatch"
 import { closeServer, listen, reportHttpsErrors, serverTlsOptions, TlsListener, TlsMaterial, trackSockets } from "../transport/tls-listener"
 
@@ -25,6 +26,8 @@ export interface ServiceSides {
     /** The hubs' host names; new identities go to the first unless the request names another. */
     hubs: string[]
     durable?: DurableBarrier
+    /** DPS's service REST API (enrollments, registrations). */
+    dpsRest?: DpsRest
 }
 
 /** The JSON line `monitor-events` streams for one telemetry message. */
@@ -207,7 +210,7 @@ export async function startServiceEndpoint(
     emit: Emit,
     now: () => Date = () => new Date()
 ): Promise<TlsListener> {
-    const azureApis = [hubRestApi(service.hub, service.hubs)]
+    const azureApis = [hubRestApi(service.hub, service.hubs), ...(service.dpsRest ? [dpsRestApi(service.dpsRest)] : [])]
     const server = https.createServer(serverTlsOptions(material), (req, res) => {
         const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`
         const url = new URL(req.url ?? "/", "https://emulator")
