@@ -169,6 +169,8 @@ export const policySecretId = (hub: string, keyName: string) => `hubs/${hub}/${k
 
 /** The `iothubowner`-style policy whose key signs requests to the service endpoint. */
 export const SERVICE_POLICY = "iothubowner"
+/** DPS's service policy (azure-iot-provisioning-service connection strings name it); it uses the same service key. */
+export const DPS_SERVICE_POLICY = "provisioningserviceowner"
 /** Where the service policy's keys live in the secrets file. */
 export const SERVICE_SECRET_ID = "$iothubowner"
 /** Where a configured device's keys live in the secrets file. */

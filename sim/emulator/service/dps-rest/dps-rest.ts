@@ -4,15 +4,12 @@
 // PUT creates or replaces (If-Match, when given, must match the ETag), DELETE takes If-Match too.
 // Errors as DPS writes them: `{"errorCode", "trackingId", "message", "timestampUtc"}`.
 import { randomUUID } from "crypto"
-import { ConfigError, EmulatorConfig, Enrollment, validateEnrollment } from "../../config"
+import { ConfigError, DPS_SERVICE_POLICY, EmulatorConfig, Enrollment, validateEnrollment } from "../../config"
 import { EnrollmentKind, EnrollmentStore } from "../../state/enrollments"
 import { EmulatorState } from "../../state/state"
 import { RestAnswer, RestError, RestRoute, restCheckEtag, restEtag, restObject } from "../azure-rest"
 import { RestApi, requestHostName } from "../rest-dispatch"
 import { attestationBody, enrollmentBody, enrollmentRaw, registrationBody } from "./enrollment-shape"
-
-/** DPS's service policy, named in azure-iot-provisioning-service's connection strings. */
-export const DPS_SERVICE_POLICY = "provisioningserviceowner"
 
 /** DPS's numbers for the failures the service API answers (the emulator's CA routes use the same). */
 const DPS_CODES: Record<string, number> = { ArgumentInvalid: 400004, IotHubUnauthorizedAccess: 401002, NotFound: 404000, PreconditionFailed: 412000, RequestEntityTooLarge: 413000 }
