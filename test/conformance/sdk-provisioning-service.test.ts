@@ -10,6 +10,8 @@ import type { EnrollmentGroup, IndividualEnrollment } from "azure-iot-provisioni
 import { Emulator, validateConfig } from "../../sim/emulator"
 import { individual, provision, randomKey, tempDir, testPki, ID_SCOPE } from "../emulator/fixtures"
 import { emulatorRestClient } from "./sdk-service-http"
+import { issueClientCert } from "../../sim/pki/certificates"
+import { clientCert, nodeCert } from "../emulator/x509-fixtures"
 
 describe("conformance: official DPS service SDK (azure-iot-provisioning-service) against the service endpoint", function () {
     this.timeout(30_000)
@@ -106,6 +108,24 @@ describe("conformance: official DPS service SDK (azure-iot-provisioning-service)
         assert.deepStrictEqual(individuals.map((e) => e.registrationId), ["cfg-dev"])
         await client.deleteEnrollmentGroup("api-group")
         await assert.rejects(client.getEnrollmentGroup("api-group"), (e: any) => e.response?.statusCode === 404)
+    })
+
+    it("takes an individual X.509 enrollment (the device's certificate, base64 DER) and shows its thumbprint, never the certificate", async () => {
+        const ck = await issueClientCert(undefined, { commonName: "api-x509-dev" })
+        const der = Buffer.from(ck.cert.rawData).toString("base64")
+        const client = dps()
+        const x509 = { clientCertificates: { primary: { certificate: der } } }
+        const created = (await client.createOrUpdateIndividualEnrollment(individualOf({ registrationId: "api-x509-dev", attestation: { type: "x509", x509 } }))).responseBody
+        assert.strictEqual(created.attestation.x509!.clientCertificates!.primary!.info!.sha1Thumbprint, nodeCert(ck).fingerprint.replace(/:/g, ""))
+        assert.strictEqual((created.attestation.x509!.clientCertificates!.primary as any).certificate, undefined)
+        const answers = await provision(ports.mqttPort, ca, { registrationId: "api-x509-dev" }, undefined, await clientCert(ck))
+        assert.strictEqual(answers.at(-1)!.body.status, "assigned")
+        // A certificate whose CN is not the registration id is refused by the config's own rule.
+        const other = Buffer.from((await issueClientCert(undefined, { commonName: "someone-else" })).cert.rawData).toString("base64")
+        await assert.rejects(
+            client.createOrUpdateIndividualEnrollment(individualOf({ registrationId: "api-x509-2", attestation: { type: "x509", x509: { clientCertificates: { primary: { certificate: other } } } } })),
+            (e: any) => e.response?.statusCode === 400 && /is not the registration id api-x509-2/.test(JSON.parse(e.responseBody).message)
+        )
     })
 
     it("keeps enrollments created, changed or deleted through the API across a restart; the config's others still apply", async () => {

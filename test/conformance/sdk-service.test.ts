@@ -86,6 +86,28 @@ describe("conformance: official service SDK (azure-iothub) against the service e
         }
     })
 
+    it("PUT /twins replaces tags and desired; a refused patch changes nothing; reported is the device's", async () => {
+        const { client: rest } = emulatorRestClient(serviceCs(emu.serviceKey), emu.servicePort, ca)
+        const call = (method: "PUT" | "PATCH", body: object) =>
+            new Promise<{ err: any; twin: any }>((resolve) =>
+                rest.executeApiCall(method, `/twins/${dev.deviceId}?api-version=2021-04-12`, { "Content-Type": "application/json; charset=utf-8" }, body, (err: any, twin: any) => resolve({ err, twin }))
+            )
+        const service = emu.emulator.service
+        service.updateDesired(dev.deviceId, { a: 1, b: 2 })
+        service.updateTags(dev.deviceId, { site: "lab", rack: 4 })
+        const replaced = await call("PUT", { tags: { site: "field" }, properties: { desired: { b: 3 } } })
+        assert.ifError(replaced.err)
+        assert.deepStrictEqual(replaced.twin.tags, { site: "field" })
+        assert.deepStrictEqual(service.getTwin(dev.deviceId).properties.desired, { b: 3, $version: service.twin(dev.deviceId).desiredVersion })
+        // Tags are fine, desired nests too deep: IoT Hub's 400, and the tags stay as they were.
+        let deep: any = { v: 1 }
+        for (let i = 0; i < 11; i++) deep = { d: deep }
+        const refused = await call("PATCH", { tags: { site: "elsewhere" }, properties: { desired: deep } })
+        assert.strictEqual(refused.err?.name, "ArgumentError")
+        assert.deepStrictEqual(service.twin(dev.deviceId).tags, { site: "field" })
+        assert.strictEqual((await call("PATCH", { properties: { reported: { x: 1 } } })).err?.name, "ArgumentError")
+    })
+
     it("refuses a token signed with a wrong key (401 UnauthorizedError)", async () => {
         await assert.rejects(registryWith(randomKey()).list(), { name: "UnauthorizedError" })
         await assert.rejects(registryWith(randomKey()).getTwin(dev.deviceId), (e: any) => e.response?.statusCode === 401)
