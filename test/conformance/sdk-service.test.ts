@@ -108,6 +108,26 @@ describe("conformance: official service SDK (azure-iothub) against the service e
         assert.strictEqual((await call("PATCH", { properties: { reported: { x: 1 } } })).err?.name, "ArgumentError")
     })
 
+    it("queries twins (SELECT * FROM devices WHERE ...) page by page, and refuses what it does not emulate", async () => {
+        const registry = registryWith(emu.serviceKey)
+        const service = emu.emulator.service
+        for (const [id, site, floor] of [["q-1", "north", 1], ["q-2", "north", 3], ["q-3", "south", 2], ["q-4", "north", 2]] as const) {
+            service.createDevice(id, "localhost")
+            service.updateTags(id, { site, floor })
+        }
+        const query = registry.createQuery("select * from devices where tags.site = 'north' and tags.floor >= 2", 1)
+        const first = await query.nextAsTwin()
+        assert.deepStrictEqual(first.result.map((t) => t.deviceId), ["q-2"])
+        assert.ok(query.hasMoreResults)
+        const second = await query.nextAsTwin()
+        assert.deepStrictEqual(second.result.map((t) => t.deviceId), ["q-4"])
+        assert.strictEqual(query.hasMoreResults, false)
+        assert.deepStrictEqual((await registry.createQuery("SELECT * FROM devices WHERE status = 'enabled' AND tags.floor < 2").next()).result.map((t: any) => t.deviceId), ["q-1"])
+        await assert.rejects(registry.createQuery("SELECT deviceId FROM devices").next(), { name: "ArgumentError", message: /only SELECT \* FROM devices is emulated/ })
+        await assert.rejects(registry.createQuery("SELECT * FROM devices WHERE tags.a = 1 OR tags.b = 2").next(), { name: "ArgumentError", message: /OR is not emulated/ })
+        for (const id of ["q-1", "q-2", "q-3", "q-4"]) service.deleteDevice(id)
+    })
+
     it("refuses a token signed with a wrong key (401 UnauthorizedError)", async () => {
         await assert.rejects(registryWith(randomKey()).list(), { name: "UnauthorizedError" })
         await assert.rejects(registryWith(randomKey()).getTwin(dev.deviceId), (e: any) => e.response?.statusCode === 401)

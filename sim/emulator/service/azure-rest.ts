@@ -11,6 +11,8 @@ export interface RestRequest {
     query: URLSearchParams
     /** The If-Match header without its quotes; "*" matches any ETag. */
     ifMatch?: string
+    /** A request header (lower-case name). */
+    header(name: string): string | undefined
     body(): Promise<any>
 }
 
@@ -19,6 +21,7 @@ export interface RestAnswer {
     json?: unknown
     /** Sent as the ETag header (quoted). */
     etag?: string
+    headers?: Record<string, string>
 }
 
 /** A failure with the HTTP status and the API's own error code (IoT Hub: a name such as DeviceNotFound; DPS: a number). */

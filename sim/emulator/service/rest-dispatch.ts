@@ -66,6 +66,7 @@ export function serveAzureRest(
         const send = () => {
             const headers: http.OutgoingHttpHeaders = { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(text) }
             if (a.etag) headers.ETag = `"${a.etag}"`
+            Object.assign(headers, a.headers)
             res.writeHead(a.status, headers)
             res.end(text)
             emit("service.request", { remote, method: req.method ?? "?", path: url.pathname, status: a.status })
@@ -98,5 +99,9 @@ export function serveAzureRest(
         if (b === Symbol.for("not JSON")) throw new RestError(400, "ArgumentInvalid", "request body is not JSON")
         return b ?? {}
     }
-    found.route[2]({ ids: found.ids, query: url.searchParams, ifMatch: restIfMatch(req), body }).then(reply, (e) => reply(a.error(e, now())))
+    const header = (name: string) => {
+        const v = req.headers[name]
+        return Array.isArray(v) ? v[0] : v
+    }
+    found.route[2]({ ids: found.ids, query: url.searchParams, ifMatch: restIfMatch(req), header, body }).then(reply, (e) => reply(a.error(e, now())))
 }

@@ -9,6 +9,7 @@ import { DeviceView } from "../../state/hub-registry"
 import { JsonObject, twinApplyPatch, twinApplyTags } from "../../state/twin"
 import { RestAnswer, RestError, RestRoute, restCheckEtag, restEtag, restObject } from "../azure-rest"
 import { RestApi } from "../rest-dispatch"
+import { parseTwinQuery, twinMatches } from "./twin-query"
 import { SERVICE_POLICY } from "../../config"
 
 /** IoT Hub's names for the emulator's error codes (azure-iot-sdk-csharp's ErrorCode enum; IoT Hub's common error codes). */
@@ -70,6 +71,7 @@ export class HubRest {
                     return { status: 204 }
                 },
             ],
+            ["POST", /^\/devices\/query$/, async (r) => this.query(restObject(await r.body(), "the query"), r.header("x-ms-max-item-count"), r.header("x-ms-continuation"))],
             ["GET", /^\/statistics\/devices$/, async () => ({ status: 200, json: this.statistics() })],
             ["GET", new RegExp(`^/twins/${id}$`), async (r) => this.answerTwin(r.ids[0])],
             ["PATCH", new RegExp(`^/twins/${id}$`), async (r) => this.patchTwin(r.ids[0], restObject(await r.body(), "the twin patch"), r.ifMatch, false)],
@@ -197,6 +199,23 @@ export class HubRest {
         if (tags && Object.keys(tags).length) this.service.updateTags(deviceId, tags)
         if (desired && Object.keys(desired).length) this.service.updateDesired(deviceId, desired)
         return this.answerTwin(deviceId)
+    }
+
+    /**
+     * `{"query": "SELECT * FROM devices WHERE ..."}` (twin-query.ts): the matching twins, `x-ms-max-item-count` at a time
+     * (default 100), the next page's token in `x-ms-continuation`.
+     */
+    private query(body: Record<string, any>, maxItems: string | undefined, continuation: string | undefined): RestAnswer {
+        if (typeof body.query !== "string") throw new RestError(400, "ArgumentInvalid", 'body must be {"query":"SELECT * FROM devices ..."}')
+        const conditions = parseTwinQuery(body.query)
+        const pageSize = maxItems === undefined ? 100 : Number(maxItems)
+        if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw new RestError(400, "ArgumentInvalid", "x-ms-max-item-count must be 1..1000")
+        const from = continuation === undefined ? 0 : Number(Buffer.from(continuation, "base64").toString())
+        if (!Number.isInteger(from) || from < 0) throw new RestError(400, "ArgumentInvalid", "x-ms-continuation is not a token this hub gave")
+        const all = this.service.listDevices().map((d) => this.twin(d.deviceId)).filter((t) => twinMatches(t, conditions))
+        const page = all.slice(from, from + pageSize)
+        const next = from + pageSize < all.length ? { "x-ms-continuation": Buffer.from(String(from + pageSize)).toString("base64") } : undefined
+        return { status: 200, json: page, headers: next }
     }
 
     /** `{methodName, payload, responseTimeoutInSeconds}` -> `{status, payload}` as the device answered. */
