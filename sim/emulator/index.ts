@@ -247,7 +247,7 @@ export class Emulator extends EventEmitter {
                 dps: this.dps,
                 durable,
                 hubs: this.config.hubs.map((h) => h.hostName),
-                dpsRest: new DpsRest(this.config, this.enrollments, this.state),
+                dpsRest: new DpsRest(this.config, this.enrollments, this.state, emit),
             }, emit)
             this.servers.push(service)
             return { mqttPort: mqtt.port, httpsPort: rest.port, servicePort: service.port, edgePorts }

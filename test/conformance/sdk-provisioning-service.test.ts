@@ -134,6 +134,14 @@ describe("conformance: official DPS service SDK (azure-iot-provisioning-service)
         const key = (await client.getIndividualEnrollmentAttestationMechanism("kept-dev")).responseBody.symmetricKey!.primaryKey!
         await client.createOrUpdateEnrollmentGroup(groupOf({ enrollmentGroupId: "kept-group", attestation: { type: "symmetricKey", symmetricKey: {} } }))
         await client.deleteEnrollmentGroup("kept-group")
+        const changes: unknown[] = []
+        emulator.on("dps.enrollment", (e) => changes.push(e))
+        await client.createOrUpdateIndividualEnrollment(individualOf({ registrationId: "cfg-dev-2", attestation: { type: "symmetricKey", symmetricKey: {} } }))
+        await (client.deleteIndividualEnrollment("cfg-dev-2") as unknown as Promise<void>)
+        assert.deepStrictEqual(changes, [
+            { enrollmentId: "cfg-dev-2", kind: "individual", change: "created" },
+            { enrollmentId: "cfg-dev-2", kind: "individual", change: "deleted" },
+        ])
         await emulator.stop()
 
         await start()
@@ -142,6 +150,23 @@ describe("conformance: official DPS service SDK (azure-iot-provisioning-service)
         await assert.rejects(again.getEnrollmentGroup("kept-group"), (e: any) => e.response?.statusCode === 404)
         assert.strictEqual((await lastStatus("kept-dev", key)).status, "assigned")
         assert.strictEqual((await lastStatus("cfg-dev", fromConfig.attestation.primaryKey)).status, "assigned")
+    })
+
+    it("a config enrollment changed through the API stays changed after a restart, one deleted stays deleted", async () => {
+        const client = dps()
+        const cfg = (await client.getIndividualEnrollment("cfg-dev")).responseBody
+        await client.createOrUpdateIndividualEnrollment({ ...cfg, provisioningStatus: "disabled" })
+        await emulator.stop()
+
+        await start()
+        const again = dps()
+        assert.strictEqual((await again.getIndividualEnrollment("cfg-dev")).responseBody.provisioningStatus, "disabled")
+        assert.strictEqual((await lastStatus("cfg-dev", fromConfig.attestation.primaryKey)).status, "disabled", "the config's keys kept, the API's status")
+        await (again.deleteIndividualEnrollment("cfg-dev") as unknown as Promise<void>)
+        await emulator.stop()
+
+        await start()
+        await assert.rejects(dps().getIndividualEnrollment("cfg-dev"), (e: any) => e.response?.statusCode === 404)
     })
 
     it("refuses a token signed with a wrong key (401)", async () => {

@@ -4,7 +4,8 @@
 // PUT creates or replaces (If-Match, when given, must match the ETag), DELETE takes If-Match too.
 // Errors as DPS writes them: `{"errorCode", "trackingId", "message", "timestampUtc"}`.
 import { randomUUID } from "crypto"
-import { ConfigError, DPS_SERVICE_POLICY, EmulatorConfig, Enrollment, validateEnrollment } from "../../config"
+import { ConfigError, DPS_SERVICE_POLICY, EmulatorConfig, Enrollment, enrollmentId, validateEnrollment } from "../../config"
+import { Emit } from "../../events"
 import { EnrollmentKind, EnrollmentStore } from "../../state/enrollments"
 import { EmulatorState } from "../../state/state"
 import { RestAnswer, RestError, RestRoute, restCheckEtag, restEtag, restObject } from "../azure-rest"
@@ -34,6 +35,7 @@ export class DpsRest {
         private readonly config: EmulatorConfig,
         private readonly enrollments: EnrollmentStore,
         private readonly state: EmulatorState,
+        private readonly emit: Emit,
         private readonly now: () => Date = () => new Date()
     ) {
         const id = "([^/]+)"
@@ -50,7 +52,9 @@ export class DpsRest {
                 new RegExp(`^/${segment}/${id}$`),
                 async (r) => {
                     restCheckEtag(r.ifMatch, this.etag(this.find(kind, r.ids[0])), "PreconditionFailed")
+                    const gone = this.find(kind, r.ids[0])
                     enrollments.delete(kind, r.ids[0])
+                    emit("dps.enrollment", { enrollmentId: enrollmentId(gone), kind, change: "deleted" })
                     return { status: 204 }
                 },
             ],
@@ -110,6 +114,7 @@ export class DpsRest {
         const now = this.now().toISOString()
         const createdDateTimeUtc = (existing && this.enrollments.metaOf(existing)?.createdDateTimeUtc) ?? now
         this.enrollments.put(e, raw, { etag: restEtag({ raw, now }), createdDateTimeUtc, lastUpdatedDateTimeUtc: now })
+        this.emit("dps.enrollment", { enrollmentId: id, kind, change: existing ? "updated" : "created" })
         return this.answer(e)
     }
 
