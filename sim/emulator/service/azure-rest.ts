@@ -11,6 +11,8 @@ export interface RestRequest {
     query: URLSearchParams
     /** The If-Match header without its quotes; "*" matches any ETag. */
     ifMatch?: string
+    /** What the request's token was signed for (its sr): the hub or DPS host name. */
+    audience: string
     /** A request header (lower-case name). */
     header(name: string): string | undefined
     body(): Promise<any>
@@ -67,18 +69,24 @@ export function restEtag(content: unknown): string {
     return createHash("sha256").update(JSON.stringify(content)).digest("base64").slice(0, 12)
 }
 
+/** The resource (sr) a token names, decoded; undefined if it has none. */
+export function restAudience(header: string | undefined): string | undefined {
+    const parsed = header ? sasParse(header) : undefined
+    try {
+        return parsed?.ok ? decodeURIComponent(parsed.token.sr) : undefined
+    } catch {
+        return undefined
+    }
+}
+
 /** Checks `SharedAccessSignature sr=<resource>&sig=...&se=...&skn=<policy>` against the service key; a reason when refused. */
 export function restAuthorize(header: string | undefined, expect: { resources: string[]; skn: string; what: string }, keys: { primaryKey?: string; secondaryKey?: string }, nowSec: number, skewSec: number): string | undefined {
     if (!keys.primaryKey) return "the service endpoint has no key"
     if (!header) return "no Authorization header"
     const parsed = sasParse(header)
     if (!parsed.ok) return parsed.reason
-    let audience: string
-    try {
-        audience = decodeURIComponent(parsed.token.sr)
-    } catch {
-        return "sr is not URL-encoded correctly"
-    }
+    const audience = restAudience(header)
+    if (audience === undefined) return "sr is not URL-encoded correctly"
     const resource = expect.resources.find((r) => r.toLowerCase() === audience.toLowerCase())
     if (!resource) return `sr ${JSON.stringify(audience)} names no ${expect.what} of this emulator`
     const problem = sasCheckClaims(parsed.token, { resource, skn: expect.skn }, nowSec, skewSec)

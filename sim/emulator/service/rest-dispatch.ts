@@ -7,7 +7,7 @@ import type * as http from "http"
 import { EmulatorConfig } from "../config"
 import { Emit } from "../events"
 import { DurableBarrier } from "../transport/mqtt-connection"
-import { RestAnswer, RestError, RestRoute, restAuthorize, restIfMatch, restMatch } from "./azure-rest"
+import { RestAnswer, RestError, RestRoute, restAudience, restAuthorize, restIfMatch, restMatch } from "./azure-rest"
 
 const MAX_BODY_BYTES = 128 * 1024
 
@@ -103,5 +103,6 @@ export function serveAzureRest(
         const v = req.headers[name]
         return Array.isArray(v) ? v[0] : v
     }
-    found.route[2]({ ids: found.ids, query: url.searchParams, ifMatch: restIfMatch(req), header, body }).then(reply, (e) => reply(a.error(e, now())))
+    const audience = restAudience(req.headers.authorization)!
+    found.route[2]({ ids: found.ids, query: url.searchParams, ifMatch: restIfMatch(req), audience, header, body }).then(reply, (e) => reply(a.error(e, now())))
 }

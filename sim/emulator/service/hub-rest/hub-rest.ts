@@ -61,7 +61,7 @@ export class HubRest {
         this.routes = [
             ["GET", /^\/devices\/?$/, async () => ({ status: 200, json: service.listDevices().map((d) => this.device(d.deviceId)) })],
             ["GET", new RegExp(`^/devices/${id}$`), async (r) => this.answerDevice(r.ids[0], 200)],
-            ["PUT", new RegExp(`^/devices/${id}$`), async (r) => this.putDevice(r.ids[0], restObject(await r.body(), "the device"), r.ifMatch)],
+            ["PUT", new RegExp(`^/devices/${id}$`), async (r) => this.putDevice(r.ids[0], restObject(await r.body(), "the device"), r.ifMatch, r.audience)],
             [
                 "DELETE",
                 new RegExp(`^/devices/${id}$`),
@@ -118,24 +118,27 @@ export class HubRest {
     }
 
     /**
-     * Without If-Match a PUT creates (409 DeviceAlreadyExists if the id is taken); with one it updates (the
-     * ETag must match unless "*"): status, and keys or thumbprints of the same authentication type.
+     * Without If-Match a PUT creates, in the hub the token names (409 DeviceAlreadyExists if the id is taken: ids are
+     * unique across the emulator's hubs); with one it updates (the ETag must match unless "*"): status, and keys or
+     * thumbprints of the same authentication type.
      */
-    private putDevice(deviceId: string, body: Record<string, any>, ifMatch: string | undefined): RestAnswer {
+    private putDevice(deviceId: string, body: Record<string, any>, ifMatch: string | undefined, audience: string): RestAnswer {
         if (body.deviceId !== undefined && body.deviceId !== deviceId) throw new RestError(400, "ArgumentInvalid", `deviceId ${JSON.stringify(body.deviceId)} in the body is not ${deviceId} of the path`)
         const status = body.status ?? "enabled"
         if (status !== "enabled" && status !== "disabled") throw new RestError(400, "ArgumentInvalid", 'status must be "enabled" or "disabled"')
         const authentication = authenticationRequest(body.authentication)
-        if (body.capabilities?.iotEdge === true) throw new RestError(400, "ArgumentInvalid", "IoT Edge devices come from the emulator's config (edges), where their gateway is set up")
+        const edge = body.capabilities?.iotEdge
+        const noEdge = () => new RestError(400, "ArgumentInvalid", "IoT Edge devices come from the emulator's config (edges), where their gateway is set up")
         if (ifMatch === undefined) {
-            const hub = typeof body.hub === "string" ? body.hub : this.hubs[0]
-            if (!this.hubs.includes(hub)) throw new RestError(400, "ArgumentInvalid", `no hub ${hub} in this emulator`)
+            if (edge === true) throw noEdge()
+            const hub = this.hubs.find((h) => h.toLowerCase() === audience.toLowerCase()) ?? this.hubs[0]
             this.service.createIdentity(deviceId, hub, authentication)
             if (status === "disabled") this.service.setDeviceStatus(deviceId, status)
             return this.answerDevice(deviceId, 200)
         }
         const current = this.device(deviceId)
         restCheckEtag(ifMatch, current.etag, "PreconditionFailed")
+        if (edge !== undefined && edge !== current.capabilities.iotEdge) throw noEdge()
         if (authenticationChanges(authentication, current.authentication)) this.service.setAuthentication(deviceId, authentication)
         if (status !== current.status) this.service.setDeviceStatus(deviceId, status)
         return this.answerDevice(deviceId, 200)
