@@ -169,6 +169,8 @@ export const policySecretId = (hub: string, keyName: string) => `hubs/${hub}/${k
 
 /** The `iothubowner`-style policy whose key signs requests to the service endpoint. */
 export const SERVICE_POLICY = "iothubowner"
+/** DPS's service policy (azure-iot-provisioning-service connection strings name it); it uses the same service key. */
+export const DPS_SERVICE_POLICY = "provisioningserviceowner"
 /** Where the service policy's keys live in the secrets file. */
 export const SERVICE_SECRET_ID = "$iothubowner"
 /** Where a configured device's keys live in the secrets file. */
@@ -594,6 +596,30 @@ function validate(raw: any, baseDir: string): EmulatorConfig {
 /** Validates a configuration given in code (enrollment kinds inferred from their id field). */
 export function validateConfig(raw: unknown, baseDir = process.cwd()): EmulatorConfig {
     return validate(raw, baseDir)
+}
+
+/**
+ * One enrollment written as the config file writes it (certificates as PEM text only), checked by the very rules
+ * the config's enrollments go through: the service API's enrollments are no less valid than the file's.
+ */
+export function validateEnrollment(config: EmulatorConfig, raw: unknown): Enrollment {
+    const pemOnly = (v: unknown) => typeof v !== "string" || v.includes("-----BEGIN")
+    const att = (raw as any)?.attestation ?? {}
+    // A path would make the emulator read a file the caller names: the API takes certificates themselves.
+    if (![att.certificate, att.secondaryCertificate].every(pemOnly)) throw new ConfigError("certificates must be PEM text")
+    const shell = {
+        bind: config.bind,
+        ports: config.ports,
+        tls: { cert: config.tls.cert, key: config.tls.key },
+        dps: config.dps,
+        hubs: config.hubs.map((h) => ({ hostName: h.hostName, applyAllocationPolicy: h.applyAllocationPolicy, latencyMs: h.latencyMs })),
+        enrollments: [raw],
+    }
+    try {
+        return validate(shell, process.cwd()).enrollments[0]
+    } catch (e) {
+        throw e instanceof ConfigError ? new ConfigError(e.message.replaceAll("enrollments[0]", "enrollment")) : e
+    }
 }
 
 function readJson(file: string): unknown {
