@@ -4,6 +4,7 @@
 import * as assert from "assert"
 import * as net from "net"
 import * as fs from "fs"
+import mqtt = require("mqtt-packet")
 import { MqttFramer } from "../../sim/emulator/transport/mqtt-framer"
 import { keepaliveTimeoutMs } from "../../sim/emulator/transport/mqtt-connection"
 import { startTlsListener } from "../../sim/emulator/transport/tls-listener"
@@ -112,6 +113,31 @@ describe("MQTT transport", () => {
             assert.deepStrictEqual(order, ["puback", "publish"])
             assert.strictEqual((client.received.find((p) => p.cmd === "puback") as { messageId: number }).messageId, id)
             client.close()
+        })
+
+        it("acknowledges pipelined messages made durable by one commit in one TLS record", async () => {
+            /** TCP bytes the server sent on a connection that published `n` messages in one write. */
+            const wireOut = async (n: number) => {
+                const { client } = await hubConnect(emu.mqttPort, emu.ca, { deviceId: "dev-t", key: dev.primaryKey })
+                const packets = [...Array(n).keys()].map((i) =>
+                    mqtt.generate({ cmd: "publish", topic: "devices/dev-t/messages/events/", payload: `m${i}`, qos: 1, messageId: i + 1, dup: false, retain: false })
+                )
+                client.write(Buffer.concat(packets))
+                await until("every PUBACK", () => client.received.filter((p) => p.cmd === "puback").length === n, 5000)
+                const closed = new Promise<number>((resolve) =>
+                    emu.emulator.on("connection.close", function on(c) {
+                        if (c.clientId !== "dev-t") return
+                        emu.emulator.off("connection.close", on)
+                        resolve(c.wireBytesOut)
+                    })
+                )
+                client.close()
+                return closed
+            }
+            const one = await wireOut(1)
+            const twenty = await wireOut(20)
+            // A PUBACK is 4 bytes; a second TLS record would add over 20 more.
+            assert.ok(twenty - one <= 19 * 4 + 8, `19 more PUBACKs cost ${twenty - one} bytes on the wire`)
         })
 
         it("closes the connection rather than frame an answer whose topic MQTT cannot carry", async () => {
