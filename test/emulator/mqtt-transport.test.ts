@@ -6,6 +6,8 @@ import * as net from "net"
 import * as fs from "fs"
 import mqtt = require("mqtt-packet")
 import { MqttFramer } from "../../sim/emulator/transport/mqtt-framer"
+import { PUBLISH_TYPE, decodePublish } from "../../sim/emulator/transport/publish-decoder"
+import { fuzzPackets, fuzzSeed } from "./fuzz-packets"
 import { keepaliveTimeoutMs } from "../../sim/emulator/transport/mqtt-connection"
 import { startTlsListener } from "../../sim/emulator/transport/tls-listener"
 import { until } from "../../sim/wait"
@@ -83,6 +85,33 @@ describe("MQTT transport", () => {
         })
     })
 
+    it("decodes PUBLISH frames as mqtt-packet does, errors included, also when fuzzed", () => {
+        const valid = [
+            { topic: "devices/d/messages/events/%24.ct=application%2Fjson", payload: '{"t":21.5}', qos: 1, messageId: 7, dup: false, retain: false },
+            { topic: "t", payload: "", qos: 0, dup: false, retain: true },
+            { topic: "$iothub/twin/GET/?$rid=1", payload: Buffer.alloc(300, 1), qos: 1, messageId: 65535, dup: true, retain: false },
+        ].map((p) => mqtt.generate({ cmd: "publish", ...p } as mqtt.IPublishPacket))
+        const seed = fuzzSeed(1405)
+        const frames = fuzzPackets(seed, 4000, valid, 40).flatMap((b) => {
+            const r = new MqttFramer(1024).push(b)
+            return "frames" in r ? r.frames.filter((f) => f[0] >> 4 === PUBLISH_TYPE) : []
+        })
+        const shape = (p: mqtt.Packet | { error: string }) =>
+            "error" in p ? p : { ...p, payload: Buffer.from((p as mqtt.IPublishPacket).payload as Buffer).toString("hex") }
+        let compared = 0
+        for (const f of frames) {
+            let expected: object | undefined
+            const parser = mqtt.parser()
+            // mqtt-packet takes a QoS 1 PUBLISH cut before its packet id as id -1; a malformed packet is refused here.
+            parser.on("packet", (p: mqtt.Packet) => (expected = p.messageId === -1 ? { error: "Cannot parse messageId" } : shape(p)))
+            parser.on("error", (e: Error) => (expected = { error: e.message }))
+            parser.parse(f)
+            assert.deepStrictEqual(shape(decodePublish(f)), expected, `frame ${f.toString("hex")} (fuzz seed ${seed})`)
+            compared++
+        }
+        assert.ok(compared > 1000, `only ${compared} PUBLISH frames compared`)
+    })
+
     describe("over TLS", () => {
         let emu: RunningHub
         const dev = hubDevice("dev-t")
@@ -102,6 +131,17 @@ describe("MQTT transport", () => {
             }
             const stored = emu.emulator.service.telemetry("dev-t").map((m) => m.body.toString())
             assert.deepStrictEqual(stored, ["fine", "fine"])
+        })
+
+        it("closes on a QoS 1 PUBLISH cut before its packet id, without taking the message", async () => {
+            const { client } = await hubConnect(emu.mqttPort, emu.ca, { deviceId: "dev-t", key: dev.primaryKey })
+            const before = emu.emulator.service.telemetry("dev-t").length
+            const err = nextEvent(emu.emulator, "connection.error")
+            const topic = Buffer.from("devices/dev-t/messages/events/")
+            client.write(Buffer.concat([Buffer.from([0x32, 2 + topic.length, 0, topic.length]), topic]))
+            await client.closed
+            assert.strictEqual((await err).reason, "malformed packet: Cannot parse messageId")
+            assert.strictEqual(emu.emulator.service.telemetry("dev-t").length, before)
         })
 
         it("acknowledges a message ahead of the answers to it", async () => {

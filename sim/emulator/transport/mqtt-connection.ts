@@ -11,6 +11,7 @@ import * as tls from "tls"
 import mqtt = require("mqtt-packet")
 import { X509Certificate } from "crypto"
 import { MqttFramer } from "./mqtt-framer"
+import { PUBLISH_TYPE, decodePublish } from "./publish-decoder"
 import { tlsPeerChain } from "./tls-listener"
 
 export interface MqttLimits {
@@ -255,6 +256,12 @@ export class MqttConnection extends EventEmitter {
         if ("error" in r) return this.violation(r.error)
         for (const frame of r.frames) {
             if (this.closeReason) return
+            if (frame[0] >> 4 === PUBLISH_TYPE) {
+                const p = decodePublish(frame)
+                if ("error" in p) return this.violation(`malformed packet: ${p.error}`)
+                this.onPacket(p)
+                continue
+            }
             try {
                 this.parser.parse(frame)
             } catch (e) {
