@@ -23,12 +23,13 @@ interface HeapRun {
     top: number
     /** Most bytes a collection kept (in use at the step's end less what was allocated after that GC). */
     liveAfterGc: number
-    /** In use when the heap was found (allocated before a limit could apply). */
+    /** In use when the heap was found (allocated before a limit could apply), and the highest offset then. */
     atStart: number
+    topAtStart: number
 }
 
 async function heapRun(emu: RunningEmulator, bytecode: Buffer, e: ReturnType<typeof individual>, limit?: number): Promise<HeapRun> {
-    const r: HeapRun = { ok: false, heapBytes: 0, highWater: 0, top: 0, liveAfterGc: 0, atStart: -1 }
+    const r: HeapRun = { ok: false, heapBytes: 0, highWater: 0, top: 0, liveAfterGc: 0, atStart: -1, topAtStart: -1 }
     let heap: GcHeap | undefined
     let lastSinceGc = 0
     let failure: Error | undefined
@@ -45,7 +46,9 @@ async function heapRun(emu: RunningEmulator, bytecode: Buffer, e: ReturnType<typ
                     if (!heap) {
                         heap = findGcHeap(mem)
                         if (!heap) return
-                        r.atStart = heapUse(mem, heap).usedBytes
+                        const first = heapUse(mem, heap)
+                        r.atStart = first.usedBytes
+                        r.topAtStart = first.topBytes
                         if (limit !== undefined && !limitHeap(mem, heap, limit)) throw new Error(`cannot limit the heap to ${limit} bytes`)
                     }
                     const u = heapUse(mem, heap)
@@ -86,8 +89,10 @@ export async function benchVmHeap() {
         row("highest heap offset in use (first-fit footprint), bytes", String(full.top))
         row("most a collection kept (live set after GC), bytes", String(full.liveAfterGc))
         row("in use at the VM's first step with a heap (before a limit applies)", String(full.atStart))
-        // Bisect the smallest heap (GC threshold scaled with it) the whole run completes in.
-        let lo = LOW_BYTES
+        // Bisect the smallest heap (GC threshold scaled with it) the whole run completes in. A limit
+        // applies once the VM has a heap, so heaps ending below what its first step used are not tried.
+        const floor = Math.ceil((full.topAtStart + 16) / STEP_BYTES) * STEP_BYTES
+        let lo = Math.max(LOW_BYTES, floor - STEP_BYTES)
         let hi = full.heapBytes
         while (hi - lo > STEP_BYTES) {
             const mid = Math.round((lo + hi) / 2 / STEP_BYTES) * STEP_BYTES
@@ -95,7 +100,8 @@ export async function benchVmHeap() {
             if (r.ok) hi = mid
             else lo = mid
         }
-        row(`smallest working heap (bisected, ${STEP_BYTES} B steps; ${n - 1} runs), bytes`, `${hi} (${fmt(hi / 1024)} KiB)`)
+        const atFloor = hi === floor ? ` (the smallest heap testable: the first step's ${full.topAtStart} bytes)` : ""
+        row(`smallest working heap (bisected, ${STEP_BYTES} B steps; ${n - 1} runs), bytes`, `${hi} (${fmt(hi / 1024)} KiB)${atFloor}`)
     } finally {
         await emu.stop()
     }
