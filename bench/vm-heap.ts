@@ -33,6 +33,7 @@ async function heapRun(emu: RunningEmulator, bytecode: Buffer, e: ReturnType<typ
     let heap: GcHeap | undefined
     let lastSinceGc = 0
     let failure: Error | undefined
+    let exited = false
     const device = new SimulatedDevice(
         {
             bytecode,
@@ -41,7 +42,8 @@ async function heapRun(emu: RunningEmulator, bytecode: Buffer, e: ReturnType<typ
         },
         {
             onVmStep: (mem) => {
-                if (failure) return
+                // A panic (out of memory in a limited heap) ends the run inside the step; its heap is being torn down.
+                if (failure || exited) return
                 try {
                     if (!heap) {
                         heap = findGcHeap(mem)
@@ -63,6 +65,7 @@ async function heapRun(emu: RunningEmulator, bytecode: Buffer, e: ReturnType<typ
             },
         }
     )
+    device.on("exit", () => (exited = true))
     await device.boot()
     try {
         await device.waitForConsole(new RegExp(`^hub: telemetry #${TELEMETRY} acknowledged`), RUN_TIMEOUT_MS)
