@@ -17,6 +17,8 @@ export interface LoadResult {
     count: number
     ms: number
     latencies: number[]
+    /** This process's CPU time over the command, µs: whether the load or the emulator set the pace. */
+    cpuUs: number
 }
 
 // Below the emulator's bound on connections waiting to authenticate (sim/emulator/transport/tls-listener.ts).
@@ -41,6 +43,7 @@ async function publish(c: Extract<LoadCommand, { cmd: "publish" }>): Promise<Loa
     const latencies: number[] = []
     let id = 1
     const t0 = performance.now()
+    const cpu0 = process.cpuUsage()
     await Promise.all(
         clients.map(async ({ client, deviceId }) => {
             const topic = `devices/${deviceId}/messages/events/%24.ct=application%2Fjson&%24.ce=utf-8`
@@ -53,7 +56,7 @@ async function publish(c: Extract<LoadCommand, { cmd: "publish" }>): Promise<Loa
             }
         })
     )
-    return { count: latencies.length, ms: performance.now() - t0, latencies }
+    return { count: latencies.length, ms: performance.now() - t0, latencies, cpuUs: cpuSince(cpu0) }
 }
 
 async function provisionAll(c: Extract<LoadCommand, { cmd: "provision" }>): Promise<LoadResult> {
@@ -69,8 +72,14 @@ async function provisionAll(c: Extract<LoadCommand, { cmd: "provision" }>): Prom
         }
     }
     const t0 = performance.now()
+    const cpu0 = process.cpuUsage()
     await Promise.all([...Array(c.concurrency).keys()].map(worker))
-    return { count: latencies.length, ms: performance.now() - t0, latencies }
+    return { count: latencies.length, ms: performance.now() - t0, latencies, cpuUs: cpuSince(cpu0) }
+}
+
+function cpuSince(start: NodeJS.CpuUsage): number {
+    const d = process.cpuUsage(start)
+    return d.user + d.system
 }
 
 async function main() {

@@ -4,6 +4,7 @@
 // also run alone: `npm run bench:boards`, `npm run bench:state`.
 import { benchBytecode } from "./bytecode"
 import { benchBoot } from "./boot"
+import { benchVmHeap } from "./vm-heap"
 import { benchScaling } from "./scaling"
 import { benchHub } from "./hub"
 import { benchState } from "./state"
@@ -16,6 +17,7 @@ async function main() {
     console.log(`bench: node ${process.version}, ${new Date().toISOString()}`)
     await benchBytecode()
     await benchBoot()
+    await benchVmHeap()
     await benchScaling(full)
     await benchHub()
     await benchX509()

@@ -13,7 +13,7 @@ import { statusLightShow } from "./board/status-light"
 import { buttonMessagesStart } from "./board/button-messages"
 import { Backoff, retryDescribeMs } from "./retry"
 import { ConfigError } from "./errors"
-import { storeForgetAssignment } from "./store/assignment-store"
+import { storeForgetAssignment, storeReadAhead } from "./store/assignment-store"
 
 export const FIRMWARE_VERSION = "0.3.0"
 const RECONNECT_BASE_MS = 1000
@@ -95,6 +95,8 @@ async function live(cfg: DeviceConfig, app: DeviceApp) {
 
 async function boot() {
     console.log("boot: azure-iot-devicescript " + FIRMWARE_VERSION)
+    // In the same round as the configuration: asked later, the reads wait out the runtime's packet throttle.
+    storeReadAhead()
     const cfg = await configRead()
     console.log("auth: " + (cfg.deviceKey === null ? "X.509 client certificate" : cfg.fromGroupKey ? "key derived from the group key" : "device key"))
     const app = new DeviceApp(FIRMWARE_VERSION, cfg.telemetryIntervalSec, await peripheralsStart())

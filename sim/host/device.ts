@@ -13,6 +13,8 @@ export interface SimulatedDeviceOptions {
     flashFile?: string
     /** 16 hex digits. */
     deviceId?: string
+    /** Called after every VM step with the VM's WASM memory (the bench reads the GC heap there). */
+    onVmStep?: (memory: Uint8Array) => void
 }
 
 /** Exit code reported when the VM itself failed (a host-side exception), not the program. */
@@ -67,6 +69,7 @@ export class SimulatedDevice extends EventEmitter {
     private readonly settingsPayloads: Buffer[]
     private readonly deviceId: string
     private readonly flash: FlashStore
+    private readonly onVmStep: ((memory: Uint8Array) => void) | undefined
     private readonly bridge: TlsSocketBridge
     private vm: DevsVm | undefined
     private state: State = "stopped"
@@ -79,6 +82,7 @@ export class SimulatedDevice extends EventEmitter {
         if (!/^[0-9a-f]{16}$/.test(this.deviceId)) throw new Error(`deviceId must be 16 hex digits, got "${opts.deviceId}"`)
         this.settingsPayloads = Object.entries(image.settings).map(([k, v]) => encodeSettingsSet(k, v))
         this.flash = new FlashStore(opts.flashFile)
+        this.onVmStep = opts.onVmStep
         this.bridge = new TlsSocketBridge(
             image,
             (type, arg) => this.vm && sendSocketEvent(this.vm, type, arg),
@@ -176,6 +180,7 @@ export class SimulatedDevice extends EventEmitter {
         const step = vm._jd_em_process.bind(vm)
         vm._jd_em_process = () => {
             const sleepUs = step()
+            this.onVmStep?.(vm.HEAPU8)
             return this.vm === vm && this.bridge.deliverNext() ? 0 : sleepUs
         }
         this.vm = vm

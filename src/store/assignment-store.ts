@@ -2,7 +2,7 @@
 // Each value is a small separate key: the runtime writes an oversized value
 // without complaint and then crashes when reading it back (a boot loop).
 import { deleteSetting, writeSetting } from "@devicescript/settings"
-import { settingsReadMany } from "./settings-read"
+import { settingsReadAhead, settingsReadMany } from "./settings-read"
 
 export interface StoredAssignment {
     assignedHub: string
@@ -36,9 +36,16 @@ async function clear() {
     await deleteSetting(KEY_OWNER)
 }
 
+const KEYS = [KEY_HUB, KEY_DEVICE, KEY_OWNER]
+
+/** Asks for the stored assignment with boot's first settings round (see settingsReadAhead); the first storeLoadAssignment takes it. */
+export function storeReadAhead() {
+    settingsReadAhead(KEYS)
+}
+
 /** The stored assignment for this owner, or null (absent, for another owner, or damaged — then wiped). */
 export async function storeLoadAssignment(owner: string): Promise<StoredAssignment> {
-    const [hub, dev, own] = await settingsReadMany([KEY_HUB, KEY_DEVICE, KEY_OWNER])
+    const [hub, dev, own] = await settingsReadMany(KEYS)
     if (hub === undefined && dev === undefined && own === undefined) return null
     if (!storeIsPlausibleValue(hub) || !storeIsPlausibleValue(dev) || own !== owner) {
         console.log("store: stored assignment unusable, provisioning again")

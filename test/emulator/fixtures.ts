@@ -120,6 +120,14 @@ export interface ClientCert {
 }
 
 /** A device-side MQTT connection that records every packet the server sends. */
+const trustContexts = new Map<string, tls.SecureContext>()
+
+function trustContext(ca: string): tls.SecureContext {
+    let c = trustContexts.get(ca)
+    if (!c) trustContexts.set(ca, (c = tls.createSecureContext({ ca, minVersion: "TLSv1.2" })))
+    return c
+}
+
 export class RawClient {
     readonly received: mqtt.Packet[] = []
     readonly closed: Promise<void>
@@ -152,7 +160,9 @@ export class RawClient {
     /** `clientCert`: a client certificate chain (leaf first) and key, PEM, presented in the handshake. */
     static open(port: number, ca: string, host = "localhost", clientCert?: ClientCert): Promise<RawClient> {
         return new Promise((resolve, reject) => {
-            const sock = tls.connect({ host, port, ca, servername: host === "localhost" ? host : undefined, minVersion: "TLSv1.2", ...clientCert })
+            // One context per trust anchor: building it parses the PEM, a real cost per connection under load.
+            const trust = clientCert ? { ca, ...clientCert } : { secureContext: trustContext(ca) }
+            const sock = tls.connect({ host, port, servername: host === "localhost" ? host : undefined, minVersion: "TLSv1.2", ...trust })
             sock.setNoDelay(true)
             sock.once("secureConnect", () => resolve(new RawClient(sock)))
             sock.once("error", reject)

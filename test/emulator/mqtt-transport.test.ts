@@ -4,7 +4,10 @@
 import * as assert from "assert"
 import * as net from "net"
 import * as fs from "fs"
+import mqtt = require("mqtt-packet")
 import { MqttFramer } from "../../sim/emulator/transport/mqtt-framer"
+import { PUBLISH_TYPE, decodePublish } from "../../sim/emulator/transport/publish-decoder"
+import { fuzzPackets, fuzzSeed } from "./fuzz-packets"
 import { keepaliveTimeoutMs } from "../../sim/emulator/transport/mqtt-connection"
 import { startTlsListener } from "../../sim/emulator/transport/tls-listener"
 import { until } from "../../sim/wait"
@@ -82,6 +85,33 @@ describe("MQTT transport", () => {
         })
     })
 
+    it("decodes PUBLISH frames as mqtt-packet does, errors included, also when fuzzed", () => {
+        const valid = [
+            { topic: "devices/d/messages/events/%24.ct=application%2Fjson", payload: '{"t":21.5}', qos: 1, messageId: 7, dup: false, retain: false },
+            { topic: "t", payload: "", qos: 0, dup: false, retain: true },
+            { topic: "$iothub/twin/GET/?$rid=1", payload: Buffer.alloc(300, 1), qos: 1, messageId: 65535, dup: true, retain: false },
+        ].map((p) => mqtt.generate({ cmd: "publish", ...p } as mqtt.IPublishPacket))
+        const seed = fuzzSeed(1405)
+        const frames = fuzzPackets(seed, 4000, valid, 40).flatMap((b) => {
+            const r = new MqttFramer(1024).push(b)
+            return "frames" in r ? r.frames.filter((f) => f[0] >> 4 === PUBLISH_TYPE) : []
+        })
+        const shape = (p: mqtt.Packet | { error: string }) =>
+            "error" in p ? p : { ...p, payload: Buffer.from((p as mqtt.IPublishPacket).payload as Buffer).toString("hex") }
+        let compared = 0
+        for (const f of frames) {
+            let expected: object | undefined
+            const parser = mqtt.parser()
+            // mqtt-packet takes a QoS 1 PUBLISH cut before its packet id as id -1; a malformed packet is refused here.
+            parser.on("packet", (p: mqtt.Packet) => (expected = p.messageId === -1 ? { error: "Cannot parse messageId" } : shape(p)))
+            parser.on("error", (e: Error) => (expected = { error: e.message }))
+            parser.parse(f)
+            assert.deepStrictEqual(shape(decodePublish(f)), expected, `frame ${f.toString("hex")} (fuzz seed ${seed})`)
+            compared++
+        }
+        assert.ok(compared > 1000, `only ${compared} PUBLISH frames compared`)
+    })
+
     describe("over TLS", () => {
         let emu: RunningHub
         const dev = hubDevice("dev-t")
@@ -103,6 +133,17 @@ describe("MQTT transport", () => {
             assert.deepStrictEqual(stored, ["fine", "fine"])
         })
 
+        it("closes on a QoS 1 PUBLISH cut before its packet id, without taking the message", async () => {
+            const { client } = await hubConnect(emu.mqttPort, emu.ca, { deviceId: "dev-t", key: dev.primaryKey })
+            const before = emu.emulator.service.telemetry("dev-t").length
+            const err = nextEvent(emu.emulator, "connection.error")
+            const topic = Buffer.from("devices/dev-t/messages/events/")
+            client.write(Buffer.concat([Buffer.from([0x32, 2 + topic.length, 0, topic.length]), topic]))
+            await client.closed
+            assert.strictEqual((await err).reason, "malformed packet: Cannot parse messageId")
+            assert.strictEqual(emu.emulator.service.telemetry("dev-t").length, before)
+        })
+
         it("acknowledges a message ahead of the answers to it", async () => {
             const { client } = await hubConnect(emu.mqttPort, emu.ca, { deviceId: "dev-t", key: dev.primaryKey })
             await client.subscribe("$iothub/twin/res/#")
@@ -112,6 +153,31 @@ describe("MQTT transport", () => {
             assert.deepStrictEqual(order, ["puback", "publish"])
             assert.strictEqual((client.received.find((p) => p.cmd === "puback") as { messageId: number }).messageId, id)
             client.close()
+        })
+
+        it("acknowledges pipelined messages made durable by one commit in one TLS record", async () => {
+            /** TCP bytes the server sent on a connection that published `n` messages in one write. */
+            const wireOut = async (n: number) => {
+                const { client } = await hubConnect(emu.mqttPort, emu.ca, { deviceId: "dev-t", key: dev.primaryKey })
+                const packets = [...Array(n).keys()].map((i) =>
+                    mqtt.generate({ cmd: "publish", topic: "devices/dev-t/messages/events/", payload: `m${i}`, qos: 1, messageId: i + 1, dup: false, retain: false })
+                )
+                client.write(Buffer.concat(packets))
+                await until("every PUBACK", () => client.received.filter((p) => p.cmd === "puback").length === n, 5000)
+                const closed = new Promise<number>((resolve) =>
+                    emu.emulator.on("connection.close", function on(c) {
+                        if (c.clientId !== "dev-t") return
+                        emu.emulator.off("connection.close", on)
+                        resolve(c.wireBytesOut)
+                    })
+                )
+                client.close()
+                return closed
+            }
+            const one = await wireOut(1)
+            const twenty = await wireOut(20)
+            // A PUBACK is 4 bytes; a second TLS record would add over 20 more.
+            assert.ok(twenty - one <= 19 * 4 + 8, `19 more PUBACKs cost ${twenty - one} bytes on the wire`)
         })
 
         it("closes the connection rather than frame an answer whose topic MQTT cannot carry", async () => {

@@ -248,7 +248,8 @@ export class HubFace implements MqttFace {
         if (!req) return s.conn.close(`publish to unknown topic ${JSON.stringify(p.topic)}`)
         const body = typeof p.payload === "string" ? Buffer.from(p.payload) : p.payload
         const now = this.now()
-        s.device.lastActivityTimeUtc = now.toISOString()
+        const nowUtc = now.toISOString()
+        s.device.lastActivityTimeUtc = nowUtc
         // edgeHub without its uplink: twin requests fail and the device retries later (README).
         if ((req.kind === "twin-get" || req.kind === "twin-reported") && !this.reachable(s))
             return this.twinReply(s, 503, req.rid, JSON.stringify(dpsErrorBody(503000, UPLINK_DOWN, now)))
@@ -262,7 +263,7 @@ export class HubFace implements MqttFace {
                     properties: bag.properties,
                     systemProperties: bag.systemProperties,
                     body,
-                    enqueuedTimeUtc: now.toISOString(),
+                    enqueuedTimeUtc: nowUtc,
                 }
                 return void (s.gateway ? s.gateway.upstream(m) : this.ingestTelemetry(s.device, m))
             }

@@ -101,15 +101,16 @@ export class StateStore implements Journal {
 
     private commit() {
         if (this.inflight || !this.pending.size || this.closed) return
-        const ops = [...this.pending].map(([key, value]) =>
-            value === null ? { type: "del" as const, key } : { type: "put" as const, key, value: JSON.stringify(value()) }
-        )
+        // A chained batch is one LevelDB WriteBatch too (atomic), at a third of the CPU of batch(array),
+        // which copies and re-validates every operation (bench/state.ts, durability cost per message).
+        const batch = this.db.batch()
+        for (const [key, value] of this.pending) value === null ? batch.del(key) : batch.put(key, JSON.stringify(value()))
+        this.stats.writes += this.pending.size
         this.pending = new Map()
         const done = (this.inflight = this.next ?? deferred())
         this.next = undefined
         this.stats.commits++
-        this.stats.writes += ops.length
-        this.db.batch(ops, { sync: true }).then(
+        batch.write({ sync: true }).then(
             () => {
                 this.inflight = undefined
                 done.resolve()

@@ -29,9 +29,12 @@ function key(sequenceNumber: number): string {
 
 export class TelemetryLog {
     private items: TelemetryMessage[] = []
+    /** telemetryCost of each item, computed once. */
+    private costs: number[] = []
     private head = 0
     private bytes = 0
     private sequence = 0
+    private readonly sequenceValue = () => this.sequence
 
     constructor(
         private readonly maxBytes: number,
@@ -41,19 +44,21 @@ export class TelemetryLog {
     /** Numbers and keeps a message, dropping the oldest beyond the bound. */
     add(m: Omit<TelemetryMessage, "sequenceNumber">): TelemetryMessage {
         const stored: TelemetryMessage = { ...m, sequenceNumber: ++this.sequence }
+        const cost = telemetryCost(stored)
         this.items.push(stored)
-        this.bytes += telemetryCost(stored)
+        this.costs.push(cost)
+        this.bytes += cost
         const j = this.journal()
         this.save(j, stored)
-        j.put(TELEMETRY_SEQUENCE_KEY, () => this.sequence)
+        j.put(TELEMETRY_SEQUENCE_KEY, this.sequenceValue)
         while (this.bytes > this.maxBytes && this.head < this.items.length) {
-            const old = this.items[this.head++]
-            this.bytes -= telemetryCost(old)
-            j.del(key(old.sequenceNumber))
+            this.bytes -= this.costs[this.head]
+            j.del(key(this.items[this.head++].sequenceNumber))
         }
         // Drop the consumed head now and then rather than shifting on every message.
         if (this.head > 1024 && this.head * 2 > this.items.length) {
             this.items = this.items.slice(this.head)
+            this.costs = this.costs.slice(this.head)
             this.head = 0
         }
         return stored
@@ -74,7 +79,7 @@ export class TelemetryLog {
     rewrite(): void {
         const j = this.journal()
         for (let i = this.head; i < this.items.length; i++) this.save(j, this.items[i])
-        j.put(TELEMETRY_SEQUENCE_KEY, () => this.sequence)
+        j.put(TELEMETRY_SEQUENCE_KEY, this.sequenceValue)
     }
 
     private save(j: Journal, m: TelemetryMessage) {
@@ -85,7 +90,8 @@ export class TelemetryLog {
     restore(stored: StoredTelemetry[], sequence: number): void {
         this.items = stored.map((m) => ({ ...m, body: Buffer.from(m.body, "base64") }))
         this.head = 0
-        this.bytes = this.items.reduce((n, m) => n + telemetryCost(m), 0)
+        this.costs = this.items.map(telemetryCost)
+        this.bytes = this.costs.reduce((n, c) => n + c, 0)
         this.sequence = Math.max(sequence, this.items.at(-1)?.sequenceNumber ?? 0)
     }
 }

@@ -11,6 +11,7 @@ import * as tls from "tls"
 import mqtt = require("mqtt-packet")
 import { X509Certificate } from "crypto"
 import { MqttFramer } from "./mqtt-framer"
+import { PUBLISH_TYPE, decodePublish } from "./publish-decoder"
 import { tlsPeerChain } from "./tls-listener"
 
 export interface MqttLimits {
@@ -51,6 +52,20 @@ export interface ConnectionClosed {
  */
 export type DurableBarrier = () => PromiseLike<void> | undefined
 
+interface OutPacket {
+    buf: Buffer
+    ready: boolean
+}
+
+/** PUBACK (MQTT 3.1.1 section 3.4): the one packet per QoS 1 message, framed without the generic encoder. */
+function pubackPacket(messageId: number): Buffer {
+    const b = Buffer.allocUnsafe(4)
+    b[0] = 0x40
+    b[1] = 2
+    b.writeUInt16BE(messageId, 2)
+    return b
+}
+
 /** MQTT 3.1.1 section 1.5.3: a topic is a string of at most 65,535 bytes. */
 export const MQTT_MAX_TOPIC_BYTES = 65_535
 
@@ -86,10 +101,14 @@ export class MqttConnection extends EventEmitter {
     private readonly inflight = new Set<number>()
     private nextMessageId = 1
     private timer?: NodeJS.Timeout
+    private timerMs = 0
+    private timerReason = ""
     private keepaliveMs = 0
     private closeReason?: { reason: string; violation: boolean }
     /** Packets generated, in order, each written once its barrier is durable. */
-    private readonly out: { buf: Buffer; ready: boolean }[] = []
+    private readonly out: OutPacket[] = []
+    /** The packets waiting on the latest barrier: one continuation for all of them, so they go out in one write. */
+    private waiting?: { barrier: PromiseLike<void>; packets: OutPacket[] }
     private queuedBytes = 0
     /** Set while a face handles a QoS 1 PUBLISH, whose PUBACK goes ahead of what the face sends. */
     private holding = false
@@ -162,6 +181,7 @@ export class MqttConnection extends EventEmitter {
         this.closeReason = { reason, violation }
         this.phase = "closing"
         clearTimeout(this.timer)
+        this.timer = undefined
         // What was already sent (a CONNACK refusal, acks of durable messages) goes out first.
         this.endWhenDrained = true
         this.drain()
@@ -177,34 +197,53 @@ export class MqttConnection extends EventEmitter {
         this.nextMessageId = this.nextMessageId === 65535 ? 1 : this.nextMessageId + 1
     }
 
+    /** (Re)starts the one timer: re-arming with the same period (every packet of a session) reuses it. */
     private arm(ms: number, reason: string) {
+        this.timerReason = reason
+        if (ms > 0 && ms === this.timerMs && this.timer) return void this.timer.refresh()
         clearTimeout(this.timer)
-        if (ms > 0) this.timer = setTimeout(() => this.violation(reason), ms)
+        this.timerMs = ms
+        this.timer = ms > 0 ? setTimeout(() => this.violation(this.timerReason), ms) : undefined
     }
 
     private send(packet: object, at = this.out.length) {
+        this.queue(mqtt.generate(packet as mqtt.Packet), at)
+    }
+
+    private queue(buf: Buffer, at = this.out.length) {
         if (this.closeReason) return
         if (this.sock.writableLength + this.queuedBytes > this.limits.maxWriteBufferBytes)
             return this.violation("client does not read its messages")
-        const buf = mqtt.generate(packet as mqtt.Packet)
         const barrier = this.durable()
-        const entry = { buf, ready: barrier === undefined }
-        this.out.splice(at, 0, entry)
+        const entry: OutPacket = { buf, ready: barrier === undefined }
+        if (at === this.out.length) this.out.push(entry)
+        else this.out.splice(at, 0, entry)
         this.queuedBytes += buf.length
-        barrier?.then(() => {
-            entry.ready = true
-            this.drain()
-        })
-        this.drain()
+        if (barrier) this.waitFor(barrier, entry)
+        else this.drain()
     }
 
-    /** Writes the packets at the head whose state is durable, in order. */
+    private waitFor(barrier: PromiseLike<void>, entry: OutPacket) {
+        if (this.waiting?.barrier === barrier) return void this.waiting.packets.push(entry)
+        const waiting = (this.waiting = { barrier, packets: [entry] })
+        barrier.then(() => {
+            if (this.waiting === waiting) this.waiting = undefined
+            for (const p of waiting.packets) p.ready = true
+            this.drain()
+        })
+    }
+
+    /** Writes the packets at the head whose state is durable, in order, as one write (one TLS record). */
     private drain() {
         if (this.holding) return
-        while (this.out.length && this.out[0].ready) {
-            const { buf } = this.out.shift()!
-            this.queuedBytes -= buf.length
-            this.bytesOut += buf.length
+        let n = 0
+        let bytes = 0
+        while (n < this.out.length && this.out[n].ready) bytes += this.out[n++].buf.length
+        if (n > 0) {
+            const buf = n === 1 ? this.out[0].buf : Buffer.concat(this.out.slice(0, n).map((p) => p.buf), bytes)
+            this.out.splice(0, n)
+            this.queuedBytes -= bytes
+            this.bytesOut += bytes
             this.sock.write(buf)
         }
         if (this.endWhenDrained && !this.out.length) this.sock.end()
@@ -217,6 +256,12 @@ export class MqttConnection extends EventEmitter {
         if ("error" in r) return this.violation(r.error)
         for (const frame of r.frames) {
             if (this.closeReason) return
+            if (frame[0] >> 4 === PUBLISH_TYPE) {
+                const p = decodePublish(frame)
+                if ("error" in p) return this.violation(`malformed packet: ${p.error}`)
+                this.onPacket(p)
+                continue
+            }
             try {
                 this.parser.parse(frame)
             } catch (e) {
@@ -260,7 +305,7 @@ export class MqttConnection extends EventEmitter {
         } finally {
             this.holding = false
         }
-        if (!this.closeReason) this.send({ cmd: "puback", messageId: p.messageId }, mark)
+        if (!this.closeReason) this.queue(pubackPacket(p.messageId!), mark)
         else this.drain()
     }
 
@@ -277,6 +322,7 @@ export class MqttConnection extends EventEmitter {
 
     private finish() {
         clearTimeout(this.timer)
+        this.timer = undefined
         const why = this.closeReason ?? { reason: "connection lost", violation: false }
         this.closeReason = why
         this.phase = "closing"
