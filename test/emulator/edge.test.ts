@@ -258,8 +258,8 @@ describe("IoT Edge configuration", () => {
                     edge: { messageTtlSec: 0 },
                 }),
             (e: Error) =>
-                /edges\[0\]\.deviceId must name one of devices/.test(e.message) &&
-                /devices\[0\]\.parent must name one of edges/.test(e.message) &&
+                /edges\[0\]\.deviceId: must name one of devices/.test(e.message) &&
+                /devices\[0\]\.parent: must name one of edges/.test(e.message) &&
                 /edge\.messageTtlSec/.test(e.message)
         )
     })

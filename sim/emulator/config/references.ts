@@ -1,0 +1,71 @@
+// The cross-references between settings, explicit code the schema runs even when other settings
+// are wrong (so every problem is named at once): ids used once, hubs that exist, edge gateways
+// that are devices, and children whose parent is a gateway of their hub. It reads only the names
+// it compares, through a lenient view: an entry whose names cannot be read is the schema's problem
+// (undefined here, so the others keep their index).
+import { z } from "zod"
+
+const named = <T extends z.core.$ZodLooseShape>(shape: T) => z.array(z.looseObject(shape).optional().catch(undefined)).catch([])
+const view = z.looseObject({
+    hubs: named({ hostName: z.string() }),
+    certificates: named({ name: z.string() }),
+    enrollments: named({
+        registrationId: z.string().optional(),
+        enrollmentGroupId: z.string().optional(),
+        iotHubHostName: z.string().optional(),
+        iotHubs: z.array(z.string()).optional(),
+    }),
+    devices: named({ deviceId: z.string(), hub: z.string().optional(), parent: z.string().optional() }),
+    edges: named({ deviceId: z.string(), hub: z.string().optional() }),
+})
+
+export function checkReferences(value: unknown, ctx: z.RefinementCtx): void {
+    const parsed = view.safeParse(value)
+    if (!parsed.success) return
+    const { hubs, certificates, enrollments, devices, edges } = parsed.data
+    const problem = (path: PropertyKey[], message: string) => ctx.addIssue({ code: "custom", message, path })
+    const hubNames = hubs.flatMap((h) => (h ? [h.hostName.toLowerCase()] : []))
+    const isHub = (h: string) => hubNames.includes(h.toLowerCase())
+
+    const usedTwice = (ids: (string | undefined)[], where: string, what: string) => {
+        const seen = new Set<string>()
+        ids.forEach((id, i) => {
+            if (id === undefined) return
+            if (seen.has(id.toLowerCase())) problem([where, i], `${what} ${id} is used twice`)
+            seen.add(id.toLowerCase())
+        })
+    }
+    usedTwice(
+        certificates.map((c) => c?.name),
+        "certificates",
+        "name"
+    )
+    usedTwice(
+        enrollments.map((e) => e?.registrationId ?? e?.enrollmentGroupId),
+        "enrollments",
+        "id"
+    )
+    enrollments.forEach((e, i) => {
+        if (e?.iotHubHostName !== undefined && !isHub(e.iotHubHostName)) problem(["enrollments", i, "iotHubHostName"], "must be one of hubs")
+        if (e?.iotHubs?.some((h) => !isHub(h))) problem(["enrollments", i, "iotHubs"], "must list some of hubs")
+    })
+    devices.forEach((d, i) => {
+        if (d?.hub !== undefined && !isHub(d.hub)) problem(["devices", i, "hub"], "must be one of hubs")
+    })
+    // Hubs as `complete` fills them in: a device's defaults to the first hub, an edge's to its identity's.
+    const hubOf = (d: (typeof devices)[number]) => d?.hub ?? hubs[0]?.hostName
+    const identityOf = (deviceId: string) => devices.find((d) => d?.deviceId === deviceId)
+    const edgeHub = (e: (typeof edges)[number]) => e?.hub ?? hubOf(identityOf(e?.deviceId ?? ""))
+    edges.forEach((e, i) => {
+        if (!e) return
+        const identity = identityOf(e.deviceId)
+        if (!identity) problem(["edges", i, "deviceId"], "must name one of devices (the edge device's identity)")
+        else if (edgeHub(e) !== hubOf(identity)) problem(["edges", i, "hub"], "must be the hub of its identity in devices")
+    })
+    devices.forEach((d, i) => {
+        if (d?.parent === undefined) return
+        const edge = edges.find((e) => e?.deviceId === d.parent)
+        if (!edge) problem(["devices", i, "parent"], "must name one of edges")
+        else if (edgeHub(edge) !== hubOf(d)) problem(["devices", i, "parent"], "is an edge device of another hub")
+    })
+}

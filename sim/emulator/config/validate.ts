@@ -1,0 +1,38 @@
+// Validation: the schema's verdict on a configuration given as data, every problem named by the
+// path of its setting, all at once so a user fixes them in one go.
+import { z } from "zod"
+import { ConfigFiles } from "./certificates"
+import { EmulatorConfig, configSchema } from "./schema"
+
+export class ConfigError extends Error {}
+
+/** `enrollments[0].attestation.type`, as a user finds it in the file. */
+function settingPath(path: readonly PropertyKey[]): string {
+    if (path.length === 0) return "config"
+    return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("")
+}
+
+/** Problems grouped by setting: paths compared part by part, indexes as numbers. */
+function byPath(a: z.core.$ZodIssue, b: z.core.$ZodIssue): number {
+    for (let i = 0; i < Math.min(a.path.length, b.path.length); i++) {
+        const [x, y] = [a.path[i], b.path[i]]
+        if (x === y) continue
+        if (typeof x === "number" && typeof y === "number") return x - y
+        return String(x) < String(y) ? -1 : 1
+    }
+    return a.path.length - b.path.length
+}
+
+function problemsText(issues: readonly z.core.$ZodIssue[]): string {
+    return [...issues]
+        .sort(byPath)
+        .map((i) => `${settingPath(i.path)}: ${i.message}`)
+        .join("; ")
+}
+
+/** The typed configuration, or a ConfigError naming every problem. */
+export function parseConfig(raw: unknown, files: ConfigFiles): EmulatorConfig {
+    const result = configSchema(files).safeParse(raw)
+    if (!result.success) throw new ConfigError(problemsText(result.error.issues))
+    return result.data
+}
