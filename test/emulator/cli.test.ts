@@ -5,7 +5,8 @@ import { ChildProcess, spawn } from "child_process"
 import * as fs from "fs"
 import * as path from "path"
 import { ROOT } from "../../sim/paths"
-import { RawClient, randomKey, tempDir, testPki } from "./fixtures"
+import { randomKey, tempDir, testPki } from "../support/emulator"
+import { RawClient } from "../support/raw-mqtt-client"
 
 describe("emulator command line", function () {
     this.timeout(30_000)

@@ -5,7 +5,7 @@ import * as fs from "fs"
 import * as path from "path"
 import { ConfigError, generateMissingKeys, loadConfig, validateConfig } from "../../sim/emulator/config"
 import { ROOT } from "../../sim/paths"
-import { tempDir } from "./fixtures"
+import { tempDir } from "../support/emulator"
 
 const DEFAULT_CONFIG = path.join(ROOT, "sim", "emulator.config.json")
 

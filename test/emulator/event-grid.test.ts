@@ -4,7 +4,9 @@ import * as assert from "assert"
 import * as fs from "fs"
 import * as https from "https"
 import { AddressInfo } from "net"
-import { RawClient, individual, provision, startEmulator, testPki, RunningEmulator } from "./fixtures"
+import { individual, provision } from "./fixtures"
+import { RunningEmulator, startTestEmulator, testPki } from "../support/emulator"
+import { RawClient } from "../support/raw-mqtt-client"
 import { hubConnect, publish } from "./hub-fixtures"
 import { until } from "../../sim/wait"
 
@@ -63,7 +65,8 @@ describe("Event Grid: device events to webhooks", function () {
         const cert = fs.readFileSync(pki.serverCertFile, "utf8")
         const key = fs.readFileSync(pki.serverKeyFile, "utf8")
         const fast = { retryDelaysMs: [50, 100, 200] }
-        emu = await startEmulator([dev], {}, {
+        emu = await startTestEmulator({
+            enrollments: [dev],
             eventGrid: {
                 subscriptions: [
                     { name: "all-events", endpoint: await good.listen(cert, key) },

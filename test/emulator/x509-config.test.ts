@@ -8,7 +8,7 @@ import { Emulator } from "../../sim/emulator"
 import { ConfigError, EmulatorConfig, enrollmentsWithoutKeys, generateMissingKeys, validateConfig } from "../../sim/emulator/config"
 import { x509CommonName, x509Thumbprints } from "../../sim/emulator/auth/x509"
 import { CertifiedKey, createRootCa, issueClientCert, issueIntermediateCa } from "../../sim/pki/certificates"
-import { tempDir } from "./fixtures"
+import { tempDir } from "../support/emulator"
 import { nodeCert, pem } from "./x509-fixtures"
 
 describe("emulator configuration: X.509", () => {

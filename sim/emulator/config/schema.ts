@@ -41,7 +41,7 @@ const positive = (what: string) => z.int({ error: `must be a whole number of ${w
 const flag = z.boolean({ error: "must be true or false" })
 const oneOf = <T extends readonly [string, ...string[]]>(values: T) => z.enum(values, { error: `must be one of ${values.join(", ")}` })
 /** A section with required settings: left out, it is checked as {} so each missing setting is named. */
-const section = <S extends z.ZodType>(schema: S) => z.preprocess((v) => v ?? {}, schema)
+const section = <S extends z.ZodObject>(schema: S) => schema.prefault({} as z.input<S>)
 /** Something that must not be there, and why. */
 const absent = (why: string) => z.never({ error: why }).optional()
 
@@ -211,13 +211,15 @@ function enrollmentSchema(files: ConfigFiles) {
         })
         .superRefine(checkCommonNames)
     const group = z.object({ kind: z.literal("group"), enrollmentGroupId: enrollmentIdField, attestation: attestation.group, ...enrollmentBase })
+    const enrollment = z.discriminatedUnion("kind", [individual, group], { error: "must be an object with a registrationId or enrollmentGroupId" })
     // The kind follows from the id field, as in DPS's two enrollment APIs.
-    const tagged = z.preprocess(
-        (e) => (typeof e === "object" && e !== null && !Array.isArray(e) ? { ...e, kind: "registrationId" in e ? "individual" : "group" } : e),
-        z.discriminatedUnion("kind", [individual, group], { error: "must be an object with a registrationId or enrollmentGroupId" })
-    )
-    return tagged
+    const tag = (e: EnrollmentInput<z.input<typeof enrollment>>) =>
+        typeof e === "object" && e !== null && !Array.isArray(e) ? { ...e, kind: "registrationId" in e ? "individual" : "group" } : e
+    return z.pipe(z.transform(tag), enrollment)
 }
+
+/** An enrollment as written: its kind is not, it follows from the id field. */
+type EnrollmentInput<T> = T extends unknown ? Omit<T, "kind"> : never
 
 /** How a hub identity authenticates (`az iot hub device-identity create --am ...`). */
 const deviceAuthentication = z.discriminatedUnion(
@@ -399,3 +401,6 @@ export type EdgeGatewayConfig = EmulatorConfig["edges"][number]
 export type CaCertificateConfig = EmulatorConfig["certificates"][number]
 export type ReprovisionPolicy = Enrollment["reprovisionPolicy"]
 export type InitialTwin = NonNullable<Enrollment["initialTwin"]>
+
+/** A configuration as written (before defaults and checks): what tests and code build. */
+export type EmulatorConfigInput = z.input<ReturnType<typeof configSchema>>
