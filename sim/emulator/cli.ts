@@ -48,9 +48,10 @@ async function main() {
     const host = config.bind.includes(":") ? `[${config.bind}]` : config.bind
     console.log(`emulator: DPS and IoT Hub (MQTT 3.1.1 over TLS) on mqtts://${host}:${mqttPort}`)
     console.log(`emulator: DPS over HTTPS (REST API; its Date header is the devices' TIME_HOST) on https://${host}:${httpsPort}`)
-    if (servicePort !== undefined)
+    if (servicePort !== undefined) {
         console.log(`emulator: service endpoint on https://${host}:${servicePort} (npx ts-node sim/emulator/service/service-cli.ts --help)`)
-    else console.log("emulator: service endpoint off (no service key: run with --secrets)")
+        console.log(`emulator: dashboard on https://${host}:${servicePort}/dashboard/ (npm run dashboard prints what to sign in with)`)
+    } else console.log("emulator: service endpoint off (no service key: run with --secrets)")
     config.edges.forEach((e, i) => console.log(`emulator: IoT Edge gateway ${e.deviceId} on mqtts://${host}:${edgePorts[i]} (host name ${e.hostName})`))
     console.log(`emulator: ${trustLine(config)}`)
     const kept = `${emulator.service.listDevices().length} devices, ${emulator.state.registrations().length} registrations`

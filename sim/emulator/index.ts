@@ -24,6 +24,7 @@ import { MQTT_LIMITS, MqttConnection } from "./transport/mqtt-connection"
 import { routeMqttConnection } from "./transport/mqtt-router"
 import { HubService } from "./service/service"
 import { startServiceEndpoint } from "./service/service-endpoint"
+import { dashboardSources } from "./service/dashboard/dashboard-sources"
 import { EmulatorState, RegistrationRecord } from "./state/state"
 import { EventGrid } from "./service/event-grid"
 import { StateStore, StoreStats } from "./state/store"
@@ -257,7 +258,7 @@ export class Emulator extends EventEmitter {
             this.edgeListeners.set(edge.edgeId, face)
             return face
         })
-        const sides = { hub: this.service, dps: this.dps, durable, hubs: config.hubs.map((h) => h.hostName) }
+        const sides = { hub: this.service, dps: this.dps, durable, hubs: config.hubs.map((h) => h.hostName), dashboard: dashboardSources(this) }
         const service = config.service.primaryKey ? new ListenerFace("service", () => startServiceEndpoint(material, config, sides, emit)) : undefined
         return { mqtt, https, edges, service, all: [mqtt, https, ...edges, ...(service ? [service] : [])] }
     }

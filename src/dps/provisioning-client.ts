@@ -16,9 +16,10 @@ import {
     dpsGetPollTopic,
     dpsGetRegisterTopic,
     dpsGetUsername,
+    dpsParseResponseBody,
     dpsParseResponseTopic,
 } from "./provisioning"
-import { DPS_ASSIGNED, DPS_POLL, DPS_REFUSED, dpsDecide } from "./provisioning-policy"
+import { DpsAction, dpsDecide } from "./provisioning-policy"
 
 export interface DpsOptions {
     host: string
@@ -89,7 +90,7 @@ export async function dpsRegister(o: DpsOptions, clock: WallClock): Promise<DpsA
         await client.subscribe([DPS_SUBSCRIBE_TOPIC], [1])
         const body = Buffer.from(dpsBuildRegisterBody(o.registrationId, o.modelId, o.payloadJson))
         let rid = 0
-        let operationId: string = null
+        let operationId: string | null = null
         let retries = 0
         console.log("dps: registering " + o.registrationId)
         for (;;) {
@@ -100,15 +101,15 @@ export async function dpsRegister(o: DpsOptions, clock: WallClock): Promise<DpsA
             const resp = await receiveResponse(client, ridText, Math.min(RESPONSE_TIMEOUT_MS, deadline - ds.millis()))
             if (resp === null) throw new ProvisioningError("no answer from DPS", false, 0)
             const d = dpsDecide(resp, retries, Math.random())
-            if (d.action === DPS_ASSIGNED) return { assignedHub: d.assignedHub, deviceId: d.deviceId }
-            if (d.action === DPS_REFUSED) throw new ProvisioningError(d.message, true, 0)
-            if (d.action === DPS_POLL) {
+            if (d.action === DpsAction.Assigned) return { assignedHub: d.assignedHub, deviceId: d.deviceId }
+            if (d.action === DpsAction.Refused) throw new ProvisioningError(d.message, true, 0)
+            if (d.action === DpsAction.Poll) {
                 operationId = d.operationId
                 retries = 0
             } else retries++
             if (ds.millis() + d.delayMs > deadline)
                 throw new ProvisioningError("not assigned within " + Math.floor(o.deadlineMs / 1000) + " s (last: " + d.message + ")", false, d.delayMs)
-            console.log("dps: " + d.message + ", " + (d.action === DPS_POLL ? "polling again" : "retrying") + " in " + retryDescribeMs(d.delayMs))
+            console.log("dps: " + d.message + ", " + (d.action === DpsAction.Poll ? "polling again" : "retrying") + " in " + retryDescribeMs(d.delayMs))
             if (d.delayMs > 0) await ds.sleep(d.delayMs)
         }
     } catch (e) {
@@ -119,8 +120,8 @@ export async function dpsRegister(o: DpsOptions, clock: WallClock): Promise<DpsA
     }
 }
 
-/** Waits for the answer to request `rid`, ignoring anything else; its body parsed within bounds. */
-async function receiveResponse(client: MqttClient, rid: string, timeoutMs: number): Promise<DpsResponse> {
+/** Waits for the answer to request `rid`, ignoring anything else (null: none in time); its body parsed within bounds. */
+async function receiveResponse(client: MqttClient, rid: string, timeoutMs: number): Promise<DpsResponse | null> {
     const deadline = ds.millis() + timeoutMs
     for (;;) {
         const left = deadline - ds.millis()
@@ -129,11 +130,6 @@ async function receiveResponse(client: MqttClient, rid: string, timeoutMs: numbe
         if (msg === undefined) return null
         const resp = dpsParseResponseTopic(msg.topic)
         if (resp === null || resp.rid !== rid) continue
-        if (msg.payload.length > 0) {
-            const parsed = await jsonParseBounded(msg.payload, BODY_LIMITS)
-            resp.body = parsed.error === null ? parsed.value : null
-            resp.bodyError = parsed.error
-        }
-        return resp
+        return dpsParseResponseBody(resp, msg.payload.length > 0 ? await jsonParseBounded(msg.payload, BODY_LIMITS) : null)
     }
 }

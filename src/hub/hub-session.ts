@@ -10,7 +10,7 @@ import { WallClock } from "../time/clock"
 import { FirmwareError } from "../errors"
 import { JsonLimits, jsonParseBounded } from "../encoding/json-bounds"
 import { logClip } from "../log-text"
-import { propertyBagGet } from "./property-bag"
+import { HubProperty, propertyBagGet } from "./property-bag"
 import {
     HUB_DESIRED_FILTER,
     HUB_METHODS_FILTER,
@@ -22,9 +22,10 @@ import {
     hubGetTwinGetTopic,
     hubGetUsername,
     hubParseC2dTopic,
-    hubParseDesiredTopic,
     hubParseMethodTopic,
-    hubParseTwinResponseTopic,
+    hubParseTwinTopic,
+    TwinKind,
+    TwinMessage,
 } from "./hub-topics"
 import { DeviceApp } from "../app/device-app"
 import { telemetryProperties } from "../app/telemetry"
@@ -67,8 +68,25 @@ const DOCUMENT_LIMITS: JsonLimits = { maxBytes: MAX_PACKET, maxDepth: 16, maxVal
 /** A session proves healthy by staying up this long with an acknowledged request. */
 export const HUB_HEALTHY_MS = 60000
 
+/** What a twin answer means to a session. */
+export const enum TwinAnswer {
+    /** The twin document this session asked for: apply its desired section. */
+    ApplyTwin = 1,
+    GetFailed = 2,
+    ReportedStored = 3,
+    /** A reported patch (or a request this session did not send) refused. */
+    RequestFailed = 4,
+}
+
+/** Sorts a twin answer by the request it answers: this session's GET went out as `getRid`, every other rid is a reported patch. */
+export function hubTwinAnswer(res: TwinMessage, getRid: string): TwinAnswer {
+    if (res.rid === getRid) return res.kind === TwinKind.Get && res.status === 200 ? TwinAnswer.ApplyTwin : TwinAnswer.GetFailed
+    return res.kind === TwinKind.Reported ? TwinAnswer.ReportedStored : TwinAnswer.RequestFailed
+}
+
 export class HubSession {
-    private mqtt: MqttClient
+    /** null until connect(). */
+    private mqtt: MqttClient | null = null
     private rid = 0
     private getRid = ""
     private renewAtMs = 0
@@ -145,7 +163,7 @@ export class HubSession {
     }
 
     async close() {
-        if (this.mqtt) await this.mqtt.close()
+        if (this.mqtt !== null) await this.mqtt.close()
     }
 
     /** Whether the hub accepted this session (CONNACK 0), however long it then lasted. */
@@ -180,6 +198,7 @@ export class HubSession {
         await this.mqtt.publish(hubGetReportedPatchTopic(this.nextRid()), Buffer.from(json), 0)
     }
 
+    /** Reads the topic and hands the message to its handler: each reads its payload, decides, then acts. */
     private async handle(msg: MqttPublish) {
         const t = msg.topic
         // A method is answered whatever its name (the service waits for it); parsing it takes native string calls only.
@@ -189,39 +208,44 @@ export class HubSession {
             console.log("hub: dropped a message with a " + t.length + "-character topic: " + logClip(t, 60))
             return
         }
-        const twinRes = hubParseTwinResponseTopic(t)
-        if (twinRes !== null) return await this.onTwinResponse(twinRes.rid, twinRes.status, twinRes.version, msg.payload)
-        if (hubParseDesiredTopic(t) !== null) {
-            const patch = await jsonParseBounded(msg.payload, DOCUMENT_LIMITS)
-            if (patch.error !== null) {
-                console.log("hub: desired update refused: " + patch.error)
-                return
-            }
-            for (const r of this.app.applyDesiredPatch(patch.value)) await this.report(r)
-            return
-        }
+        const twin = hubParseTwinTopic(t)
+        if (twin !== null) return twin.kind === TwinKind.Desired ? await this.onDesired(msg.payload) : await this.onTwinAnswer(twin, msg.payload)
         const c2d = hubParseC2dTopic(this.o.deviceId, t)
-        if (c2d !== null) {
-            this.app.c2dReceived++
-            let props = ""
-            for (const p of c2d) props += " " + p.name + "=" + p.value
-            console.log("hub: c2d message" + logClip(props, 200) + " body " + logClip(msg.payload.toString("utf-8"), 120))
-            const mid = propertyBagGet(c2d, "$.mid")
-            if (mid !== null) console.log("hub: c2d " + logClip(mid, 64) + " completed")
-            return
-        }
+        if (c2d !== null) return this.onC2d(c2d, msg.payload)
         console.log("hub: ignored message on " + logClip(t, 120))
     }
 
-    private async onTwinResponse(rid: string, status: number, version: number, payload: Buffer) {
-        this.answers++
-        if (rid !== this.getRid) {
-            if (status === 204) console.log("hub: reported properties stored (version " + version + ")")
-            else console.log("hub: twin request " + logClip(rid, MAX_RID) + " failed with " + status + " " + logClip(payload.toString("utf-8"), 120))
+    private async onDesired(payload: Buffer) {
+        const patch = await jsonParseBounded(payload, DOCUMENT_LIMITS)
+        if (patch.error !== null) {
+            console.log("hub: desired update refused: " + patch.error)
             return
         }
-        if (status !== 200) {
-            console.log("hub: twin GET failed with " + status)
+        for (const r of this.app.applyDesiredPatch(patch.value)) await this.report(r)
+    }
+
+    private onC2d(props: HubProperty[], payload: Buffer) {
+        this.app.c2dReceived++
+        let text = ""
+        for (const p of props) text += " " + p.name + "=" + p.value
+        console.log("hub: c2d message" + logClip(text, 200) + " body " + logClip(payload.toString("utf-8"), 120))
+        const mid = propertyBagGet(props, "$.mid")
+        if (mid !== null) console.log("hub: c2d " + logClip(mid, 64) + " completed")
+    }
+
+    private async onTwinAnswer(res: TwinMessage, payload: Buffer) {
+        this.answers++
+        const answer = hubTwinAnswer(res, this.getRid)
+        if (answer === TwinAnswer.ReportedStored) {
+            console.log("hub: reported properties stored" + (res.version !== null ? " (version " + res.version + ")" : ""))
+            return
+        }
+        if (answer === TwinAnswer.RequestFailed) {
+            console.log("hub: twin request " + logClip(res.rid, MAX_RID) + " failed with " + res.status + " " + logClip(payload.toString("utf-8"), 120))
+            return
+        }
+        if (answer === TwinAnswer.GetFailed) {
+            console.log("hub: twin GET failed with " + res.status)
             return
         }
         const twin = await jsonParseBounded(payload, DOCUMENT_LIMITS)

@@ -37,46 +37,61 @@ export function hubGetMethodResponseTopic(status: number, rid: string): string {
     return "$iothub/methods/res/" + status + "/?$rid=" + urlEncode(rid)
 }
 
-/** The properties of a C2D message topic `devices/{id}/messages/devicebound/{bag}`, or null. */
-export function hubParseC2dTopic(deviceId: string, topic: string): HubProperty[] {
+/** The properties of a C2D message topic `devices/{id}/messages/devicebound/{bag}`, or null for other topics. */
+export function hubParseC2dTopic(deviceId: string, topic: string): HubProperty[] | null {
     const prefix = "devices/" + deviceId + "/messages/devicebound/"
     if (!topic.startsWith(prefix)) return null
     return propertyBagDecode(topic.slice(prefix.length))
 }
 
-export interface TwinResponse {
-    status: number
-    rid: string
-    /** `$version` of a reported patch reply, -1 when absent. */
-    version: number
+/** What a twin topic carries (azure-sdk-for-c's az_iot_hub_client_twin_response_type). */
+export const enum TwinKind {
+    /** The answer to a twin GET: any status below 400 but 204. */
+    Get = 1,
+    /** A desired-properties update the hub pushed. */
+    Desired = 2,
+    /** A reported-properties patch stored (204). */
+    Reported = 3,
+    /** A twin request refused (400 and up). */
+    RequestError = 4,
 }
 
-/** `$iothub/twin/res/{status}/?$rid={rid}[&$version={v}]`, or null for other topics. */
-export function hubParseTwinResponseTopic(topic: string): TwinResponse {
+export interface TwinMessage {
+    kind: TwinKind
+    /** The answer's status; 200 for a desired update. */
+    status: number
+    /** The request's `$rid`; null for a desired update. */
+    rid: string | null
+    /** `$version` from the topic, or null when it carries none (a desired update's body `$version` decides then). */
+    version: number | null
+}
+
+function version(query: string): number | null {
+    const v = queryGet(query, "$version")
+    const n = v === null ? -1 : parseInt(v)
+    return n >= 0 ? n : null
+}
+
+/**
+ * `$iothub/twin/res/{status}/?$rid={rid}[&$version={v}]` or
+ * `$iothub/twin/PATCH/properties/desired/?$version={v}`; null for other topics.
+ */
+export function hubParseTwinTopic(topic: string): TwinMessage | null {
+    if (topic.startsWith(DESIRED_PREFIX)) {
+        const q = topic.indexOf("?")
+        return { kind: TwinKind.Desired, status: 200, rid: null, version: q < 0 ? null : version(topic.slice(q + 1)) }
+    }
     if (!topic.startsWith(TWIN_RES_PREFIX)) return null
     const rest = topic.slice(TWIN_RES_PREFIX.length)
     const slash = rest.indexOf("/")
     const q = rest.indexOf("?")
     if (slash <= 0 || q < 0) return null
     const status = parseInt(rest.slice(0, slash))
-    const rid = queryGet(rest.slice(q + 1), "$rid")
-    const v = queryGet(rest.slice(q + 1), "$version")
+    const query = rest.slice(q + 1)
+    const rid = queryGet(query, "$rid")
     if (!(status >= 100) || rid === null) return null
-    return { status, rid, version: v === null ? -1 : parseInt(v) }
-}
-
-export interface DesiredUpdate {
-    /** `$version` from the topic, or -1 when the topic carries none (the body's `$version` decides then). */
-    version: number
-}
-
-/** A desired-properties update topic `$iothub/twin/PATCH/properties/desired/?$version={v}`, or null for other topics. */
-export function hubParseDesiredTopic(topic: string): DesiredUpdate {
-    if (!topic.startsWith(DESIRED_PREFIX)) return null
-    const q = topic.indexOf("?")
-    const v = q < 0 ? null : queryGet(topic.slice(q + 1), "$version")
-    const n = v === null ? -1 : parseInt(v)
-    return { version: n >= 0 ? n : -1 }
+    const kind = status >= 400 ? TwinKind.RequestError : status === 204 ? TwinKind.Reported : TwinKind.Get
+    return { kind, status, rid, version: version(query) }
 }
 
 export interface MethodRequest {
@@ -84,8 +99,8 @@ export interface MethodRequest {
     rid: string
 }
 
-/** `$iothub/methods/POST/{name}/?$rid={rid}`, or null. */
-export function hubParseMethodTopic(topic: string): MethodRequest {
+/** `$iothub/methods/POST/{name}/?$rid={rid}`, or null for other topics. */
+export function hubParseMethodTopic(topic: string): MethodRequest | null {
     if (!topic.startsWith(METHOD_PREFIX)) return null
     const rest = topic.slice(METHOD_PREFIX.length)
     const slash = rest.indexOf("/")

@@ -30,7 +30,8 @@ export function propertyBagDecode(bag: string): HubProperty[] {
     return out
 }
 
-export function propertyBagGet(props: HubProperty[], name: string): string {
+/** The value of the first property called `name`, or null. */
+export function propertyBagGet(props: HubProperty[], name: string): string | null {
     for (const p of props) if (p.name === name) return p.value
     return null
 }

@@ -7,16 +7,17 @@ import {
     hubGetTelemetryTopic,
     hubGetUsername,
     hubParseC2dTopic,
-    hubParseDesiredTopic,
     hubParseMethodTopic,
-    hubParseTwinResponseTopic,
+    hubParseTwinTopic,
+    TwinKind,
+    TwinMessage,
 } from "../../src/hub/hub-topics"
 import { twinBuildIntervalAck, twinParseDesired } from "../../src/app/device-twin"
 import { methodHandle } from "../../src/app/direct-methods"
 import { TelemetryQueue, telemetryProperties } from "../../src/app/telemetry"
 import { storeIsPlausibleValue } from "../../src/store/assignment-store"
 import { DeviceApp } from "../../src/app/device-app"
-import { hubRenewAtMs } from "../../src/hub/hub-session"
+import { hubRenewAtMs, hubTwinAnswer, TwinAnswer } from "../../src/hub/hub-session"
 import { SimulatedClimateSensor } from "../../src/app/sensors"
 
 const STATUS = { firmwareVersion: "1.0", intervalSec: 10, uptimeSec: 5, messagesSent: 3, queued: 1, c2dReceived: 2 }
@@ -39,24 +40,65 @@ describe("hub wire format", () => {
         expect(propertyBagGet(p, "$.mid")).toBe("42")
         expect(propertyBagGet(p, "$.to")).toBe("/devices/dev1")
         expect(propertyBagGet(p, "color")).toBe("blüe")
+        expect(propertyBagGet(p, "$.lockToken")).toBe(null)
+        expect(hubParseC2dTopic("dev1", "devices/dev1/messages/devicebound/").length).toBe(0)
         expect(hubParseC2dTopic("dev1", "devices/dev2/messages/devicebound/")).toBe(null)
+        expect(hubParseC2dTopic("dev1", "$iothub/twin/res/200/?$rid=1")).toBe(null)
         expect(propertyBagDecode("").length).toBe(0)
     })
-    test("twin response, desired and method topics", () => {
-        const r = hubParseTwinResponseTopic("$iothub/twin/res/204/?$rid=5&$version=12")
+    test("twin topics: each kind, its status, rid and version", () => {
+        const g = hubParseTwinTopic("$iothub/twin/res/200/?$rid=1")
+        expect(g.kind).toBe(TwinKind.Get)
+        expect(g.status).toBe(200)
+        expect(g.rid).toBe("1")
+        expect(g.version).toBe(null)
+        const r = hubParseTwinTopic("$iothub/twin/res/204/?$rid=5&$version=12")
+        expect(r.kind).toBe(TwinKind.Reported)
         expect(r.status).toBe(204)
         expect(r.rid).toBe("5")
         expect(r.version).toBe(12)
-        expect(hubParseTwinResponseTopic("$iothub/twin/res/200/?$rid=1").version).toBe(-1)
-        expect(hubParseTwinResponseTopic("$iothub/twin/res/x")).toBe(null)
-        expect(hubParseDesiredTopic("$iothub/twin/PATCH/properties/desired/?$version=9").version).toBe(9)
-        expect(hubParseDesiredTopic("$iothub/twin/PATCH/properties/desired/").version).toBe(-1)
-        expect(hubParseDesiredTopic("$iothub/twin/PATCH/properties/desired/?$version=x").version).toBe(-1)
-        expect(hubParseDesiredTopic("$iothub/methods/POST/a/?$rid=1")).toBe(null)
+        // As azure-sdk-for-c sorts them: 400 and up refused, 204 reported, any other status an answer to a GET.
+        expect(hubParseTwinTopic("$iothub/twin/res/400/?$rid=6").kind).toBe(TwinKind.RequestError)
+        expect(hubParseTwinTopic("$iothub/twin/res/429/?$rid=6").kind).toBe(TwinKind.RequestError)
+        expect(hubParseTwinTopic("$iothub/twin/res/399/?$rid=6").kind).toBe(TwinKind.Get)
+        expect(hubParseTwinTopic("$iothub/twin/res/202/?$rid=6").kind).toBe(TwinKind.Get)
+        const d = hubParseTwinTopic("$iothub/twin/PATCH/properties/desired/?$version=9")
+        expect(d.kind).toBe(TwinKind.Desired)
+        expect(d.version).toBe(9)
+        expect(d.rid).toBe(null)
+        expect(d.status).toBe(200)
+        expect(hubParseTwinTopic("$iothub/twin/PATCH/properties/desired/").version).toBe(null)
+        expect(hubParseTwinTopic("$iothub/twin/PATCH/properties/desired/?$version=x").version).toBe(null)
+        expect(hubParseTwinTopic("$iothub/twin/res/204/?$rid=5&$version=-3").version).toBe(null)
+    })
+    test("twin topics: the explicit no-match", () => {
+        expect(hubParseTwinTopic("$iothub/twin/res/x")).toBe(null)
+        expect(hubParseTwinTopic("$iothub/twin/res/200/")).toBe(null)
+        expect(hubParseTwinTopic("$iothub/twin/res/abc/?$rid=1")).toBe(null)
+        expect(hubParseTwinTopic("$iothub/twin/res/99/?$rid=1")).toBe(null)
+        expect(hubParseTwinTopic("$iothub/twin/res/200/?$version=1")).toBe(null)
+        expect(hubParseTwinTopic("$iothub/twin/PATCH/properties/reported/?$rid=1")).toBe(null)
+        expect(hubParseTwinTopic("$iothub/methods/POST/a/?$rid=1")).toBe(null)
+        expect(hubParseTwinTopic("devices/d1/messages/devicebound/")).toBe(null)
+    })
+    test("a twin answer sorted by the request it answers", () => {
+        const answer = (topic: string, getRid: string) => hubTwinAnswer(hubParseTwinTopic(topic) as TwinMessage, getRid)
+        expect(answer("$iothub/twin/res/200/?$rid=1", "1")).toBe(TwinAnswer.ApplyTwin)
+        expect(answer("$iothub/twin/res/202/?$rid=1", "1")).toBe(TwinAnswer.GetFailed)
+        expect(answer("$iothub/twin/res/204/?$rid=1", "1")).toBe(TwinAnswer.GetFailed)
+        expect(answer("$iothub/twin/res/500/?$rid=1", "1")).toBe(TwinAnswer.GetFailed)
+        expect(answer("$iothub/twin/res/204/?$rid=2&$version=3", "1")).toBe(TwinAnswer.ReportedStored)
+        expect(answer("$iothub/twin/res/400/?$rid=2", "1")).toBe(TwinAnswer.RequestFailed)
+        // A GET answer for a rid this session did not ask with is no twin to apply.
+        expect(answer("$iothub/twin/res/200/?$rid=2", "1")).toBe(TwinAnswer.RequestFailed)
+    })
+    test("method topics and the no-match", () => {
         const m = hubParseMethodTopic("$iothub/methods/POST/reboot/?$rid=ab12")
         expect(m.name).toBe("reboot")
         expect(m.rid).toBe("ab12")
         expect(hubParseMethodTopic("$iothub/methods/POST/?$rid=1")).toBe(null)
+        expect(hubParseMethodTopic("$iothub/methods/POST/reboot/")).toBe(null)
+        expect(hubParseMethodTopic("$iothub/twin/res/200/?$rid=1")).toBe(null)
         expect(hubGetMethodResponseTopic(404, "ab12")).toBe("$iothub/methods/res/404/?$rid=ab12")
     })
 })

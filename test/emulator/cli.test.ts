@@ -49,6 +49,7 @@ describe("emulator command line", function () {
         const pki = await testPki()
         assert.match(out, /mqtts:\/\/127\.0\.0\.1:\d+/)
         assert.match(out, /https:\/\/127\.0\.0\.1:\d+/)
+        assert.match(out, /dashboard on https:\/\/127\.0\.0\.1:\d+\/dashboard\/ \(npm run dashboard prints what to sign in with\)/)
         assert.ok(out.includes(`clients must trust: ${pki.rootCertFile}`), out)
         assert.match(out, /ID scope 0ne0000E4B1/)
         assert.match(out, /sim-device-01 \(individual\), sim-group \(group\)/)

@@ -13,8 +13,8 @@ interface ServiceEndpoint {
     serviceKey: string
 }
 
-/** The node arguments that run the CLI with `args` against `emu`. */
-async function cliArgv(emu: ServiceEndpoint, hub: string): Promise<(args: string[]) => string[]> {
+/** Config and secrets files for `emu` as `npm run emulator` leaves them, for the command-line tools to read. */
+export async function cliFiles(emu: ServiceEndpoint, hub: string): Promise<{ config: string; secrets: string }> {
     const pki = await testPki()
     const dir = tempDir("service-cli")
     const config = path.join(dir, "config.json")
@@ -29,6 +29,12 @@ async function cliArgv(emu: ServiceEndpoint, hub: string): Promise<(args: string
         })
     )
     fs.writeFileSync(secrets, JSON.stringify({ $iothubowner: { primaryKey: emu.serviceKey, secondaryKey: randomKey() } }), { mode: 0o600 })
+    return { config, secrets }
+}
+
+/** The node arguments that run the CLI with `args` against `emu`. */
+async function cliArgv(emu: ServiceEndpoint, hub: string): Promise<(args: string[]) => string[]> {
+    const { config, secrets } = await cliFiles(emu, hub)
     return (args) => ["-r", "ts-node/register/transpile-only", "sim/emulator/service/service-cli.ts", ...args, "--config", config, "--secrets", secrets]
 }
 

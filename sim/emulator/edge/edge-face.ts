@@ -58,6 +58,11 @@ export class EdgeFace implements MqttFace, HubGateway, EdgeUplink {
         return this.up
     }
 
+    /** Leaves' messages kept while the uplink is down. */
+    get storedMessages(): number {
+        return this.store.size
+    }
+
     attach(conn: MqttConnection, connect: IConnectPacket): void {
         const auth = this.authenticate(connect, conn.clientChain, this.now())
         if (!auth.ok) return this.refuse(conn, connect, auth.deviceId, auth.reason)

@@ -2,11 +2,14 @@
 // (service-cli.ts) the way `az iot hub` drives a hub and `az iot dps certificate` manages DPS's
 // CAs. TLS with the emulator's certificate, loopback only, every request signed with the service
 // policy's key (a SAS token for the hub host name, skn=iothubowner). JSON in and out; errors as
-// {errorCode, message}.
+// {errorCode, message}. Under /dashboard it also serves the web dashboard (dashboard/), whose
+// page needs no signature but whose data does.
 import * as http from "http"
 import * as https from "https"
 import { EmulatorConfig, SERVICE_POLICY } from "../config"
 import { CaStoreError, DpsService } from "./dps-service"
+import { DASHBOARD_PATH, serveDashboard } from "./dashboard/dashboard-routes"
+import type { DashboardSources } from "./dashboard/dashboard-sources"
 import { Emit } from "../events"
 import { TelemetryMessage } from "../state/hub-registry"
 import { DurableBarrier } from "../transport/mqtt-connection"
@@ -23,6 +26,8 @@ export interface ServiceSides {
     /** The hubs' host names; new identities go to the first unless the request names another. */
     hubs: string[]
     durable?: DurableBarrier
+    /** What the web dashboard (under /dashboard) reads besides; without it there is no dashboard. */
+    dashboard?: DashboardSources
 }
 
 /** The JSON line `monitor-events` streams for one telemetry message. */
@@ -234,7 +239,12 @@ export async function startServiceEndpoint(
             if (barrier) void barrier.then(send)
             else send()
         }
-        const refused = serviceAuthorize(req.headers.authorization, config, Math.floor(now().getTime() / 1000))
+        const authorize = () => serviceAuthorize(req.headers.authorization, config, Math.floor(now().getTime() / 1000))
+        if (service.dashboard && DASHBOARD_PATH.test(url.pathname)) {
+            const answered = (status: number) => emit("service.request", { remote, method: req.method ?? "?", path: url.pathname, status })
+            return serveDashboard(req, res, url.pathname, { ...service, sources: service.dashboard, authorize, answered })
+        }
+        const refused = authorize()
         if (refused) {
             req.resume()
             return reply(401, { errorCode: 401002, message: `unauthorized: ${refused}` })
