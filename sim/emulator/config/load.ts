@@ -10,8 +10,17 @@ import { parseConfig } from "./validate"
 
 const isPem = (v: string) => v.includes("-----BEGIN")
 
+const readers = new Map<string, ConfigFiles>()
+
 /** A TLS or certificate value holding "-----BEGIN" is PEM text itself; anything else a path under `baseDir`. */
 export function filesUnder(baseDir: string): ConfigFiles {
+    const dir = path.resolve(baseDir)
+    let files = readers.get(dir)
+    if (!files) readers.set(dir, (files = fileReader(dir)))
+    return files
+}
+
+function fileReader(baseDir: string): ConfigFiles {
     const resolve = (v: string) => (isPem(v) ? v : path.resolve(baseDir, v))
     return {
         resolve,

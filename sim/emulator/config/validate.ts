@@ -30,9 +30,14 @@ function problemsText(issues: readonly z.core.$ZodIssue[]): string {
         .join("; ")
 }
 
+// Building a schema costs more than parsing with it (zod compiles its object parsers on first use): one per reader.
+const schemas = new WeakMap<ConfigFiles, ReturnType<typeof configSchema>>()
+
 /** The typed configuration, or a ConfigError naming every problem. */
 export function parseConfig(raw: unknown, files: ConfigFiles): EmulatorConfig {
-    const result = configSchema(files).safeParse(raw)
+    let schema = schemas.get(files)
+    if (!schema) schemas.set(files, (schema = configSchema(files)))
+    const result = schema.safeParse(raw)
     if (!result.success) throw new ConfigError(problemsText(result.error.issues))
     return result.data
 }
