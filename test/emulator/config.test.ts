@@ -187,6 +187,28 @@ describe("emulator configuration", () => {
             ])
         })
 
+        it("wants a webhook exactly where the allocation policy, the enrollment's or DPS's default, is custom", () => {
+            const webhook = { customAllocationDefinition: { webhookUrl: "http://127.0.0.1:7071/api/allocate" } }
+            const symmetricKey = { type: "symmetricKey" as const }
+            assert.deepStrictEqual(
+                problems({
+                    ...base,
+                    dps: { idScope: "0ne00000001", allocationPolicy: "custom" },
+                    enrollments: [
+                        { registrationId: "a", attestation: symmetricKey },
+                        { registrationId: "b", attestation: symmetricKey, iotHubHostName: "hub-a", ...webhook },
+                        { registrationId: "c", attestation: symmetricKey, allocationPolicy: "hashed", ...webhook },
+                        { registrationId: "d", attestation: symmetricKey, ...webhook },
+                    ],
+                }),
+                [
+                    "enrollments[0].customAllocationDefinition.webhookUrl: must be an http(s) URL on a loopback host",
+                    "enrollments[1].customAllocationDefinition: is for allocationPolicy custom",
+                    "enrollments[2].customAllocationDefinition: is for allocationPolicy custom",
+                ]
+            )
+        })
+
         it("fills in settings that default to others: hub, allocation policy, device id, edge ports", () => {
             const c = validateConfig({
                 ...base,

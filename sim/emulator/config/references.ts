@@ -1,12 +1,14 @@
 // The cross-references between settings, explicit code the schema runs even when other settings
-// are wrong (so every problem is named at once): ids used once, hubs that exist, edge gateways
-// that are devices, and children whose parent is a gateway of their hub. It reads only the names
+// are wrong (so every problem is named at once): ids used once, hubs that exist, a webhook exactly
+// for the enrollments whose policy (their own or DPS's default) is custom, edge gateways that are
+// devices, and children whose parent is a gateway of their hub. It reads only the names
 // it compares, through a lenient view: an entry whose names cannot be read is the schema's problem
 // (undefined here, so the others keep their index).
 import { z } from "zod"
 
 const named = <T extends z.core.$ZodLooseShape>(shape: T) => z.array(z.looseObject(shape).optional().catch(undefined)).catch([])
 const view = z.looseObject({
+    dps: z.looseObject({ allocationPolicy: z.string().optional() }).optional().catch(undefined),
     hubs: named({ hostName: z.string() }),
     certificates: named({ name: z.string() }),
     enrollments: named({
@@ -14,6 +16,8 @@ const view = z.looseObject({
         enrollmentGroupId: z.string().optional(),
         iotHubHostName: z.string().optional(),
         iotHubs: z.array(z.string()).optional(),
+        allocationPolicy: z.string().optional(),
+        customAllocationDefinition: z.unknown().optional(),
     }),
     devices: named({ deviceId: z.string(), hub: z.string().optional(), parent: z.string().optional() }),
     edges: named({ deviceId: z.string(), hub: z.string().optional() }),
@@ -22,7 +26,7 @@ const view = z.looseObject({
 export function checkReferences(value: unknown, ctx: z.RefinementCtx): void {
     const parsed = view.safeParse(value)
     if (!parsed.success) return
-    const { hubs, certificates, enrollments, devices, edges } = parsed.data
+    const { dps, hubs, certificates, enrollments, devices, edges } = parsed.data
     const problem = (path: PropertyKey[], message: string) => ctx.addIssue({ code: "custom", message, path })
     const hubNames = hubs.flatMap((h) => (h ? [h.hostName.toLowerCase()] : []))
     const isHub = (h: string) => hubNames.includes(h.toLowerCase())
@@ -48,6 +52,12 @@ export function checkReferences(value: unknown, ctx: z.RefinementCtx): void {
     enrollments.forEach((e, i) => {
         if (e?.iotHubHostName !== undefined && !isHub(e.iotHubHostName)) problem(["enrollments", i, "iotHubHostName"], "must be one of hubs")
         if (e?.iotHubs?.some((h) => !isHub(h))) problem(["enrollments", i, "iotHubs"], "must list some of hubs")
+        if (!e) return
+        // As `complete` fills it in: naming a hub makes an enrollment static, else DPS's default applies.
+        const policy = e.allocationPolicy ?? (e.iotHubHostName !== undefined ? "static" : (dps?.allocationPolicy ?? "hashed"))
+        const webhook = e.customAllocationDefinition !== undefined
+        if (policy === "custom" && !webhook) problem(["enrollments", i, "customAllocationDefinition", "webhookUrl"], "must be an http(s) URL on a loopback host")
+        if (policy !== "custom" && webhook) problem(["enrollments", i, "customAllocationDefinition"], "is for allocationPolicy custom")
     })
     devices.forEach((d, i) => {
         if (d?.hub !== undefined && !isHub(d.hub)) problem(["devices", i, "hub"], "must be one of hubs")
