@@ -1,26 +1,28 @@
 // The cross-references between settings, explicit code the schema runs even when other settings
 // are wrong (so every problem is named at once): ids used once, hubs that exist, a webhook exactly
 // for the enrollments whose policy (their own or DPS's default) is custom, edge gateways that are
-// devices, and children whose parent is a gateway of their hub. It reads only the names
-// it compares, through a lenient view: an entry whose names cannot be read is the schema's problem
-// (undefined here, so the others keep their index).
+// devices, and children whose parent is a gateway of their hub. It reads only the names it
+// compares, each leniently: a name that cannot be read (the schema names that problem) reads as
+// undefined and is left out, so the others keep their index and nothing is reported twice.
 import { z } from "zod"
 
-const named = <T extends z.core.$ZodLooseShape>(shape: T) => z.array(z.looseObject(shape).optional().catch(undefined)).catch([])
-const view = z.looseObject({
-    dps: z.looseObject({ allocationPolicy: z.string().optional() }).optional().catch(undefined),
-    hubs: named({ hostName: z.string() }),
-    certificates: named({ name: z.string() }),
-    enrollments: named({
-        registrationId: z.string().optional(),
-        enrollmentGroupId: z.string().optional(),
-        iotHubHostName: z.string().optional(),
-        iotHubs: z.array(z.string()).optional(),
-        allocationPolicy: z.string().optional(),
+const maybe = <T extends z.ZodType>(schema: T) => schema.optional().catch(undefined)
+const name = maybe(z.string())
+const entries = <T extends z.core.$ZodLooseShape>(shape: T) => z.array(maybe(z.looseObject(shape))).catch([])
+const view = z.object({
+    dps: maybe(z.looseObject({ allocationPolicy: name })),
+    hubs: entries({ hostName: name }),
+    certificates: entries({ name }),
+    enrollments: entries({
+        registrationId: name,
+        enrollmentGroupId: name,
+        iotHubHostName: name,
+        iotHubs: maybe(z.array(z.string())),
+        allocationPolicy: name,
         customAllocationDefinition: z.unknown().optional(),
     }),
-    devices: named({ deviceId: z.string(), hub: z.string().optional(), parent: z.string().optional() }),
-    edges: named({ deviceId: z.string(), hub: z.string().optional() }),
+    devices: entries({ deviceId: name, hub: name, parent: name }),
+    edges: entries({ deviceId: name, hub: name }),
 })
 
 export function checkReferences(value: unknown, ctx: z.RefinementCtx): void {
@@ -28,7 +30,7 @@ export function checkReferences(value: unknown, ctx: z.RefinementCtx): void {
     if (!parsed.success) return
     const { dps, hubs, certificates, enrollments, devices, edges } = parsed.data
     const problem = (path: PropertyKey[], message: string) => ctx.addIssue({ code: "custom", message, path })
-    const hubNames = hubs.flatMap((h) => (h ? [h.hostName.toLowerCase()] : []))
+    const hubNames = hubs.flatMap((h) => (h?.hostName ? [h.hostName.toLowerCase()] : []))
     const isHub = (h: string) => hubNames.includes(h.toLowerCase())
 
     const usedTwice = (ids: (string | undefined)[], where: string, what: string) => {
@@ -65,9 +67,9 @@ export function checkReferences(value: unknown, ctx: z.RefinementCtx): void {
     // Hubs as `complete` fills them in: a device's defaults to the first hub, an edge's to its identity's.
     const hubOf = (d: (typeof devices)[number]) => d?.hub ?? hubs[0]?.hostName
     const identityOf = (deviceId: string) => devices.find((d) => d?.deviceId === deviceId)
-    const edgeHub = (e: (typeof edges)[number]) => e?.hub ?? hubOf(identityOf(e?.deviceId ?? ""))
+    const edgeHub = (e: (typeof edges)[number]) => e?.hub ?? (e?.deviceId === undefined ? undefined : hubOf(identityOf(e.deviceId)))
     edges.forEach((e, i) => {
-        if (!e) return
+        if (e?.deviceId === undefined) return
         const identity = identityOf(e.deviceId)
         if (!identity) problem(["edges", i, "deviceId"], "must name one of devices (the edge device's identity)")
         else if (edgeHub(e) !== hubOf(identity)) problem(["edges", i, "hub"], "must be the hub of its identity in devices")

@@ -289,7 +289,10 @@ const eventGridSubscription = z.object({
     maxDeliveryAttempts: z.int({ error: "must be 1..30" }).min(1, { error: "must be 1..30" }).max(30, { error: "must be 1..30" }).optional(),
     eventTimeToLiveMinutes: z.int({ error: "must be 1..1440" }).min(1, { error: "must be 1..1440" }).max(1440, { error: "must be 1..1440" }).optional(),
     /** The waits between attempts; Event Grid's schedule unless set (tests shorten it). */
-    retryDelaysMs: z.array(wholeNumber("milliseconds"), { error: "must be a list of whole milliseconds" }).min(1).optional(),
+    retryDelaysMs: z
+        .array(wholeNumber("milliseconds"), { error: "must be a list of whole milliseconds" })
+        .min(1, { error: "must be a list of whole milliseconds" })
+        .optional(),
 })
 
 /** The configuration file's document; `files` resolves TLS paths and reads certificates (load.ts). */
@@ -329,7 +332,8 @@ function documentSchema(files: ConfigFiles) {
                     .array(
                         z
                             .object({ name: z.string({ error: "must be a certificate name" }), cert: certs, verified: flag.default(false) })
-                            .transform((c, ctx) => caCertificateUpload(c, ctx))
+                            .transform((c, ctx) => caCertificateUpload(c, ctx)),
+                        { error: "must be a list" }
                     )
                     .default([]),
                 enrollments: z.array(enrollmentSchema(files), { error: "must be a list" }).default([]),

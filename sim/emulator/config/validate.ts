@@ -33,11 +33,20 @@ function problemsText(issues: readonly z.core.$ZodIssue[]): string {
 // Building a schema costs more than parsing with it (zod compiles its object parsers on first use): one per reader.
 const schemas = new WeakMap<ConfigFiles, ReturnType<typeof configSchema>>()
 
+const KINDS: Record<string, string> = { array: "a list", object: "an object", int: "a whole number", number: "a number", string: "a string", boolean: "true or false" }
+
+/** Words for the type checks the schema states without a message of its own. */
+function typeMessage(issue: z.core.$ZodRawIssue): string | undefined {
+    if (issue.code !== "invalid_type") return undefined
+    const kind = KINDS[issue.expected] ?? issue.expected
+    return issue.input === undefined ? `is required (${kind})` : `must be ${kind}`
+}
+
 /** The typed configuration, or a ConfigError naming every problem. */
 export function parseConfig(raw: unknown, files: ConfigFiles): EmulatorConfig {
     let schema = schemas.get(files)
     if (!schema) schemas.set(files, (schema = configSchema(files)))
-    const result = schema.safeParse(raw)
+    const result = schema.safeParse(raw, { error: typeMessage })
     if (!result.success) throw new ConfigError(problemsText(result.error.issues))
     return result.data
 }
