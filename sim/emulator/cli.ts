@@ -57,7 +57,8 @@ async function main() {
     const kept = `${emulator.service.listDevices().length} devices, ${emulator.state.registrations().length} registrations`
     console.log(stateDir ? `emulator: state in ${stateDir}${fresh ? " (started fresh)" : ""}: ${kept}` : "emulator: state in a temporary directory (fresh every run)")
     console.log(`emulator: ID scope ${config.dps.idScope}; hubs ${config.hubs.map((h) => h.hostName).join(", ")}`)
-    const list = config.enrollments.map((e) => `${enrollmentId(e)} (${e.kind}${e.attestation.type === "x509" ? ", x509" : ""}${e.enabled ? "" : ", disabled"})`)
+    // The enrollments DPS serves: the config's, with what the service API changed in earlier runs.
+    const list = emulator.config.enrollments.map((e) => `${enrollmentId(e)} (${e.kind}${e.attestation.type === "x509" ? ", x509" : ""}${e.enabled ? "" : ", disabled"})`)
     console.log(`emulator: enrollments ${list.join(", ")}${secretsFile ? `; keys in ${secretsFile}` : ""}`)
     if (config.certificates.length)
         console.log(`emulator: DPS CA certificates ${config.certificates.map((c) => `${c.name}${c.verified ? " (verified)" : " (unverified)"}`).join(", ")}`)

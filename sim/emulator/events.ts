@@ -19,6 +19,8 @@ export interface EmulatorEvents {
     /** Bad credentials; `answer` says how the client is told (dps.authFailure). */
     "dps.refused": { remote: string; clientId?: string; answer: "CONNACK 5" | "401 at registration" | "401"; reason: string }
     /** A CA certificate changed on DPS's service side (upload, proof of possession, delete). */
+    /** An enrollment created, replaced or deleted through DPS's service API. */
+    "dps.enrollment": { enrollmentId: string; kind: "individual" | "group"; change: "created" | "updated" | "deleted" }
     "dps.certificate": { name: string; change: "uploaded" | "verification code issued" | "verified" | "deleted"; isVerified: boolean }
     "dps.register": { registrationId: string; rid: string; payload?: unknown }
     "dps.assigning": { registrationId: string; operationId: string; retryAfter: number }
@@ -58,7 +60,7 @@ export interface EmulatorEvents {
     "hub.method.request": { deviceId: string; methodName: string; rid: string; timeoutSec: number }
     /** The device's status, or 504 when it did not answer in time. */
     "hub.method.response": { deviceId: string; methodName: string; status: number }
-    "hub.device": { deviceId: string; hub: string; change: "created" | "enabled" | "disabled" | "deleted" | "parent set" }
+    "hub.device": { deviceId: string; hub: string; change: "created" | "enabled" | "disabled" | "deleted" | "parent set" | "credentials updated" }
     /** CONNACK 5 at a gateway: bad credentials, or not a child of its edge device. */
     "edge.refused": { edgeId: string; remote: string; clientId?: string; deviceId?: string; reason: string }
     /** The uplink switch (service side); `pending`: messages stored, delivered right after it comes up. */
@@ -99,6 +101,8 @@ export function describeEvent<K extends EmulatorEventName>(name: K, data: Emulat
             return `dps: ${who} connected (${e.enrollmentKind} enrollment ${e.enrollmentId}, ${e.attestation === "x509" ? `X.509 CN=${e.commonName} SHA-1 ${e.thumbprint}` : `${e.key} key${e.policy ? ` of policy ${e.policy}` : ""}`}, api-version ${e.apiVersion})`
         case "dps.refused":
             return `dps: refused ${who} (${e.answer}): ${e.reason}`
+        case "dps.enrollment":
+            return `dps: ${e.kind === "group" ? "enrollment group" : "enrollment"} ${e.enrollmentId} ${e.change} through the service API`
         case "dps.certificate":
             return `dps: CA certificate ${e.name} ${e.change} (verified: ${e.isVerified})`
         case "dps.register":

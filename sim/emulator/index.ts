@@ -27,6 +27,8 @@ import { startServiceEndpoint } from "./service/service-endpoint"
 import { dashboardSources } from "./service/dashboard/dashboard-sources"
 import { EmulatorState, RegistrationRecord } from "./state/state"
 import { EventGrid } from "./service/event-grid"
+import { EnrollmentStore } from "./state/enrollments"
+import { DpsRest } from "./service/dps-rest/dps-rest"
 import { StateStore, StoreStats } from "./state/store"
 import { startDpsRestFace } from "./dps/dps-rest-face"
 import { startTlsListener, TlsMaterial } from "./transport/tls-listener"
@@ -100,11 +102,18 @@ export class Emulator extends EventEmitter {
     private store?: StateStore
     private temporaryStateDir?: string
 
+    readonly config: EmulatorConfig
+    /** DPS's enrollments: the config's, changed at run time through the service API. */
+    readonly enrollments: EnrollmentStore
+
     constructor(
-        readonly config: EmulatorConfig,
+        config: EmulatorConfig,
         private readonly options: EmulatorOptions = {}
     ) {
         super()
+        // An own list of enrollments: the service API changes it, never the caller's config.
+        this.config = config = { ...config, enrollments: [...config.enrollments] }
+        this.enrollments = new EnrollmentStore(config)
         const missing = enrollmentsWithoutKeys(config)
         if (missing.length) throw new Error(`enrollments without keys: ${missing.join(", ")} (see generateMissingKeys)`)
         this.state = new EmulatorState(config.telemetry.retainedBytes)
@@ -166,6 +175,8 @@ export class Emulator extends EventEmitter {
             for (const edge of this.edges.values()) edge.restoreQueue(entries)
         }
         this.state.attach(store, isNew)
+        this.eventGrid?.attach(store, entries)
+        this.enrollments.attach(store, entries)
         for (const edge of this.edges.values()) edge.attachJournal(store, isNew)
         const done = (entries.find(([k]) => k === SEEDED_KEY)?.[1] as Seeded | undefined) ?? { devices: [], certificates: [] }
         if (!isNew) this.seed(done)
@@ -258,7 +269,14 @@ export class Emulator extends EventEmitter {
             this.edgeListeners.set(edge.edgeId, face)
             return face
         })
-        const sides = { hub: this.service, dps: this.dps, durable, hubs: config.hubs.map((h) => h.hostName), dashboard: dashboardSources(this) }
+        const sides = {
+            hub: this.service,
+            dps: this.dps,
+            durable,
+            hubs: config.hubs.map((h) => h.hostName),
+            dashboard: dashboardSources(this),
+            dpsRest: new DpsRest(config, this.enrollments, this.state, emit),
+        }
         const service = config.service.primaryKey ? new ListenerFace("service", () => startServiceEndpoint(material, config, sides, emit)) : undefined
         return { mqtt, https, edges, service, all: [mqtt, https, ...edges, ...(service ? [service] : [])] }
     }

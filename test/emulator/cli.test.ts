@@ -7,6 +7,8 @@ import * as path from "path"
 import { ROOT } from "../../sim/paths"
 import { randomKey, tempDir, testPki } from "../support/emulator"
 import { RawClient } from "../support/raw-mqtt-client"
+import { Emulator, generateMissingKeys, loadConfig } from "../../sim/emulator"
+import { ServiceClient } from "../../sim/emulator/service/service-client"
 
 describe("emulator command line", function () {
     this.timeout(30_000)
@@ -77,5 +79,51 @@ describe("emulator command line", function () {
         child.kill("SIGINT")
         assert.strictEqual(await exit, 0)
         assert.match(out, /emulator: stopped/)
+    })
+})
+
+describe("emulator command line with --state", function () {
+    this.timeout(30_000)
+
+    it("lists the enrollments the service API added in an earlier run", async () => {
+        const pki = await testPki()
+        const dir = tempDir("emulator-cli-state")
+        const configFile = path.join(dir, "config.json")
+        const secretsFile = path.join(dir, "secrets.json")
+        const stateDir = path.join(dir, "state")
+        const raw = {
+            ports: { mqtt: 0, https: 0, service: 0 },
+            tls: { cert: pki.serverCertFile, key: pki.serverKeyFile, ca: pki.rootCertFile },
+            dps: { idScope: "0ne0000E4B1" },
+            hubs: [{ hostName: "localhost" }],
+            enrollments: [{ registrationId: "from-config", attestation: { type: "symmetricKey" } }],
+        }
+        fs.writeFileSync(configFile, JSON.stringify(raw))
+        const config = generateMissingKeys(loadConfig(configFile, secretsFile), secretsFile)
+        const earlier = new Emulator(config, { stateDir })
+        const { servicePort } = await earlier.start()
+        const client = new ServiceClient({ host: "localhost", port: servicePort!, ca: fs.readFileSync(pki.rootCertFile, "utf8"), hub: "localhost", serviceKey: config.service.primaryKey! })
+        await client.azure("dps", "PUT", "/enrollments/from-api", { attestation: { type: "symmetricKey" } })
+        await earlier.stop()
+
+        const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "sim/emulator/cli.ts", "--config", configFile, "--secrets", secretsFile, "--state", stateDir], { cwd: ROOT })
+        let out = ""
+        child.stdout!.on("data", (d) => (out += d))
+        child.stderr!.on("data", (d) => (out += d))
+        try {
+            const line = await new Promise<string>((resolve, reject) => {
+                const check = () => {
+                    const m = /emulator: enrollments .*\n/.exec(out)
+                    if (m) return resolve(m[0])
+                    if (child.exitCode !== null) reject(new Error(`exited: ${out}`))
+                    else setTimeout(check, 20)
+                }
+                check()
+            })
+            assert.match(line, /from-config \(individual\), from-api \(individual\)/)
+        } finally {
+            child.kill("SIGKILL")
+            fs.rmSync(dir, { recursive: true, force: true })
+        }
     })
 })

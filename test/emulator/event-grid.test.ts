@@ -5,8 +5,9 @@ import * as fs from "fs"
 import * as https from "https"
 import { AddressInfo } from "net"
 import { individual, provision } from "./fixtures"
-import { RunningEmulator, startTestEmulator, testPki } from "../support/emulator"
+import { RunningEmulator, startTestEmulator, tempDir, testConfig, testPki } from "../support/emulator"
 import { RawClient } from "../support/raw-mqtt-client"
+import { Emulator } from "../../sim/emulator"
 import { hubConnect, publish } from "./hub-fixtures"
 import { until } from "../../sim/wait"
 
@@ -153,5 +154,43 @@ describe("Event Grid: device events to webhooks", function () {
         assert.strictEqual(fromRefusing.deliveryAttempts, 1)
         assert.match(fromRefusing.reason, /HTTP 400: not retried/)
         assert.ok(emu.events.some((e) => e.name === "eventgrid.subscription" && /dead-lettered Microsoft\.Devices\.DeviceConnected/.test((e.data as { what: string }).what)))
+    })
+})
+
+describe("Event Grid: dead letters across a restart", function () {
+    this.timeout(30000)
+
+    it("keeps dead letters in the state directory: a restarted emulator still has them, in order", async () => {
+        const pki = await testPki()
+        const refusing = new Webhook({ status: () => 400 })
+        const endpoint = await refusing.listen(fs.readFileSync(pki.serverCertFile, "utf8"), fs.readFileSync(pki.serverKeyFile, "utf8"))
+        const config = await testConfig({ eventGrid: { subscriptions: [{ name: "refusing", endpoint, includedEventTypes: ["Microsoft.Devices.DeviceCreated"] }] } })
+        const stateDir = tempDir("eg-dead-letters")
+        let emulator = new Emulator(config, { stateDir })
+        try {
+            await emulator.start()
+            emulator.service.createDevice("dl-1", "localhost")
+            await until("the first dead letter", () => emulator.eventGrid!.deadLetters.length === 1, 10000)
+            await emulator.committed()
+            await emulator.stop()
+
+            emulator = new Emulator(config, { stateDir })
+            await emulator.start()
+            const kept = emulator.eventGrid!.deadLetters
+            assert.deepStrictEqual(kept.map((d) => [d.subscription, d.event.subject, d.deliveryAttempts]), [["refusing", "devices/dl-1", 1]])
+            assert.match(kept[0].reason, /HTTP 400: not retried/)
+            emulator.service.createDevice("dl-2", "localhost")
+            await until("the second dead letter", () => emulator.eventGrid!.deadLetters.length === 2, 10000)
+            await emulator.committed()
+            await emulator.stop()
+
+            emulator = new Emulator(config, { stateDir })
+            await emulator.start()
+            assert.deepStrictEqual(emulator.eventGrid!.deadLetters.map((d) => d.event.subject), ["devices/dl-1", "devices/dl-2"])
+        } finally {
+            await emulator.stop()
+            await refusing.close()
+            fs.rmSync(stateDir, { recursive: true, force: true })
+        }
     })
 })

@@ -5,6 +5,7 @@
 export * from "./schema"
 export * from "./queries"
 export { ConfigError } from "./validate"
+export { validateEnrollment } from "./enrollment"
 export type { ConfigFiles } from "./certificates"
 export { loadConfig, validateConfig } from "./load"
 export { SERVICE_SECRET_ID, deviceSecretId, enrollmentsWithoutKeys, generateMissingKeys, policySecretId } from "./secrets"

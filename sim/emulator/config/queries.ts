@@ -3,6 +3,8 @@ import { EmulatorConfig, Enrollment, IndividualEnrollment, POLICY_RIGHTS, Shared
 
 /** The `iothubowner`-style policy whose key signs requests to the service endpoint. */
 export const SERVICE_POLICY = "iothubowner"
+/** DPS's service policy (azure-iot-provisioning-service connection strings name it); it uses the same service key. */
+export const DPS_SERVICE_POLICY = "provisioningserviceowner"
 
 export function enrollmentId(e: Enrollment): string {
     return e.kind === "individual" ? e.registrationId : e.enrollmentGroupId

@@ -6,11 +6,12 @@
 //   Microsoft.EventGrid.SubscriptionValidationEvent (header aeg-event-type: SubscriptionValidation);
 // - each event is POSTed (aeg-event-type: Notification) until a 200-204; a webhook's 400, 401, 403 and 413 are
 //   final; anything else (or no answer in 30 s) is retried on Event Grid's schedule until the delivery attempts or
-//   the time to live run out; then, and after a final status, the event is dead-lettered.
+//   the time to live run out; then, and after a final status, the event is dead-lettered (kept in the durable store).
 import { randomUUID } from "crypto"
 import * as https from "https"
 import * as tls from "tls"
 import { EmulatorEvents } from "../events"
+import { Journal, NO_JOURNAL } from "../state/store"
 
 export interface EventGridSubscriptionConfig {
     name: string
@@ -45,6 +46,12 @@ export interface DeadLetter {
 }
 
 export type SubscriptionState = "validating" | "active" | "failed"
+
+const DEAD_LETTER_KEY_PREFIX = "deadletter/"
+/** Zero-padded so the store's key order is the order they were dead-lettered in. */
+const deadLetterKey = (seq: number) => DEAD_LETTER_KEY_PREFIX + String(seq).padStart(12, "0")
+/** Event Grid puts dead letters in a storage container; the emulator keeps the newest this many. */
+export const MAX_DEAD_LETTERS = 1000
 
 /** Event Grid's documented retry schedule; past its end the last wait repeats. */
 const EVENT_GRID_RETRY_MS = [10, 30, 60, 300, 600, 1800, 3600, 10800, 21600, 43200].map((s) => s * 1000)
@@ -160,7 +167,11 @@ class Subscription {
 
 /** Turns the emulator's events into IoT Hub's Event Grid events and hands them to the subscriptions. */
 export class EventGrid {
+    /** Oldest first, kept in the durable store (`deadletter/<seq>`) once attached; at most MAX_DEAD_LETTERS. */
     readonly deadLetters: DeadLetter[] = []
+    private readonly deadLetterSeqs: number[] = []
+    private deadLetterSeq = 0
+    private journal: Journal = NO_JOURNAL
     private readonly subscriptions: Subscription[]
     /** Connections with an accepted device session (remote address -> device), for DeviceDisconnected. */
     private readonly sessions = new Map<string, { deviceId: string; hub: string }>()
@@ -182,12 +193,33 @@ export class EventGrid {
                     c,
                     ca,
                     (d) => {
-                        this.deadLetters.push(d)
+                        this.keepDeadLetter(d)
                         report(c.name, `dead-lettered ${d.event.eventType} ${d.event.subject} (${d.reason})`)
                     },
                     (s, reason) => report(c.name, s === "active" ? "validated" : `validation failed: ${reason}`)
                 )
         )
+    }
+
+    /** From now on dead letters are written to `journal`; `entries` (a store's, in key order) are the ones kept before. */
+    attach(journal: Journal, entries: [string, unknown][]): void {
+        for (const [key, value] of entries)
+            if (key.startsWith(DEAD_LETTER_KEY_PREFIX)) {
+                this.deadLetters.push(value as DeadLetter)
+                this.deadLetterSeqs.push((this.deadLetterSeq = Number(key.slice(DEAD_LETTER_KEY_PREFIX.length))))
+            }
+        this.journal = journal
+    }
+
+    private keepDeadLetter(d: DeadLetter): void {
+        const seq = ++this.deadLetterSeq
+        this.deadLetters.push(d)
+        this.deadLetterSeqs.push(seq)
+        this.journal.put(deadLetterKey(seq), () => d)
+        while (this.deadLetters.length > MAX_DEAD_LETTERS) {
+            this.deadLetters.shift()
+            this.journal.del(deadLetterKey(this.deadLetterSeqs.shift()!))
+        }
     }
 
     /** Runs every subscription's validation handshake (a subscription is created only if it succeeds). */

@@ -6,6 +6,7 @@ import { parseArgs } from "util"
 import { EMULATOR_CONFIG, EMULATOR_SECRETS } from "../../paths"
 import { loadConfig } from "../config"
 import { ServiceClient } from "./service-client"
+import { readCertificate, runEnrollmentCommand } from "./enrollment-cli"
 
 const USAGE = `usage: service-cli.ts <command> [options]   (flags as az iot hub / az iot dps spell them)
   device list
@@ -26,6 +27,14 @@ const USAGE = `usage: service-cli.ts <command> [options]   (flags as az iot hub 
   dps certificate generate-verification-code --name NAME
   dps certificate verify --name NAME --path VERIFICATION_CERT_FILE
   dps certificate delete --name NAME
+  device update -d ID [--sta enabled|disabled] [--pk KEY] [--sk KEY] [-e ETAG]
+  dps enrollment list | show --eid ID [--show-keys] | delete --eid ID [-e ETAG]
+  dps enrollment create --eid ID --at symmetrickey|x509 [--pk KEY] [--sk KEY] [--cp CERT] [--scp CERT] [--device-id ID]
+      [--ps enabled|disabled] [--ih 'HUB HUB2'] [--ap hashed|geolatency|static|custom] [--wh URL]
+      [--rp reprovisionandmigratedata|reprovisionandresetdata|never] [--props '{"interval":10}']
+  dps enrollment update --eid ID [the flags of create but --at] [-e ETAG]
+  dps enrollment-group list | show --gid ID [--show-keys] | delete --gid ID [-e ETAG]
+  dps enrollment-group create|update --gid ID [--pk KEY] [--sk KEY] [--cp CA_CERT | --cn CA_NAME] [the allocation flags]
 options: -d/--device-id, -n/--hub-name, --mn/--method-name, --mp/--method-payload, --to/--timeout,
   --da/--data, --props/--properties, --config FILE, --secrets FILE, -h/--help`
 
@@ -58,13 +67,65 @@ const OPTIONS = {
     config: { type: "string" },
     secrets: { type: "string" },
     help: { type: "boolean", short: "h" },
+    "enrollment-id": { type: "string" },
+    eid: { type: "string" },
+    "group-id": { type: "string" },
+    gid: { type: "string" },
+    "attestation-type": { type: "string" },
+    at: { type: "string" },
+    "provisioning-status": { type: "string" },
+    ps: { type: "string" },
+    "iot-hubs": { type: "string" },
+    ih: { type: "string" },
+    "allocation-policy": { type: "string" },
+    ap: { type: "string" },
+    "initial-twin-properties": { type: "string" },
+    "reprovision-policy": { type: "string" },
+    rp: { type: "string" },
+    "webhook-url": { type: "string" },
+    wh: { type: "string" },
+    "certificate-path": { type: "string" },
+    cp: { type: "string" },
+    "secondary-certificate-path": { type: "string" },
+    scp: { type: "string" },
+    "root-ca-name": { type: "string" },
+    "ca-name": { type: "string" },
+    cn: { type: "string" },
+    "show-keys": { type: "boolean" },
+    keys: { type: "boolean" },
+    etag: { type: "string", short: "e" },
+    status: { type: "string" },
+    sta: { type: "string" },
 } as const
-const ALIASES: Record<string, string> = { mn: "method-name", mp: "method-payload", to: "timeout", da: "data", properties: "props", pk: "primary-key", sk: "secondary-key" }
+const ALIASES: Record<string, string> = {
+    mn: "method-name",
+    mp: "method-payload",
+    to: "timeout",
+    da: "data",
+    properties: "props",
+    pk: "primary-key",
+    sk: "secondary-key",
+    eid: "enrollment-id",
+    gid: "group-id",
+    at: "attestation-type",
+    ps: "provisioning-status",
+    ih: "iot-hubs",
+    ap: "allocation-policy",
+    rp: "reprovision-policy",
+    wh: "webhook-url",
+    cp: "certificate-path",
+    scp: "secondary-certificate-path",
+    "ca-name": "root-ca-name",
+    cn: "root-ca-name",
+    sta: "status",
+}
 
 export interface CliArgs {
     words: string[]
     options: Map<string, string>
     help: boolean
+    /** --show-keys/--keys (az's switch for attestation keys). */
+    showKeys: boolean
 }
 
 /**
@@ -82,7 +143,8 @@ export function parseCliArgs(argv: string[]): CliArgs {
     }
     const options = new Map<string, string>()
     for (const [k, v] of Object.entries(parsed.values)) if (typeof v === "string") options.set(ALIASES[k] ?? k, v)
-    return { words: parsed.positionals, options, help: parsed.values.help === true }
+    const v = parsed.values
+    return { words: parsed.positionals, options, help: v.help === true, showKeys: v["show-keys"] === true || v.keys === true }
 }
 
 function parseJson(text: string, what: string): unknown {
@@ -102,13 +164,6 @@ function parseProps(text: string): Record<string, string> {
         out[pair.slice(0, eq)] = pair.slice(eq + 1)
     }
     return out
-}
-
-/** A certificate file as the service endpoint takes it: PEM text, or DER as base64. */
-function readCertificate(file: string): string {
-    const bytes = fs.readFileSync(file)
-    const text = bytes.toString("utf8")
-    return text.includes("-----BEGIN") ? text : bytes.toString("base64")
 }
 
 function client(args: CliArgs): ServiceClient {
@@ -134,7 +189,10 @@ async function run(args: CliArgs): Promise<unknown> {
     }
     const id = () => required("device-id", "DEVICE_ID (-d)")
     const c = client(args)
-    switch (args.words.join(" ")) {
+    const command = args.words.join(" ")
+    const managed = await runEnrollmentCommand(command, args.options, args.showKeys, c)
+    if (managed !== undefined) return managed
+    switch (command) {
         case "device list":
             return c.listDevices()
         case "device show":

@@ -2,7 +2,7 @@
 // with the service policy's key and checks the endpoint's certificate against the given CA.
 import * as https from "https"
 import type { CaCertificateView } from "../state/ca-store"
-import { SERVICE_POLICY } from "../config"
+import { DPS_SERVICE_POLICY, SERVICE_POLICY } from "../config"
 import { sasBuildToken } from "../auth/sas"
 
 export interface ServiceClientOptions {
@@ -88,11 +88,21 @@ export class ServiceClient {
         return this.call("DELETE", `/certificates/${encodeURIComponent(name)}`)
     }
 
+    /**
+     * IoT Hub's or DPS's own service REST API (what the official SDKs call), `path` without its api-version; the
+     * token names the hub with iothubowner, or the DPS host name with provisioningserviceowner.
+     */
+    azure(api: "hub" | "dps", method: string, path: string, body?: unknown, ifMatch?: string): Promise<any> {
+        const [sr, skn, version] = api === "hub" ? [this.o.hub, SERVICE_POLICY, "2021-04-12"] : [this.o.host, DPS_SERVICE_POLICY, "2021-10-01"]
+        const headers: Record<string, string> = ifMatch ? { "If-Match": `"${ifMatch}"` } : {}
+        return this.call(method, `${path}?api-version=${version}`, body, { sr, skn, headers })
+    }
+
     /** Streams telemetry (one object per message) until the returned stop() is called or the emulator goes away. */
     monitorEvents(onMessage: (m: any) => void, deviceId?: string): Promise<{ stop(): void; ended: Promise<void> }> {
         const query = deviceId ? `?deviceId=${encodeURIComponent(deviceId)}` : ""
         return new Promise((resolve, reject) => {
-            const req = this.request("GET", `/events${query}`, (res) => {
+            const req = this.request("GET", `/events${query}`, undefined, (res) => {
                 if (res.statusCode !== 200) return collect(res).then((text) => reject(toError(res.statusCode!, text)), reject)
                 let pending = ""
                 res.setEncoding("utf8")
@@ -110,9 +120,9 @@ export class ServiceClient {
         })
     }
 
-    private call(method: string, path: string, body?: unknown): Promise<any> {
+    private call(method: string, path: string, body?: unknown, auth?: RequestAuth): Promise<any> {
         return new Promise((resolve, reject) => {
-            const req = this.request(method, path, (res) => {
+            const req = this.request(method, path, auth, (res) => {
                 collect(res).then((text) => {
                     if (res.statusCode! >= 400) return reject(toError(res.statusCode!, text))
                     resolve(text ? JSON.parse(text) : undefined)
@@ -123,9 +133,9 @@ export class ServiceClient {
         })
     }
 
-    private request(method: string, path: string, onResponse: (res: import("http").IncomingMessage) => void) {
+    private request(method: string, path: string, auth: RequestAuth = { sr: this.o.hub, skn: SERVICE_POLICY, headers: {} }, onResponse: (res: import("http").IncomingMessage) => void) {
         const se = Math.floor(Date.now() / 1000) + (this.o.tokenLifetimeSec ?? 300)
-        const token = sasBuildToken(encodeURIComponent(this.o.hub), se, this.o.serviceKey, SERVICE_POLICY)
+        const token = sasBuildToken(encodeURIComponent(auth.sr), se, this.o.serviceKey, auth.skn)
         return https.request(
             {
                 host: this.o.host,
@@ -135,7 +145,7 @@ export class ServiceClient {
                 ca: this.o.ca,
                 servername: /^[\d.]+$|:/.test(this.o.host) ? undefined : this.o.host,
                 minVersion: "TLSv1.2",
-                headers: { Authorization: token, "Content-Type": "application/json" },
+                headers: { ...auth.headers, Authorization: token, "Content-Type": "application/json" },
             },
             onResponse
         )
@@ -151,9 +161,19 @@ function collect(res: import("http").IncomingMessage): Promise<string> {
     })
 }
 
+/** Who a token is for: the resource (sr) and the policy (skn); headers to add. */
+interface RequestAuth {
+    sr: string
+    skn: string
+    headers: Record<string, string>
+}
+
 function toError(status: number, text: string): ServiceRequestError {
     try {
         const e = JSON.parse(text)
+        // IoT Hub's REST API writes {"Message": "ErrorCode:<name>;<text>"}.
+        const hub = typeof e.Message === "string" ? /^ErrorCode:([^;]*);(.*)$/s.exec(e.Message) : null
+        if (hub) return new ServiceRequestError(status, undefined, `${status} ${hub[1]}: ${hub[2]}`)
         return new ServiceRequestError(status, e.errorCode, `${status} ${e.errorCode}: ${e.message}`)
     } catch {
         return new ServiceRequestError(status, undefined, `${status}: ${text}`)

@@ -14,7 +14,10 @@ import { Emit } from "../events"
 import { TelemetryMessage } from "../state/hub-registry"
 import { DurableBarrier } from "../transport/mqtt-connection"
 import { HubService, HubServiceError } from "./service"
-import { sasCheckClaims, sasMatchKey, sasParse } from "../auth/sas"
+import { restAuthorize } from "./azure-rest"
+import { hubRestApi } from "./hub-rest/hub-rest"
+import { DpsRest, dpsRestApi } from "./dps-rest/dps-rest"
+import { serveAzureRest } from "./rest-dispatch"
 import { closeServer, listen, reportHttpsErrors, serverTlsOptions, TlsListener, TlsMaterial, trackSockets } from "../transport/tls-listener"
 
 const MAX_BODY_BYTES = 128 * 1024
@@ -28,6 +31,8 @@ export interface ServiceSides {
     durable?: DurableBarrier
     /** What the web dashboard (under /dashboard) reads besides; without it there is no dashboard. */
     dashboard?: DashboardSources
+    /** DPS's service REST API (enrollments, registrations). */
+    dpsRest?: DpsRest
 }
 
 /** The JSON line `monitor-events` streams for one telemetry message. */
@@ -38,22 +43,8 @@ export function telemetryJson(m: TelemetryMessage) {
 
 /** Checks `Authorization: SharedAccessSignature sr={hub}&sig=...&se=...&skn=iothubowner`; a reason when refused. */
 export function serviceAuthorize(header: string | undefined, config: EmulatorConfig, nowSec: number): string | undefined {
-    const keys = config.service
-    if (!keys.primaryKey) return "the service endpoint has no key"
-    if (!header) return "no Authorization header"
-    const parsed = sasParse(header)
-    if (!parsed.ok) return parsed.reason
-    let audience: string
-    try {
-        audience = decodeURIComponent(parsed.token.sr)
-    } catch {
-        return "sr is not URL-encoded correctly"
-    }
-    const hub = config.hubs.find((h) => h.hostName.toLowerCase() === audience.toLowerCase())
-    if (!hub) return `sr ${JSON.stringify(audience)} names no hub of this emulator`
-    const problem = sasCheckClaims(parsed.token, { resource: hub.hostName, skn: SERVICE_POLICY }, nowSec, config.sasSkewSec)
-    if (problem) return problem
-    return sasMatchKey(parsed.token, { primaryKey: keys.primaryKey, secondaryKey: keys.secondaryKey }) ? undefined : "signature does not match the service key"
+    const hubs = { resources: config.hubs.map((h) => h.hostName), skn: SERVICE_POLICY, what: "hub" }
+    return restAuthorize(header, hubs, config.service, nowSec, config.sasSkewSec)
 }
 
 class HttpError extends Error {
@@ -224,6 +215,7 @@ export async function startServiceEndpoint(
     emit: Emit,
     now: () => Date = () => new Date()
 ): Promise<TlsListener> {
+    const azureApis = [hubRestApi(service.hub, service.hubs), ...(service.dpsRest ? [dpsRestApi(service.dpsRest)] : [])]
     const server = https.createServer(serverTlsOptions(material), (req, res) => {
         const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`
         const url = new URL(req.url ?? "/", "https://emulator")
@@ -239,6 +231,8 @@ export async function startServiceEndpoint(
             if (barrier) void barrier.then(send)
             else send()
         }
+        // Azure's own service REST APIs (the official SDKs) always name an api-version; the routes below never do.
+        if (url.searchParams.has("api-version")) return serveAzureRest(req, res, url, azureApis, config, service.durable, emit, now)
         const authorize = () => serviceAuthorize(req.headers.authorization, config, Math.floor(now().getTime() / 1000))
         if (service.dashboard && DASHBOARD_PATH.test(url.pathname)) {
             const answered = (status: number) => emit("service.request", { remote, method: req.method ?? "?", path: url.pathname, status })

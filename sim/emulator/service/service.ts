@@ -6,12 +6,12 @@ import { C2dMessage } from "../state/c2d-queue"
 import { Emit } from "../events"
 import { checkC2d, checkMethodName, checkMethodPayload, checkTopic } from "../hub/hub-limits"
 import { hubC2dTopic } from "../hub/hub-protocol"
-import { DeviceRecord, DeviceView, TelemetryMessage } from "../state/hub-registry"
+import { DeviceAuthentication, DeviceRecord, DeviceView, TelemetryMessage } from "../state/hub-registry"
 import { HubServiceError, METHOD_MAX_TIMEOUT_SEC, MethodResult } from "../hub/methods"
 import { propertyBagBuild } from "../hub/property-bag"
 import { EdgeUplink, HubLink } from "./hub-link"
 import { EmulatorState } from "../state/state"
-import { JsonObject, twinApplyPatch, twinDocument } from "../state/twin"
+import { JsonObject, Twin, twinApplyPatch, twinApplyTags, twinDocument } from "../state/twin"
 
 export { HubServiceError } from "../hub/methods"
 export type { MethodResult } from "../hub/methods"
@@ -66,16 +66,36 @@ export class HubService {
      * IoT Hub does. An id that exists is 409001 DeviceAlreadyExists.
      */
     createDevice(deviceId: string, hub: string, keys: { primaryKey?: string; secondaryKey?: string } = {}): DeviceView {
+        return this.createIdentity(deviceId, hub, { type: "sas", keys })
+    }
+
+    /** Creates an identity of any authentication type (IoT Hub's `PUT /devices/{id}` without If-Match). */
+    createIdentity(deviceId: string, hub: string, request: AuthenticationRequest): DeviceView {
         // IoT Hub's device id rule: up to 128 ASCII letters, digits and - . % _ * ? ! ( ) , : = @ $ '
         if (!/^[A-Za-z0-9\-.%_*?!(),:=@$']{1,128}$/.test(deviceId)) throw new HubServiceError(400004, `device id ${JSON.stringify(deviceId)} is not valid`)
         if (this.state.hub.device(deviceId)) throw new HubServiceError(409001, `device ${deviceId} already exists`)
-        for (const k of [keys.primaryKey, keys.secondaryKey])
-            if (k !== undefined && !isSasKey(k)) throw new HubServiceError(400004, "keys must be base64 of 16 to 64 bytes")
-        const primaryKey = keys.primaryKey ?? randomBytes(32).toString("base64")
-        const secondaryKey = keys.secondaryKey ?? randomBytes(32).toString("base64")
-        const rec = this.state.hub.assignDevice(deviceId, hub, { type: "sas", keys: { primaryKey, secondaryKey } }, this.now())
+        const rec = this.state.hub.assignDevice(deviceId, hub, authenticationOf(request), this.now())
         this.emit("hub.device", { deviceId, hub, change: "created" })
         return this.view(rec)
+    }
+
+    /** The identity's credentials (secrets: for the service key's holder only, as IoT Hub's registry read returns them). */
+    authentication(deviceId: string): DeviceAuthentication {
+        return this.device(deviceId).authentication
+    }
+
+    /**
+     * Replaces the credentials of an identity with new ones of the same type (new keys or thumbprints; `az iot hub
+     * device-identity renew-key`). Sessions already open stay, as on IoT Hub, until their token or connection ends.
+     */
+    setAuthentication(deviceId: string, request: AuthenticationRequest): DeviceView {
+        const d = this.device(deviceId)
+        if (request.type !== d.authentication.type)
+            throw new HubServiceError(400004, `device ${deviceId} authenticates with ${d.authentication.type}; the emulator does not change the type of an identity`)
+        if (request.type !== "certificateAuthority") d.authentication = authenticationOf(request)
+        this.state.hub.changed(d)
+        this.emit("hub.device", { deviceId, hub: d.hub, change: "credentials updated" })
+        return this.view(d)
     }
 
     /** `az iot hub device-identity connection-string show`: what a device SDK connects with (a secret). */
@@ -123,6 +143,21 @@ export class HubService {
 
     getTwin(deviceId: string): { deviceId: string; properties: ReturnType<typeof twinDocument> } {
         return { deviceId, properties: twinDocument(this.device(deviceId).twin) }
+    }
+
+    /** The twin as kept, with its tags and section versions (IoT Hub's service REST API shows all of them). */
+    twin(deviceId: string): Twin {
+        return this.device(deviceId).twin
+    }
+
+    /** Merges `patch` into the twin's tags; devices are not told (tags are the service side's). */
+    updateTags(deviceId: string, patch: JsonObject): { version: number } {
+        const d = this.device(deviceId)
+        const r = twinApplyTags(d.twin, patch)
+        if (!r.ok) throw new HubServiceError(r.errorCode, r.message)
+        d.twin = r.twin
+        this.state.hub.changed(d)
+        return { version: r.version }
     }
 
     /** Merges `patch` into the desired properties and pushes it to the device if it is listening. */
@@ -228,6 +263,28 @@ export class HubService {
 function stripVersion(patch: JsonObject): JsonObject {
     const { $version: _v, ...rest } = patch
     return rest
+}
+
+/** Credentials as the service asks for them: SAS keys (generated when absent) or X.509 thumbprints / a CA. */
+export type AuthenticationRequest =
+    | { type: "sas"; keys: { primaryKey?: string; secondaryKey?: string } }
+    | { type: "selfSigned"; primaryThumbprint: string; secondaryThumbprint?: string }
+    | { type: "certificateAuthority" }
+
+function authenticationOf(request: AuthenticationRequest): DeviceAuthentication {
+    if (request.type === "certificateAuthority") return { type: "certificateAuthority" }
+    if (request.type === "selfSigned") {
+        for (const t of [request.primaryThumbprint, request.secondaryThumbprint])
+            if (t !== undefined && !/^([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$/.test(t)) throw new HubServiceError(400004, "thumbprints must be SHA-1 (40) or SHA-256 (64) hex digits")
+        const upper = (t?: string) => t?.toUpperCase()
+        return { type: "selfSigned", primaryThumbprint: upper(request.primaryThumbprint)!, secondaryThumbprint: upper(request.secondaryThumbprint) }
+    }
+    for (const k of [request.keys.primaryKey, request.keys.secondaryKey])
+        if (k !== undefined && !isSasKey(k)) throw new HubServiceError(400004, "keys must be base64 of 16 to 64 bytes")
+    return {
+        type: "sas",
+        keys: { primaryKey: request.keys.primaryKey ?? randomBytes(32).toString("base64"), secondaryKey: request.keys.secondaryKey ?? randomBytes(32).toString("base64") },
+    }
 }
 
 function isSasKey(k: string): boolean {

@@ -115,6 +115,19 @@ export class EmulatorState {
         this.journal.put(REGISTRATION_KEY_PREFIX + key, () => rec)
     }
 
+    /** Forgets a registration and its operations (DPS's delete registration state): the device registers anew next time. */
+    deleteRegistration(registrationId: string): void {
+        const key = registrationId.toLowerCase()
+        this.registrationsById.delete(key)
+        this.journal.del(REGISTRATION_KEY_PREFIX + key)
+        for (const op of this.operationsByRegistration.get(key) ?? []) {
+            this.operationsById.delete(op)
+            this.operationSeqs.delete(op)
+            this.journal.del(OPERATION_KEY_PREFIX + op)
+        }
+        this.operationsByRegistration.delete(key)
+    }
+
     operation(operationId: string): Operation | undefined {
         return this.operationsById.get(operationId)
     }

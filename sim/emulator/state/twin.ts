@@ -9,9 +9,14 @@ export interface Twin {
     desiredVersion: number
     reported: JsonObject
     reportedVersion: number
+    /** Set by the service side only (devices never see them); absent in twins kept before tags existed. */
+    tags?: JsonObject
+    tagsVersion?: number
 }
 
 export const TWIN_SECTION_MAX_BYTES = 32 * 1024
+/** IoT Hub's device twin guide, "Device twin size": 8 KB for tags, 32 KB each for desired and reported. */
+export const TWIN_TAGS_MAX_BYTES = 8 * 1024
 /** Objects and arrays nested below the section itself (IoT Hub's "maximum depth of 10", README). */
 export const TWIN_MAX_DEPTH = 10
 const MAX_KEY_BYTES = 1024
@@ -76,6 +81,18 @@ export function twinApplyPatch(twin: Twin, section: "desired" | "reported", patc
     const version = (section === "desired" ? twin.desiredVersion : twin.reportedVersion) + 1
     const next: Twin = section === "desired" ? { ...twin, desired: merged, desiredVersion: version } : { ...twin, reported: merged, reportedVersion: version }
     return { ok: true, twin: next, version }
+}
+
+/** Merges a patch into the tags (the service side's part of the twin), within the same rules as properties. */
+export function twinApplyTags(twin: Twin, patch: unknown): TwinPatchResult {
+    if (!isObject(patch)) return { ok: false, status: 400, errorCode: 400004, message: "tags must be a JSON object" }
+    const problem = checkValues(patch, 0)
+    if (problem) return { ok: false, status: 400, errorCode: 400004, message: problem }
+    const merged = jsonMergePatch(twin.tags ?? {}, patch) as JsonObject
+    if (Buffer.byteLength(JSON.stringify(merged)) > TWIN_TAGS_MAX_BYTES)
+        return { ok: false, status: 413, errorCode: 413002, message: `tags would exceed ${TWIN_TAGS_MAX_BYTES} bytes` }
+    const version = (twin.tagsVersion ?? 0) + 1
+    return { ok: true, twin: { ...twin, tags: merged, tagsVersion: version }, version }
 }
 
 /** Parses a device's patch body; undefined when it is not JSON. */
