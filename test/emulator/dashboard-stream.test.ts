@@ -5,6 +5,7 @@ import * as assert from "assert"
 import * as http from "http"
 import * as https from "https"
 import { sasBuildToken } from "../../sim/emulator/auth/sas"
+import { ServiceClient } from "../../sim/emulator/service/service-client"
 import { hubConnect, hubDevice, publish } from "./hub-fixtures"
 import { RunningEmulator, startTestEmulator } from "../support/emulator"
 
@@ -78,5 +79,30 @@ describe("dashboard live stream", () => {
         b.close()
         client.close()
         await until("no listener left", () => emu.emulator.listenerCount("event") === baseline)
+    })
+    it("tells open pages of an enrollment created through DPS's service API, which the overview then lists", async () => {
+        const page = await openStream(emu)
+        const client = new ServiceClient({ host: "localhost", port: emu.servicePort, ca: emu.ca, hub: "localhost", serviceKey: emu.serviceKey })
+        await client.azure("dps", "PUT", "/enrollments/stream-new", {
+            registrationId: "stream-new",
+            attestation: { type: "symmetricKey" },
+            provisioningStatus: "enabled",
+        })
+        await until("the enrollment event on the page", () => page.lines.some((l) => l.event === "dps.enrollment"))
+        page.close()
+        const token = sasBuildToken("localhost", Math.floor(Date.now() / 1000) + 600, emu.serviceKey, "iothubowner")
+        const overview = await new Promise<any>((resolve, reject) => {
+            https
+                .get({ host: "localhost", port: emu.servicePort, path: "/dashboard/api/overview", ca: emu.ca, headers: { Authorization: token } }, (res) => {
+                    let text = ""
+                    res.on("data", (c: Buffer) => (text += c.toString()))
+                    res.on("end", () => resolve(JSON.parse(text)))
+                })
+                .on("error", reject)
+        })
+        assert.ok(
+            overview.enrollments.some((e: any) => e.id === "stream-new" && e.kind === "individual"),
+            "the run-time enrollment is listed"
+        )
     })
 })

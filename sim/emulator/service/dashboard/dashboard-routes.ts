@@ -37,6 +37,7 @@ const FOLLOWED = new Set<EmulatorEventName>([
     "dps.assigned",
     "dps.failed",
     "dps.certificate",
+    "dps.enrollment",
     "hub.connect",
     "hub.refused",
     "hub.device",
