@@ -11,7 +11,7 @@ describe("IoT Hub service REST API: hubs and IoT Edge devices", function () {
     this.timeout(30000)
 
     it("creates an identity in the hub its token names", async () => {
-        const emu = await startTestEmulator({ devices: [],  hubs: [{ hostName: "localhost" }, { hostName: "hub-b" }] })
+        const emu = await startTestEmulator({ hubs: [{ hostName: "localhost" }, { hostName: "hub-b" }] })
         try {
             const forHub = (hub: string) => new ServiceClient({ host: "localhost", port: emu.servicePort, ca: emu.ca, hub, serviceKey: emu.serviceKey })
             await forHub("hub-b").azure("hub", "PUT", "/devices/on-b", {})
