@@ -65,7 +65,7 @@ describe("service CLI: az iot dps enrollment vocabulary", function () {
         await assert.rejects(run("dps", "enrollment", "create", "--eid", "x", "--at", "symmetrickey", "--ap", "fastest"), /--allocation-policy takes hashed, geolatency, static, custom/)
         await assert.rejects(run("dps", "enrollment", "create", "--eid", "x", "--at", "tpm"), /TPM attestation is not emulated/)
         await assert.rejects(run("dps", "enrollment", "create", "--eid", "x"), /--attestation-type \(--at\) symmetrickey\|x509 is required/)
-        await assert.rejects(run("dps", "enrollment", "create", "--eid", "x", "--at", "symmetrickey", "--pk", "c2hvcnQ="), /400 400004: enrollment: primaryKey must be base64 of at least 16 bytes/)
+        await assert.rejects(run("dps", "enrollment", "create", "--eid", "x", "--at", "symmetrickey", "--pk", "c2hvcnQ="), /400 400004: enrollment.attestation.primaryKey: must be base64 of at least 16 bytes/)
         await assert.rejects(run("dps", "enrollment", "show", "--eid", "nobody"), /404 404000: enrollment nobody not found/)
     })
 
