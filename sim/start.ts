@@ -4,6 +4,7 @@ import * as fs from "fs"
 import * as path from "path"
 import { parseArgs } from "util"
 import { Emulator, EmulatorConfig, describeEvent, enrollmentId, loadConfig } from "./emulator"
+import { DeviceSettings } from "./host/device-settings"
 import { SimulatedDevice } from "./host/device"
 import { buildFirmware } from "./host/build"
 import { FirmwareImage, loadImage, readEnvSettings } from "./host/image"
@@ -29,6 +30,7 @@ import {
 } from "./paths"
 import { setup } from "./setup"
 import { demoEnvFiles } from "./demo-settings"
+import { endpointSettings, onEphemeralPorts } from "./demo-ports"
 import { until } from "./wait"
 
 const STEP_TIMEOUT_MS = 60000
@@ -92,9 +94,9 @@ async function serviceSide(emulator: Emulator, device: SimulatedDevice, deviceId
 
 /**
  * The leaf of the IoT Edge scenario: same firmware, its own registration, GATEWAY_HOST set, and an image
- * that trusts the edge root besides the emulator's and Azure's roots.
+ * that trusts the edge root besides the emulator's and Azure's roots. `endpoints` as for settingsImage.
  */
-function leafImage(config: EmulatorConfig, edgePort: number): FirmwareImage {
+function leafImage(config: EmulatorConfig, edgePort: number, endpoints: DeviceSettings): FirmwareImage {
     const enrollment = config.enrollments.find((e) => enrollmentId(e) === LEAF_REG_ID)
     if (!enrollment?.attestation.primaryKey) throw new Error(`no enrollment ${LEAF_REG_ID} in ${EMULATOR_CONFIG}`)
     const gw = config.edges[0]
@@ -103,7 +105,7 @@ function leafImage(config: EmulatorConfig, edgePort: number): FirmwareImage {
         bytecodeFile: FIRMWARE_IMAGE,
         envFiles: [ENV_DEFAULTS],
         trustAnchorFiles: [EMULATOR_ROOT_CA, EDGE_ROOT_CA, ...AZURE_ROOT_CAS],
-        settings: { REG_ID: LEAF_REG_ID, DEVICE_KEY: enrollment.attestation.primaryKey, GATEWAY_HOST: `${gw.hostName}:${edgePort}` },
+        settings: { ...endpoints, REG_ID: LEAF_REG_ID, DEVICE_KEY: enrollment.attestation.primaryKey, GATEWAY_HOST: `${gw.hostName}:${edgePort}` },
     })
 }
 
@@ -117,9 +119,9 @@ function demoSettings(idScope: string): string[] {
 /**
  * The device of `envFiles` (.env.defaults + .env.local, with the emulator's key for the demo). With
  * ATTESTATION=x509 its image also carries the certificate chain and key `npm run certs -- device <REG_ID>`
- * wrote, as a board's flash would.
+ * wrote, as a board's flash would. `endpoints` overrides the files' DPS_HOST/TIME_HOST (--ephemeral-ports).
  */
-function settingsImage(bytecodeFile: string, envFiles: string[], trustAnchorFiles: string[]): FirmwareImage {
+function settingsImage(bytecodeFile: string, envFiles: string[], trustAnchorFiles: string[], endpoints: DeviceSettings = {}): FirmwareImage {
     const settings = readEnvSettings(envFiles)
     const files = settings.ATTESTATION === "x509" ? certFiles(X509_CERTS_DIR, String(settings.REG_ID)) : undefined
     if (files && !fs.existsSync(files.fullchainFile))
@@ -128,6 +130,7 @@ function settingsImage(bytecodeFile: string, envFiles: string[], trustAnchorFile
         bytecodeFile,
         envFiles,
         trustAnchorFiles,
+        settings: endpoints,
         clientIdentity: files && { certFile: files.fullchainFile, keyFile: files.keyFile },
     })
 }
@@ -150,6 +153,7 @@ function parseCommandLine() {
             edge: { type: "boolean", default: false },
             x509: { type: "boolean", default: false },
             "keep-running": { type: "boolean", default: false },
+            "ephemeral-ports": { type: "boolean", default: false },
             board: { type: "string" },
             "device-only": { type: "boolean", default: false },
             env: { type: "string", multiple: true },
@@ -184,7 +188,7 @@ async function deviceOnly(args: Args): Promise<void> {
 }
 
 /** The X.509 device's certificates, made as a user makes them, and its image: no key in its settings. */
-async function x509Image(): Promise<{ image: FirmwareImage; rootCertFile: string }> {
+async function x509Image(endpoints: DeviceSettings): Promise<{ image: FirmwareImage; rootCertFile: string }> {
     const dir = path.relative(ROOT, X509_DEMO_DIR)
     say("demo", `npm run certs -- root ${X509_DEMO_CA} && npm run certs -- device ${X509_DEMO_REG_ID} --ca ${X509_DEMO_CA}   (--dir ${dir})`)
     const root = await createRoot(X509_DEMO_DIR, X509_DEMO_CA, { force: true })
@@ -194,7 +198,7 @@ async function x509Image(): Promise<{ image: FirmwareImage; rootCertFile: string
         envFiles: [ENV_DEFAULTS],
         trustAnchorFiles: [EMULATOR_ROOT_CA, ...AZURE_ROOT_CAS],
         // Asks DPS again 5 s (scaled 0.5..1) after a refusal instead of the default minute, to keep the demo short.
-        settings: { REG_ID: X509_DEMO_REG_ID, ATTESTATION: "x509", REFUSED_RETRY: 5 },
+        settings: { ...endpoints, REG_ID: X509_DEMO_REG_ID, ATTESTATION: "x509", REFUSED_RETRY: 5 },
         clientIdentity: { certFile: device.fullchainFile!, keyFile: device.keyFile },
     })
     return { image, rootCertFile: root.certFile }
@@ -251,23 +255,32 @@ async function uplinkOutage(emulator: Emulator, device: SimulatedDevice, deviceI
 
 async function main() {
     const args = parseCommandLine()
+    const ephemeral = args["ephemeral-ports"]
+    // Both would have the user reach an emulator on its configured ports: --device-only runs none, and the
+    // service commands --keep-running suggests read their port from the configuration.
+    if (ephemeral && (args["device-only"] || args["keep-running"]))
+        throw new Error(`--ephemeral-ports is for the scripted demo's own emulator, not with --${args["device-only"] ? "device-only" : "keep-running"}`)
     if (args["device-only"]) return deviceOnly(args)
     // Setup is idempotent and rebuilds the firmware only when src/ changed since the last build.
     await setup(false)
     // setup() has generated any missing keys into the secrets file.
-    const config = loadConfig(EMULATOR_CONFIG, EMULATOR_SECRETS)
+    const configured = loadConfig(EMULATOR_CONFIG, EMULATOR_SECRETS)
+    const config = ephemeral ? onEphemeralPorts(configured) : configured
     const emulator = new Emulator(config)
     emulator.on("event", (name, data) => say("emulator", describeEvent(name, data)))
     const ports = await emulator.start().catch((e: Error) => {
-        throw new Error(`emulator could not start (${e.message}); is another one running on ports ${config.ports.mqtt}/${config.ports.https}?`)
+        const busy = ephemeral ? "" : `; is another one running on ports ${config.ports.mqtt}/${config.ports.https}? (npm start -- --ephemeral-ports takes free ones)`
+        throw new Error(`emulator could not start (${e.message})${busy}`)
     })
     say("emulator", `DPS and hub on mqtts://localhost:${ports.mqttPort}, DPS REST and time on https://localhost:${ports.httpsPort}, ID scope ${config.dps.idScope}`)
 
+    // With the configured ports the device finds the emulator where .env.defaults says; otherwise it is told.
+    const endpoints = ephemeral ? endpointSettings(ports) : {}
     const edge = args.edge
-    const x509 = args.x509 ? await x509Image() : undefined
+    const x509 = args.x509 ? await x509Image(endpoints) : undefined
     const image = edge
-        ? leafImage(config, ports.edgePorts[0])
-        : (x509?.image ?? settingsImage(await firmwareFor(args.board), demoSettings(config.dps.idScope), [EMULATOR_ROOT_CA, ...AZURE_ROOT_CAS]))
+        ? leafImage(config, ports.edgePorts[0], endpoints)
+        : (x509?.image ?? settingsImage(await firmwareFor(args.board), demoSettings(config.dps.idScope), [EMULATOR_ROOT_CA, ...AZURE_ROOT_CAS], endpoints))
     const identity = image.clientIdentity ? "; presents its X.509 certificate chain" : ""
     say("demo", `booting the firmware (${image.bytecode.length} bytes of bytecode; trusts ${image.trustAnchors.length} CA certificate(s)${identity})`)
     const device = new SimulatedDevice(image)
