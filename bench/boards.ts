@@ -7,7 +7,7 @@ import { buildFirmware } from "../sim/host/build"
 import { ESP32_CONFIG_OFFSET } from "../sim/host/image-config"
 import { BOARDS_DIR, CONFIG_PARTITION_BYTES, buildBoardImage } from "../sim/board-image"
 import { AZURE_ROOT_CAS, FIRMWARE_ENTRY, FIRMWARE_IMAGE, SIMULATED_BOARDS } from "../sim/paths"
-import { tempDir } from "../test/emulator/fixtures"
+import { tempDir } from "../test/support/emulator"
 import { fmt, row } from "./stats"
 
 /** esp32c3 / esp32s3 arch data of the pinned CLI: where the storage area starts. */

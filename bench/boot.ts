@@ -3,7 +3,8 @@
 import { spawn } from "child_process"
 import * as path from "path"
 import { FIRMWARE_IMAGE } from "../sim/paths"
-import { ID_SCOPE, individual, startEmulator, testPki } from "../test/emulator/fixtures"
+import { individual } from "../test/emulator/fixtures"
+import { ID_SCOPE, startTestEmulator, testPki } from "../test/support/emulator"
 import { firmwareBytecode } from "../test/e2e/harness"
 import type { BootJob, BootResult } from "./boot-child"
 import { goalRow, median, row, spread } from "./stats"
@@ -29,7 +30,7 @@ export async function benchBoot() {
     await firmwareBytecode()
     const ids = [...Array(BOOT_RUNS).keys()].flatMap((i) => [`boot-fw-${i}`, `boot-sdk-${i}`])
     const enrollments = ids.map((id) => individual(id))
-    const emu = await startEmulator(enrollments)
+    const emu = await startTestEmulator({ enrollments: enrollments })
     const caFile = (await testPki()).rootCertFile
     const fw: BootResult[] = []
     const sdk: BootResult[] = []

@@ -3,7 +3,8 @@
 // provisioning flows, each for a device of its own. Commands arrive as JSON lines on stdin (keys
 // never on the command line); each is answered with one JSON line. Exits when stdin closes.
 import * as readline from "readline"
-import { RawClient, provision } from "../test/emulator/fixtures"
+import { provision } from "../test/emulator/fixtures"
+import { RawClient } from "../test/support/raw-mqtt-client"
 import { hubConnect } from "../test/emulator/hub-fixtures"
 
 export type LoadCommand =

@@ -1,6 +1,7 @@
 // Hub figures: boot -> first acknowledged telemetry in one host process, with a fresh provisioning and
 // with a stored assignment (the emulator's throughput, CPU and memory are in scaling.ts).
-import { individual, startEmulator } from "../test/emulator/fixtures"
+import { individual } from "../test/emulator/fixtures"
+import { startTestEmulator } from "../test/support/emulator"
 import { bootDevice } from "../test/e2e/harness"
 import { row, spread } from "./stats"
 
@@ -8,7 +9,7 @@ const RUNS = 5
 
 async function firstTelemetry(): Promise<{ fresh: number[]; stored: number[] }> {
     const enrollments = [...Array(RUNS).keys()].map((i) => individual(`bench-hub-${i}`))
-    const emu = await startEmulator(enrollments)
+    const emu = await startTestEmulator({ enrollments: enrollments })
     const fresh: number[] = []
     const stored: number[] = []
     try {

@@ -1,7 +1,8 @@
 // Provisioning measurements shared by the X.509 figures: firmware runs in this process, wire bytes
 // as the emulator counts them, flows per second (firmware against the SDK: boot.ts; load: scaling.ts).
 import { EmulatorEvents } from "../sim/emulator"
-import { RunningEmulator, provision } from "../test/emulator/fixtures"
+import { provision } from "../test/emulator/fixtures"
+import { RunningEmulator } from "../test/support/emulator"
 import { BootedDevice, provisioningOutcome } from "../test/e2e/harness"
 
 export const RUNS = 7

@@ -4,8 +4,9 @@
 // window with no TLS handshakes (all connected and warmed up first), memory per idle and per
 // active device (its session and the telemetry the hub keeps, after MESSAGES spread over the devices).
 import * as fs from "fs"
-import { Emulator, validateConfig } from "../sim/emulator"
-import { ID_SCOPE, individual, randomKey, testPki } from "../test/emulator/fixtures"
+import { Emulator } from "../sim/emulator"
+import { individual } from "../test/emulator/fixtures"
+import { randomKey, testConfig, testPki } from "../test/support/emulator"
 import { startLoad } from "./load"
 import { LoadResult } from "./hub-load-client"
 import { fmt, goalRow, row } from "./stats"
@@ -50,17 +51,8 @@ export async function scaleRow(n: number): Promise<ScaleFigures> {
     const files = await testPki()
     const devices = [...Array(n).keys()].map((i) => ({ deviceId: `scale-${i}`, primaryKey: randomKey(), secondaryKey: randomKey() }))
     const enrollments = [...Array(WARMUP_FLOWS + FLOWS).keys()].map((i) => individual(`scale-dps-${i}`, { faults: { pollsBeforeAssigned: 0 } }))
-    const emulator = new Emulator(
-        validateConfig({
-            bind: "127.0.0.1",
-            ports: { mqtt: 0, https: 0 },
-            tls: { cert: files.serverCertFile, key: files.serverKeyFile, ca: files.rootCertFile },
-            dps: { idScope: ID_SCOPE, retryAfter: 0 },
-            hubs: [{ hostName: "localhost" }],
-            enrollments,
-            devices,
-        })
-    )
+    // No service key: the management endpoint stays off, as in a device-only run.
+    const emulator = new Emulator(await testConfig({ enrollments, devices, service: {} }))
     const { mqttPort: port } = await emulator.start()
     const ca = fs.readFileSync(files.rootCertFile, "utf8")
     const load = startLoad()

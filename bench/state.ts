@@ -4,10 +4,10 @@
 // `npm run bench:state` (also part of `npm run bench`). Prints figures, asserts nothing.
 import { execFileSync } from "child_process"
 import * as path from "path"
-import { Emulator, validateConfig } from "../sim/emulator"
+import { Emulator } from "../sim/emulator"
 import { twinApplyPatch } from "../sim/emulator/state/twin"
-import { tempDir, testPki, ID_SCOPE } from "../test/emulator/fixtures"
-import { HubDevice, hubDevice, startHubEmulator } from "../test/emulator/hub-fixtures"
+import { startTestEmulator, tempDir, testConfig } from "../test/support/emulator"
+import { HubDevice, hubDevice } from "../test/emulator/hub-fixtures"
 import { LoadResult } from "./hub-load-client"
 import { startLoad } from "./load"
 import { fmt, row } from "./stats"
@@ -22,7 +22,7 @@ function dirBytes(dir: string): number {
 async function durability(): Promise<void> {
     for (const clients of [1, 32]) {
         const devices: HubDevice[] = [...Array(clients).keys()].map((i) => hubDevice(`dur-${i}`))
-        const hub = await startHubEmulator(devices)
+        const hub = await startTestEmulator({ devices: devices })
         try {
             const commits0 = hub.emulator.storeStats()!.commits
             const load = startLoad()
@@ -41,13 +41,7 @@ async function durability(): Promise<void> {
 
 /** A state of `n` devices made as DPS would (identity, registration, a reported twin), written and closed. */
 async function writeState(dir: string, n: number): Promise<void> {
-    const pki = await testPki()
-    const config = validateConfig({
-        ports: { mqtt: 0, https: 0 },
-        tls: { cert: pki.serverCertFile, key: pki.serverKeyFile },
-        dps: { idScope: ID_SCOPE },
-        hubs: [{ hostName: "localhost" }],
-    })
+    const config = await testConfig({ service: {} })
     const e = new Emulator(config, { stateDir: dir })
     await e.start()
     const now = new Date()
@@ -83,8 +77,7 @@ async function writeState(dir: string, n: number): Promise<void> {
 async function sizeAndReopen(): Promise<void> {
     const dir = path.join(tempDir("bench-state"), "state")
     await writeState(dir, REOPEN_DEVICES)
-    const pki = await testPki()
-    const config = validateConfig({ ports: { mqtt: 0, https: 0 }, tls: { cert: pki.serverCertFile, key: pki.serverKeyFile }, dps: { idScope: ID_SCOPE }, hubs: [{ hostName: "localhost" }] })
+    const config = await testConfig({ service: {} })
     const times: number[] = []
     for (let i = 0; i < 3; i++) {
         const e = new Emulator(config, { stateDir: dir })

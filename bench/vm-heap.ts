@@ -4,7 +4,8 @@
 // collection kept, and the smallest heap the same run still completes in (bisected).
 import { SimulatedDevice } from "../sim/host/device"
 import { GcHeap, findGcHeap, heapUse, limitHeap } from "../sim/host/vm-heap"
-import { ID_SCOPE, RunningEmulator, individual, startEmulator } from "../test/emulator/fixtures"
+import { individual } from "../test/emulator/fixtures"
+import { ID_SCOPE, RunningEmulator, startTestEmulator } from "../test/support/emulator"
 import { firmwareBytecode } from "../test/e2e/harness"
 import { fmt, goalRow, row } from "./stats"
 
@@ -83,7 +84,7 @@ export async function benchVmHeap() {
     console.log(`VM heap, firmware run boot -> provisioned -> ${TELEMETRY} acknowledged telemetry (read from WASM memory after every VM step)`)
     const bytecode = await firmwareBytecode()
     const enrollments = [...Array(16).keys()].map((i) => individual(`heap-${i}`))
-    const emu = await startEmulator(enrollments)
+    const emu = await startTestEmulator({ enrollments })
     let n = 0
     try {
         const full = await heapRun(emu, bytecode, enrollments[n++])

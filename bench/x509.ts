@@ -4,7 +4,8 @@
 import { X509Certificate } from "crypto"
 import { x509BuildChain } from "../sim/emulator/auth/x509"
 import { certToPem, createRootCa, issueClientCert, issueIntermediateCa } from "../sim/pki"
-import { provision, startEmulator } from "../test/emulator/fixtures"
+import { provision } from "../test/emulator/fixtures"
+import { startTestEmulator } from "../test/support/emulator"
 import { clientCert, nodeCert } from "../test/emulator/x509-fixtures"
 import { bootDevice } from "../test/e2e/harness"
 import { RUNS, firmwareRuns, throughput, wireBytesBy } from "./provisioning"
@@ -19,11 +20,10 @@ export async function benchX509() {
     const intermediate = await issueIntermediateCa(root, { commonName: "bench intermediate" })
     // The firmware runs get DPS's cadence (one 202 poll) like the symmetric-key runs; the load runs none, like theirs.
     const start = (polls: number) =>
-        startEmulator(
-            [{ enrollmentGroupId: "bench-x509", attestation: { type: "x509", caCertificate: "bench-root" }, faults: { pollsBeforeAssigned: polls } }],
-            {},
-            { certificates: [{ name: "bench-root", cert: certToPem(root.cert), verified: true }] }
-        )
+        startTestEmulator({
+            enrollments: [{ enrollmentGroupId: "bench-x509", attestation: { type: "x509", caCertificate: "bench-root" }, faults: { pollsBeforeAssigned: polls } }],
+            certificates: [{ name: "bench-root", cert: certToPem(root.cert), verified: true }],
+        })
     const emu = await start(1)
     try {
         const fw = await firmwareRuns(async (i, onConsole) => {

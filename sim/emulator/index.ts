@@ -15,7 +15,10 @@ import { DpsService } from "./service/dps-service"
 import { EdgeFace } from "./edge/edge-face"
 import { dpsParseUsername } from "./dps/dps-protocol"
 import { EmulatorEventName, EmulatorEvents } from "./events"
+import { Face, ListenerFace } from "./face"
 import { HubFace } from "./hub/hub-face"
+import { dpsAuthenticator, hubAuthenticator } from "./auth/authenticators"
+import { HubLink } from "./service/hub-link"
 import { DeviceAuthentication } from "./state/hub-registry"
 import { MQTT_LIMITS, MqttConnection } from "./transport/mqtt-connection"
 import { routeMqttConnection } from "./transport/mqtt-router"
@@ -28,7 +31,7 @@ import { EnrollmentStore } from "./state/enrollments"
 import { DpsRest } from "./service/dps-rest/dps-rest"
 import { StateStore, StoreStats } from "./state/store"
 import { startDpsRestFace } from "./dps/dps-rest-face"
-import { startTlsListener, TlsListener, TlsMaterial } from "./transport/tls-listener"
+import { startTlsListener, TlsMaterial } from "./transport/tls-listener"
 
 export * from "./config"
 export * from "./events"
@@ -82,7 +85,9 @@ type Seeded = { devices: string[]; certificates: string[] }
 
 export class Emulator extends EventEmitter {
     readonly state: EmulatorState
-    readonly hub: HubFace
+    /** The hubs' way to their devices (C2D, desired pushes, methods, disconnects). */
+    readonly hub: HubLink
+    private readonly hubFace: HubFace
     /** The hubs' service side: C2D, methods, twins, identities, telemetry. */
     readonly service: HubService
     /** DPS's service side: CA certificates and their proof of possession. */
@@ -91,8 +96,9 @@ export class Emulator extends EventEmitter {
     readonly edges: ReadonlyMap<string, EdgeFace>
     /** Webhook subscriptions to device events, when the config has any. */
     readonly eventGrid?: EventGrid
-    private servers: TlsListener[] = []
-    private readonly edgePortsById = new Map<string, number>()
+    /** The faces started, in order (closed in reverse). */
+    private started: Face[] = []
+    private readonly edgeListeners = new Map<string, ListenerFace>()
     private store?: StateStore
     private temporaryStateDir?: string
 
@@ -112,8 +118,11 @@ export class Emulator extends EventEmitter {
         if (missing.length) throw new Error(`enrollments without keys: ${missing.join(", ")} (see generateMissingKeys)`)
         this.state = new EmulatorState(config.telemetry.retainedBytes)
         const emit = this.report.bind(this)
-        this.hub = new HubFace(config, this.state, emit)
-        this.edges = new Map(config.edges.map((e) => [e.deviceId, new EdgeFace(e, config, this.state, this.hub, emit)]))
+        this.hubFace = new HubFace(this.state, hubAuthenticator(config, this.state), emit)
+        this.hub = this.hubFace.outbound
+        this.edges = new Map(
+            config.edges.map((e) => [e.deviceId, new EdgeFace(e, config.edge, this.state, this.hubFace, hubAuthenticator(config, this.state, e), emit)])
+        )
         this.service = new HubService(this.state, this.hub, emit, this.edges)
         this.dps = new DpsService(this.state.certificates, emit)
         this.on("hub.telemetry", (m) => this.service.publishTelemetry(m))
@@ -198,9 +207,9 @@ export class Emulator extends EventEmitter {
 
     /** The port the gateway of this edge device listens on (after start). */
     edgePort(edgeDeviceId: string): number {
-        const port = this.edgePortsById.get(edgeDeviceId)
-        if (port === undefined) throw new Error(`no IoT Edge gateway ${edgeDeviceId} is listening`)
-        return port
+        const face = this.edgeListeners.get(edgeDeviceId)
+        if (!face || !this.started.includes(face)) throw new Error(`no IoT Edge gateway ${edgeDeviceId} is listening`)
+        return face.port
     }
 
     registration(registrationId: string): RegistrationRecord | undefined {
@@ -210,53 +219,66 @@ export class Emulator extends EventEmitter {
     async start(): Promise<EmulatorPorts> {
         this.store = await this.openStore()
         await this.eventGrid?.start(this.config.hubs[0].hostName, this.service.listDevices().map((d) => d.deviceId))
-        const material: TlsMaterial = {
+        const faces = this.faces({
             cert: readPem(this.config.tls.cert, "TLS server certificate"),
             key: readPem(this.config.tls.key, "TLS server key"),
-        }
-        const emit = this.report.bind(this)
-        const dps = new DpsFace(this.config, this.state, emit)
-        // A DPS user name names `registrations`; everything else is for a hub.
-        const pick = (p: { username?: string }) => (p.username !== undefined && dpsParseUsername(p.username) ? dps : this.hub)
-        const tlsError = (face: string) => (remote: string, reason: string) => emit("connection.error", { face, remote, reason })
+        })
         try {
-            const mqtt = await startTlsListener(
-                material,
-                this.config.bind,
-                this.config.ports.mqtt,
-                (sock, wire, authenticated) => routeMqttConnection(this.connection(sock, wire, authenticated), pick, emit),
-                tlsError("mqtt")
-            )
-            this.servers.push(mqtt)
-            const durable = () => this.store?.barrier()
-            // DPS's HTTPS face; its Date headers are also the clock devices read (TIME_HOST), as on Azure's DPS host.
-            const rest = await startDpsRestFace(material, this.config, this.state, dps.registrar, emit, durable)
-            this.servers.push(rest)
-            const edgePorts: number[] = []
-            for (const edge of this.edges.values()) {
-                const tls = { cert: readPem(edge.edge.tls.cert, "edge TLS certificate"), key: readPem(edge.edge.tls.key, "edge TLS key") }
-                const onSecure = (sock: TLSSocket, wire: Socket | undefined, authenticated: () => void) =>
-                    routeMqttConnection(this.connection(sock, wire, authenticated), () => edge, emit)
-                const listener = await startTlsListener(tls, this.config.bind, edge.edge.port, onSecure, tlsError("edge"))
-                this.servers.push(listener)
-                edgePorts.push(listener.port)
-                this.edgePortsById.set(edge.edgeId, listener.port)
+            for (const face of faces.all) {
+                await face.start()
+                this.started.push(face)
             }
-            if (!this.config.service.primaryKey) return { mqttPort: mqtt.port, httpsPort: rest.port, edgePorts }
-            const service = await startServiceEndpoint(material, this.config, {
-                hub: this.service,
-                dps: this.dps,
-                durable,
-                hubs: this.config.hubs.map((h) => h.hostName),
-                dashboard: dashboardSources(this),
-                dpsRest: new DpsRest(this.config, this.enrollments, this.state, emit),
-            }, emit)
-            this.servers.push(service)
-            return { mqttPort: mqtt.port, httpsPort: rest.port, servicePort: service.port, edgePorts }
         } catch (e) {
             await this.stop()
             throw e
         }
+        const ports = { mqttPort: faces.mqtt.port, httpsPort: faces.https.port, edgePorts: faces.edges.map((f) => f.port) }
+        return faces.service ? { ...ports, servicePort: faces.service.port } : ports
+    }
+
+    /**
+     * The listening faces, in the order they start: DPS and the hubs on the MQTT port, DPS over
+     * HTTPS, each IoT Edge gateway, and the management endpoint when a service key is configured.
+     */
+    private faces(material: TlsMaterial) {
+        const { config } = this
+        const emit = this.report.bind(this)
+        const dps = new DpsFace(config, this.state, dpsAuthenticator(config, this.state), emit)
+        // A DPS user name names `registrations`; everything else is for a hub.
+        const pick = (p: { username?: string }) => (p.username !== undefined && dpsParseUsername(p.username) ? dps : this.hubFace)
+        const tlsError = (face: string) => (remote: string, reason: string) => emit("connection.error", { face, remote, reason })
+        const mqtt = new ListenerFace("mqtt", () =>
+            startTlsListener(
+                material,
+                config.bind,
+                config.ports.mqtt,
+                (sock, wire, authenticated) => routeMqttConnection(this.connection(sock, wire, authenticated), pick, emit),
+                tlsError("mqtt")
+            )
+        )
+        const durable = () => this.store?.barrier()
+        // DPS's HTTPS face; its Date headers are also the clock devices read (TIME_HOST), as on Azure's DPS host.
+        const https = new ListenerFace("dps-https", () => startDpsRestFace(material, config, dpsAuthenticator(config, this.state), dps.registrar, emit, durable))
+        const edges = [...this.edges.values()].map((edge) => {
+            const face = new ListenerFace(`edge ${edge.edgeId}`, () => {
+                const tls = { cert: readPem(edge.edge.tls.cert, "edge TLS certificate"), key: readPem(edge.edge.tls.key, "edge TLS key") }
+                const onSecure = (sock: TLSSocket, wire: Socket | undefined, authenticated: () => void) =>
+                    routeMqttConnection(this.connection(sock, wire, authenticated), () => edge, emit)
+                return startTlsListener(tls, config.bind, edge.edge.port, onSecure, tlsError("edge"))
+            })
+            this.edgeListeners.set(edge.edgeId, face)
+            return face
+        })
+        const sides = {
+            hub: this.service,
+            dps: this.dps,
+            durable,
+            hubs: config.hubs.map((h) => h.hostName),
+            dashboard: dashboardSources(this),
+            dpsRest: new DpsRest(config, this.enrollments, this.state, emit),
+        }
+        const service = config.service.primaryKey ? new ListenerFace("service", () => startServiceEndpoint(material, config, sides, emit)) : undefined
+        return { mqtt, https, edges, service, all: [mqtt, https, ...edges, ...(service ? [service] : [])] }
     }
 
     private connection(sock: TLSSocket, wire: Socket | undefined, authenticated: () => void): MqttConnection {
@@ -265,13 +287,13 @@ export class Emulator extends EventEmitter {
         return conn
     }
 
-    /** Closes the listeners and every open connection, then the store (a temporary one is removed). */
+    /** Closes the faces in reverse order (each with its open connections), then the store (a temporary one is removed). */
     async stop(): Promise<void> {
         this.eventGrid?.stop()
-        const open = this.servers
-        this.servers = []
-        this.edgePortsById.clear()
-        await Promise.all(open.map((l) => l.close()))
+        const open = this.started
+        this.started = []
+        this.edgeListeners.clear()
+        for (const face of open.reverse()) await face.close()
         const store = this.store
         this.store = undefined
         await store?.close()

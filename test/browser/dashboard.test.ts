@@ -12,9 +12,10 @@ import { promisify } from "util"
 import { createHash, X509Certificate } from "crypto"
 import { BrowserContext, chromium, Page } from "playwright-core"
 import { sasBuildToken } from "../../sim/emulator/auth/sas"
-import { certToPem, createRootCa, issueClientCert, writeEdgePki } from "../../sim/pki"
-import { individual, group, randomKey, tempDir, testPki } from "../emulator/fixtures"
-import { hubDevice, RunningHub, startHubEmulator } from "../emulator/hub-fixtures"
+import { certToPem, createRootCa, issueClientCert } from "../../sim/pki"
+import { individual, group } from "../emulator/fixtures"
+import { randomKey, RunningEmulator, startTestEmulator, tempDir, testGateway, testPki } from "../support/emulator"
+import { hubDevice } from "../emulator/hub-fixtures"
 import { cliFiles } from "../emulator/service-cli-runner"
 import { BootedDevice, bootDevice, until } from "../e2e/harness"
 import { ROOT } from "../../sim/paths"
@@ -26,7 +27,7 @@ const EDGE = "dash-edge-01"
 const LEAF = "dash-leaf-01"
 
 /** GET on the service endpoint: status and JSON, with `authorization` if given. */
-function get(emu: RunningHub, pathname: string, authorization?: string): Promise<{ status: number; json: any; headers: Record<string, unknown> }> {
+function get(emu: RunningEmulator, pathname: string, authorization?: string): Promise<{ status: number; json: any; headers: Record<string, unknown> }> {
     return new Promise((resolve, reject) => {
         const headers = authorization ? { Authorization: authorization } : undefined
         const req = https.get({ host: "localhost", port: emu.servicePort, path: pathname, ca: emu.ca, headers }, (res) => {
@@ -42,7 +43,7 @@ function get(emu: RunningHub, pathname: string, authorization?: string): Promise
 }
 
 /** What `npm run dashboard` prints for `emu`: the page's address and the service connection string. */
-async function dashboardCli(emu: RunningHub): Promise<{ url: string; connectionString: string }> {
+async function dashboardCli(emu: RunningEmulator): Promise<{ url: string; connectionString: string }> {
     const { config, secrets } = await cliFiles(emu, "localhost")
     const argv = ["-r", "ts-node/register/transpile-only", "sim/emulator/service/dashboard/dashboard-cli.ts", "--config", config, "--secrets", secrets]
     const { stdout } = await promisify(execFile)(process.execPath, argv, { cwd: ROOT })
@@ -56,7 +57,7 @@ async function select(page: Page): Promise<void> {
 }
 
 /** The device's active telemetry interval, as it answers getDeviceState. */
-async function activeInterval(emu: RunningHub): Promise<number> {
+async function activeInterval(emu: RunningEmulator): Promise<number> {
     return ((await emu.emulator.service.invokeMethod(DEVICE, "getDeviceState", null, 10)).payload as any).telemetryInterval
 }
 
@@ -68,7 +69,7 @@ function spkiHash(certFile: string): string {
 
 describe("dashboard in a headless browser", function () {
     this.timeout(60000)
-    let emu: RunningHub
+    let emu: RunningEmulator
     let context: BrowserContext
     let page: Page
     let device: BootedDevice
@@ -77,11 +78,10 @@ describe("dashboard in a headless browser", function () {
     const serviceToken = (key: string) => sasBuildToken(encodeURIComponent("localhost"), Math.floor(Date.now() / 1000) + 600, key, "iothubowner")
 
     before(async () => {
-        const edgePki = await writeEdgePki(tempDir("dash-edge-pki"), "localhost")
-        emu = await startHubEmulator([hubDevice(EDGE), { ...hubDevice(LEAF), parent: EDGE }], {
-            ports: { mqtt: 0, https: 0, service: 0, edge: 0 },
+        emu = await startTestEmulator({
+            devices: [hubDevice(EDGE), { ...hubDevice(LEAF), parent: EDGE }],
             enrollments: [enrollment, group("dash-fleet")],
-            edges: [{ deviceId: EDGE, tls: { cert: edgePki.serverCertFile, key: edgePki.serverKeyFile } }],
+            edges: [(await testGateway(EDGE)).gateway],
         })
         const pki = await testPki()
         context = await chromium.launchPersistentContext(tempDir("dash-chromium"), {

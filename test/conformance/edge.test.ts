@@ -3,9 +3,8 @@
 import * as assert from "assert"
 import * as fs from "fs"
 import * as path from "path"
-import { Emulator, validateConfig } from "../../sim/emulator"
-import { writeEdgePki } from "../../sim/pki"
-import { ID_SCOPE, tempDir, testPki } from "../emulator/fixtures"
+import { Emulator } from "../../sim/emulator"
+import { startTestEmulator, tempDir, testGateway } from "../support/emulator"
 import { hubDevice } from "../emulator/hub-fixtures"
 import { startSdkHub } from "./sdk-hub"
 
@@ -16,23 +15,11 @@ describe("conformance: official device SDK through the IoT Edge gateway", functi
     let caFile: string
 
     before(async () => {
-        const pki = await testPki()
-        const dir = tempDir("sdk-edge")
-        const edge = await writeEdgePki(dir, "localhost")
+        const { gateway, pki } = await testGateway("sdk-edge-01")
         // The SDK's trust: the edge root only; the hub root is not needed for a leaf that talks to its gateway.
-        caFile = path.join(dir, "trust.pem")
-        fs.writeFileSync(caFile, fs.readFileSync(edge.rootCertFile))
-        emulator = new Emulator(
-            validateConfig({
-                ports: { mqtt: 0, https: 0, service: 0, edge: 0 },
-                tls: { cert: pki.serverCertFile, key: pki.serverKeyFile, ca: pki.rootCertFile },
-                dps: { idScope: ID_SCOPE },
-                hubs: [{ hostName: "localhost" }],
-                devices: [hubDevice("sdk-edge-01"), leaf],
-                edges: [{ deviceId: "sdk-edge-01", tls: { cert: edge.serverCertFile, key: edge.serverKeyFile } }],
-            })
-        )
-        await emulator.start()
+        caFile = path.join(tempDir("sdk-edge"), "trust.pem")
+        fs.writeFileSync(caFile, fs.readFileSync(pki.rootCertFile))
+        emulator = (await startTestEmulator({ devices: [hubDevice("sdk-edge-01"), leaf], edges: [gateway] })).emulator
     })
     after(() => emulator.stop())
 

@@ -3,18 +3,18 @@
 // twin read and reported patch, desired update, direct method, C2D completed — and a wrong key
 // ends in UnauthorizedError. Trust comes from NODE_EXTRA_CA_CERTS; certificate checks stay on.
 import * as assert from "assert"
-import { nextEvent, randomKey, testPki } from "../emulator/fixtures"
-import { RunningHub, hubDevice, startHubEmulator } from "../emulator/hub-fixtures"
+import { nextEvent, randomKey, RunningEmulator, startTestEmulator, testPki } from "../support/emulator"
+import { hubDevice } from "../emulator/hub-fixtures"
 import { SdkHubLine, startSdkHub } from "./sdk-hub"
 
 describe("conformance: official device SDK against the hub face", function () {
     this.timeout(60_000)
-    let emu: RunningHub
+    let emu: RunningEmulator
     const dev = hubDevice("sdk-hub-01")
     const cs = (key: string) => `HostName=localhost:${emu.mqttPort};DeviceId=${dev.deviceId};SharedAccessKey=${key}`
 
     before(async () => {
-        emu = await startHubEmulator([dev])
+        emu = await startTestEmulator({ devices: [dev] })
     })
     after(() => emu.stop())
 

@@ -3,7 +3,8 @@
 // UnauthorizedError. Trust comes from NODE_EXTRA_CA_CERTS; certificate checks stay on.
 import * as assert from "assert"
 import { sasDeriveDeviceKey } from "../../sim/emulator/auth/sas"
-import { ID_SCOPE, RunningEmulator, group, individual, randomKey, startEmulator, testPki } from "../emulator/fixtures"
+import { group, individual } from "../emulator/fixtures"
+import { ID_SCOPE, randomKey, RunningEmulator, startTestEmulator, testPki } from "../support/emulator"
 import { SdkJob, SdkOutcome, runSdkJob as runSdk } from "./sdk-provision"
 
 describe("conformance: official Node SDK against the emulator", function () {
@@ -17,8 +18,8 @@ describe("conformance: official Node SDK against the emulator", function () {
     const grp = group("sdk-fleet")
 
     before(async () => {
-        azureLike = await startEmulator([dev, grp], { authFailure: "register" })
-        strict = await startEmulator([dev], { authFailure: "connack" })
+        azureLike = await startTestEmulator({ enrollments: [dev, grp], dps: { authFailure: "register" } })
+        strict = await startTestEmulator({ enrollments: [dev], dps: { authFailure: "connack" } })
         const host = (e: RunningEmulator) => `localhost:${e.mqttPort}`
         const job: SdkJob = {
             idScope: ID_SCOPE,

@@ -5,7 +5,7 @@
 import { ChildProcess, spawn } from "child_process"
 import { Client, Message } from "azure-iot-device"
 import { Mqtt } from "azure-iot-device-mqtt"
-import type { ClientCert } from "../emulator/fixtures"
+import type { ClientCert } from "../support/raw-mqtt-client"
 
 export interface SdkHubJob {
     /** `HostName=localhost:<port>;DeviceId=...;SharedAccessKey=...`, or `...;x509=true` with `x509`. */

@@ -7,7 +7,7 @@ import { ProvisioningDeviceClient } from "azure-iot-provisioning-device"
 import { Mqtt } from "azure-iot-provisioning-device-mqtt"
 import { SymmetricKeySecurityClient } from "azure-iot-security-symmetric-key"
 import { X509Security } from "azure-iot-security-x509"
-import type { ClientCert } from "../emulator/fixtures"
+import type { ClientCert } from "../support/raw-mqtt-client"
 
 export interface SdkJob {
     idScope: string

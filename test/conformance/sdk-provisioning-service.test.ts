@@ -7,8 +7,9 @@ import * as assert from "assert"
 import * as fs from "fs"
 import { ProvisioningServiceClient } from "azure-iot-provisioning-service"
 import type { EnrollmentGroup, IndividualEnrollment } from "azure-iot-provisioning-service/dist/interfaces"
-import { Emulator, validateConfig } from "../../sim/emulator"
-import { individual, provision, randomKey, tempDir, testPki, ID_SCOPE } from "../emulator/fixtures"
+import { Emulator } from "../../sim/emulator"
+import { individual, provision } from "../emulator/fixtures"
+import { randomKey, tempDir, testConfig, testPki } from "../support/emulator"
 import { emulatorRestClient } from "./sdk-service-http"
 import { issueClientCert } from "../../sim/pki/certificates"
 import { clientCert, nodeCert } from "../emulator/x509-fixtures"
@@ -25,16 +26,7 @@ describe("conformance: official DPS service SDK (azure-iot-provisioning-service)
     const start = async () => {
         const pki = await testPki()
         ca = fs.readFileSync(pki.rootCertFile, "utf8")
-        const config = validateConfig({
-            bind: "127.0.0.1",
-            ports: { mqtt: 0, https: 0, service: 0 },
-            tls: { cert: pki.serverCertFile, key: pki.serverKeyFile, ca: pki.rootCertFile },
-            dps: { idScope: ID_SCOPE, retryAfter: 0 },
-            hubs: [{ hostName: "localhost" }],
-            enrollments: [fromConfig],
-            service: { primaryKey: serviceKey },
-        })
-        emulator = new Emulator(config, { stateDir })
+        emulator = new Emulator(await testConfig({ enrollments: [fromConfig], service: { primaryKey: serviceKey } }), { stateDir })
         ports = await emulator.start()
     }
     const dps = (key = serviceKey) => {

@@ -5,14 +5,14 @@
 import * as assert from "assert"
 import * as fs from "fs"
 import { Amqp, Client, Registry } from "azure-iothub"
-import { randomKey, testPki } from "../emulator/fixtures"
-import { RunningHub, hubDevice, startHubEmulator } from "../emulator/hub-fixtures"
+import { randomKey, RunningEmulator, startTestEmulator, testPki } from "../support/emulator"
+import { hubDevice } from "../emulator/hub-fixtures"
 import { startSdkHub } from "./sdk-hub"
 import { emulatorRestClient } from "./sdk-service-http"
 
 describe("conformance: official service SDK (azure-iothub) against the service endpoint", function () {
     this.timeout(60_000)
-    let emu: RunningHub
+    let emu: RunningEmulator
     let ca: string
     const dev = hubDevice("sdk-svc-dev")
     const serviceCs = (key: string) => `HostName=localhost;SharedAccessKeyName=iothubowner;SharedAccessKey=${key}`
@@ -22,7 +22,7 @@ describe("conformance: official service SDK (azure-iothub) against the service e
     }
 
     before(async () => {
-        emu = await startHubEmulator([dev])
+        emu = await startTestEmulator({ devices: [dev] })
         ca = fs.readFileSync((await testPki()).rootCertFile, "utf8")
     })
     after(() => emu.stop())

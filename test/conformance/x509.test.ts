@@ -4,7 +4,8 @@
 // certificate from an unknown CA is refused. Trust comes from NODE_EXTRA_CA_CERTS; checks stay on.
 import * as assert from "assert"
 import { CertifiedKey, createRootCa, issueClientCert } from "../../sim/pki"
-import { ClientCert, ID_SCOPE, RunningEmulator, startEmulator, testPki } from "../emulator/fixtures"
+import { ID_SCOPE, RunningEmulator, startTestEmulator, testPki } from "../support/emulator"
+import { ClientCert } from "../support/raw-mqtt-client"
 import { clientCert, pem } from "../emulator/x509-fixtures"
 import { startSdkHub } from "./sdk-hub"
 import { SdkOutcome, runSdkJob } from "./sdk-provision"
@@ -20,15 +21,15 @@ describe("conformance: official Node SDK with X.509 against the emulator", funct
         const individualCert: CertifiedKey = await issueClientCert(undefined, { commonName: "sdk-x509-ind" })
         const fleetLeaf = await issueClientCert(root, { commonName: "sdk-x509-fleet-1" })
         const stranger = await issueClientCert(await createRootCa({ commonName: "sdk stranger root" }), { commonName: "sdk-x509-stranger" })
-        emu = await startEmulator(
-            [
+        emu = await startTestEmulator({
+            enrollments: [
                 { registrationId: "sdk-x509-ind", attestation: { type: "x509", certificate: pem(individualCert) } },
                 { enrollmentGroupId: "sdk-x509-fleet", attestation: { type: "x509", caCertificate: "sdk-fleet-root" } },
             ],
             // Azure answers bad credentials with 401 at registration; the SDK names only that UnauthorizedError.
-            { authFailure: "register" },
-            { certificates: [{ name: "sdk-fleet-root", cert: pem(root), verified: true }] }
-        )
+            dps: { authFailure: "register" },
+            certificates: [{ name: "sdk-fleet-root", cert: pem(root), verified: true }],
+        })
         fleetDevice = await clientCert(fleetLeaf)
         const provisioningHost = `localhost:${emu.mqttPort}`
         outcomes = await runSdkJob(

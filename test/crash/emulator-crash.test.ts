@@ -14,7 +14,9 @@ import { ROOT } from "../../sim/paths"
 import { until } from "../../sim/wait"
 import { writeEdgePki } from "../../sim/pki"
 import { createRoot, createVerification } from "../../sim/pki/cert-tool"
-import { ID_SCOPE, RawClient, provision, tempDir, testPki } from "../emulator/fixtures"
+import { provision } from "../emulator/fixtures"
+import { ID_SCOPE, tempDir, testPki } from "../support/emulator"
+import { RawClient } from "../support/raw-mqtt-client"
 import { hubConnect, publish } from "../emulator/hub-fixtures"
 
 // The load runs until every kind of work has been acknowledged a few times (at least LOAD_MS), then

@@ -5,7 +5,8 @@ import { ChildProcess, spawn } from "child_process"
 import * as fs from "fs"
 import * as path from "path"
 import { ROOT } from "../../sim/paths"
-import { ID_SCOPE, RunningEmulator, individual, startEmulator, tempDir } from "../emulator/fixtures"
+import { individual } from "../emulator/fixtures"
+import { ID_SCOPE, RunningEmulator, startTestEmulator, tempDir } from "../support/emulator"
 import { until } from "./harness"
 
 describe("npm start -- --device-only", function () {
@@ -15,7 +16,7 @@ describe("npm start -- --device-only", function () {
     const dev = individual("device-only-01")
 
     before(async () => {
-        emu = await startEmulator([dev])
+        emu = await startTestEmulator({ enrollments: [dev] })
     })
     after(async () => {
         child?.kill("SIGKILL")

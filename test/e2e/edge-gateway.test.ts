@@ -2,12 +2,10 @@
 // gateway whose chain leads to the edge root embedded in the image — including an uplink outage.
 import * as assert from "assert"
 import * as fs from "fs"
-import { Emulator, validateConfig } from "../../sim/emulator"
-import { writeEdgePki } from "../../sim/pki"
 import { AZURE_ROOT_CAS } from "../../sim/paths"
-import { ID_SCOPE, RunningEmulator, individual, randomKey, tempDir, testPki } from "../emulator/fixtures"
+import { individual } from "../emulator/fixtures"
+import { randomKey, RunningEmulator, startTestEmulator, testGateway } from "../support/emulator"
 import { BootedDevice, bootDevice, provisioningOutcome, until } from "./harness"
-
 
 describe("firmware through an IoT Edge gateway end to end", function () {
     this.timeout(60000)
@@ -20,29 +18,18 @@ describe("firmware through an IoT Edge gateway end to end", function () {
     const orphan = individual("orphan-01")
 
     before(async () => {
-        const pki = await testPki()
-        const edge = await writeEdgePki(tempDir("edge-pki"), "localhost")
-        edgeRoot = fs.readFileSync(edge.rootCertFile, "utf8")
-        emulatorRoot = fs.readFileSync(pki.rootCertFile, "utf8")
-        const config = validateConfig({
-            bind: "127.0.0.1",
-            ports: { mqtt: 0, https: 0, service: 0, edge: 0 },
-            tls: { cert: pki.serverCertFile, key: pki.serverKeyFile, ca: pki.rootCertFile },
-            dps: { idScope: ID_SCOPE, retryAfter: 0 },
-            hubs: [{ hostName: "localhost" }],
+        const { gateway, pki } = await testGateway("edge-gw-01")
+        emu = await startTestEmulator({
             enrollments: [leaf, orphan],
             devices: [
                 { deviceId: "edge-gw-01", primaryKey: randomKey() },
                 { deviceId: "leaf-01", primaryKey: leaf.attestation.primaryKey, parent: "edge-gw-01" },
             ],
-            edges: [{ deviceId: "edge-gw-01", hostName: "localhost", tls: { cert: edge.serverCertFile, key: edge.serverKeyFile } }],
+            edges: [gateway],
         })
-        const emulator = new Emulator(config)
-        const events: RunningEmulator["events"] = []
-        emulator.on("event", (name, data) => events.push({ name, data }))
-        const ports = await emulator.start()
-        edgePort = (ports as { edgePorts?: number[] }).edgePorts?.[0] ?? emulator.edgePort("edge-gw-01")
-        emu = { emulator, mqttPort: ports.mqttPort, httpsPort: ports.httpsPort, ca: emulatorRoot, events, stop: () => emulator.stop() }
+        edgeRoot = fs.readFileSync(pki.rootCertFile, "utf8")
+        emulatorRoot = emu.ca
+        edgePort = emu.edgePorts[0]
     })
     after(async () => {
         for (const d of devices) await d.stop()
@@ -60,12 +47,17 @@ describe("firmware through an IoT Edge gateway end to end", function () {
     it("provisions with DPS, then telemetry, twin, a method and C2D work through the gateway", async () => {
         const d = await bootLeaf("leaf-01", leaf.attestation.primaryKey, `localhost:${edgePort}`)
         assert.deepStrictEqual(await provisioningOutcome(d), { hub: "localhost", deviceId: "leaf-01" })
-        await d.line(new RegExp(`^hub: connecting to gateway localhost:${edgePort} as leaf-01`))
-        await d.line(/^hub: connected/)
+        await until("leaf-01 connected through the gateway", () =>
+            emu.events.some((e) => e.name === "hub.connect" && e.data.deviceId === "leaf-01" && e.data.via === "edge-gw-01")
+        )
         const service = emu.emulator.service
         await until("telemetry at the hub", () => service.telemetry("leaf-01").length >= 2, 20000)
         const { version } = service.updateDesired("leaf-01", { telemetryInterval: 2 })
-        await d.line(new RegExp(`^app: desired version ${version} applied`))
+        const ack = await until("the desired interval acknowledged", () => {
+            const r = (service.getTwin("leaf-01").properties as any).reported.telemetryInterval
+            return r?.av === version ? r : undefined
+        })
+        assert.deepStrictEqual([ack.value, ack.ac], [2, 200])
         const state = await service.invokeMethod("leaf-01", "getDeviceState", null, 10)
         assert.strictEqual(state.status, 200)
         service.sendC2d("leaf-01", "via the edge")
@@ -100,7 +92,8 @@ describe("firmware through an IoT Edge gateway end to end", function () {
 
     it("a leaf that is not a child of the edge device is refused", async () => {
         const d = await bootLeaf("orphan-01", orphan.attestation.primaryKey, `localhost:${edgePort}`)
-        await d.line(/^dps: assigned to localhost as orphan-01/)
-        await d.line(/^hub: refused orphan-01: .*CONNACK 5/)
+        assert.deepStrictEqual(await provisioningOutcome(d), { hub: "localhost", deviceId: "orphan-01" })
+        const refused = await until("the gateway's refusal", () => emu.events.find((e) => e.name === "edge.refused" && e.data.deviceId === "orphan-01"))
+        assert.match(refused.data.reason, /not a child of edge device edge-gw-01/)
     })
 })

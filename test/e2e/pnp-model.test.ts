@@ -7,7 +7,8 @@ import * as fs from "fs"
 import { buildFirmware } from "../../sim/host/build"
 import { readEnvSettings } from "../../sim/host/image"
 import { ENV_DEFAULTS, SIMULATED_BOARDS } from "../../sim/paths"
-import { RunningEmulator, individual, startEmulator } from "../emulator/fixtures"
+import { individual } from "../emulator/fixtures"
+import { RunningEmulator, startTestEmulator } from "../support/emulator"
 import { BootedDevice, bootDevice, until } from "./harness"
 import { PnpModel, loadPnpModel, reportedProblems, schemaProblems, telemetryProblems } from "./pnp-model"
 
@@ -23,7 +24,7 @@ describe("IoT Plug and Play model against the device", function () {
         model = await loadPnpModel()
         const board = SIMULATED_BOARDS.mxchip_s3
         const { outFile } = await buildFirmware(board.entry, board.image)
-        emu = await startEmulator([dev])
+        emu = await startTestEmulator({ enrollments: [dev] })
         d = await bootDevice(
             emu,
             { REG_ID: "pnp-board", DEVICE_KEY: dev.attestation.primaryKey, INTERVAL: 1, MODEL_ID: String(readEnvSettings([ENV_DEFAULTS]).MODEL_ID) },

@@ -1,6 +1,7 @@
 // The built firmware provisions itself in the simulator against the emulator, over real TLS.
 import * as assert from "assert"
-import { randomKey, individual, group, startEmulator, RunningEmulator } from "../emulator/fixtures"
+import { individual, group } from "../emulator/fixtures"
+import { randomKey, RunningEmulator, startTestEmulator } from "../support/emulator"
 import { BootedDevice, bootDevice, provisioningOutcome, until } from "./harness"
 import { certToPem, createRootCa } from "../../sim/pki"
 
@@ -21,7 +22,7 @@ describe("firmware provisioning end to end", function () {
     const disabled = individual("e2e-disabled", { enabled: false })
 
     before(async () => {
-        emu = await startEmulator([ind, grp, wrong, throttled, unavailable, failing, disabled])
+        emu = await startTestEmulator({ enrollments: [ind, grp, wrong, throttled, unavailable, failing, disabled] })
     })
     after(async () => {
         for (const d of devices) await d.stop()

@@ -3,7 +3,7 @@
 // group with an intermediate) and then holds a hub session with the same certificate.
 import * as assert from "assert"
 import { CertifiedKey, certToPem, createRootCa, issueClientCert, issueIntermediateCa } from "../../sim/pki"
-import { RunningEmulator, startEmulator } from "../emulator/fixtures"
+import { RunningEmulator, startTestEmulator } from "../support/emulator"
 import { clientCert, expired } from "../emulator/x509-fixtures"
 import { BootedDevice, bootDevice, provisioningOutcome, until } from "./harness"
 
@@ -26,8 +26,8 @@ describe("firmware X.509 attestation end to end", function () {
         strangerRoot = await createRootCa({ commonName: "e2e stranger root" })
         selfSigned = await issueClientCert(undefined, { commonName: "e2e-x509-ind" })
         disabledDevice = await issueClientCert(undefined, { commonName: "e2e-x509-disabled" })
-        emu = await startEmulator(
-            [
+        emu = await startTestEmulator({
+            enrollments: [
                 { registrationId: "e2e-x509-ind", attestation: { type: "x509", certificate: certToPem(selfSigned.cert) } },
                 { registrationId: "e2e-x509-disabled", attestation: { type: "x509", certificate: certToPem(disabledDevice.cert) }, enabled: false },
                 { enrollmentGroupId: "e2e-x509-fleet", attestation: { type: "x509", caCertificate: "fleet-root" } },
@@ -35,14 +35,11 @@ describe("firmware X.509 attestation end to end", function () {
                 { enrollmentGroupId: "e2e-x509-late", attestation: { type: "x509", caCertificate: "late-root" } },
                 { enrollmentGroupId: "e2e-x509-partner", attestation: { type: "x509", certificate: certToPem(intermediate.cert) } },
             ],
-            {},
-            {
-                certificates: [
-                    { name: "fleet-root", cert: certToPem(verifiedRoot.cert) },
-                    { name: "unproven-root", cert: certToPem(unverifiedRoot.cert) },
-                ],
-            }
-        )
+            certificates: [
+                { name: "fleet-root", cert: certToPem(verifiedRoot.cert) },
+                { name: "unproven-root", cert: certToPem(unverifiedRoot.cert) },
+            ],
+        })
         // Proof of possession for the fleet root, as its owner does it.
         const dps = emu.emulator.dps
         const { verificationCode } = dps.generateVerificationCode("fleet-root")

@@ -5,7 +5,7 @@ import * as fs from "fs"
 import * as path from "path"
 import { ConfigError, generateMissingKeys, loadConfig, validateConfig } from "../../sim/emulator/config"
 import { ROOT } from "../../sim/paths"
-import { tempDir } from "./fixtures"
+import { tempDir } from "../support/emulator"
 
 const DEFAULT_CONFIG = path.join(ROOT, "sim", "emulator.config.json")
 
@@ -87,7 +87,7 @@ describe("emulator configuration", () => {
         assert.deepStrictEqual(reader.rights, ["RegistryRead", "ServiceConnect"])
         assert.strictEqual(JSON.parse(fs.readFileSync(path.join(dir, "secrets.json"), "utf8"))["hubs/hub.local/reader"].primaryKey, reader.primaryKey)
         const bad = { tls: { cert: "s.pem", key: "s.key" }, dps: { idScope: "0ne00000001" }, hubs: [{ hostName: "h", authorizationPolicies: [{ keyName: "a b", rights: "DeviceConnect, Everything" }] }] }
-        assert.throws(() => validateConfig(bad), /keyName must be .*rights must list RegistryRead, RegistryWrite, ServiceConnect, DeviceConnect/)
+        assert.throws(() => validateConfig(bad), /keyName: must be .*rights\[1\]: must list RegistryRead, RegistryWrite, ServiceConnect, DeviceConnect/)
     })
 
     it("reads allocation as DPS's service API writes it, and refuses a webhook off loopback or an unknown policy", () => {
@@ -103,7 +103,7 @@ describe("emulator configuration", () => {
                 { registrationId: "z", iotHubs: ["c"], reprovisionPolicy: { updateHubAssignment: "yes" } },
             ],
         }
-        assert.throws(() => validateConfig(bad), /allocationPolicy must be one of hashed, geoLatency, static, custom.*webhookUrl must be an http\(s\) URL on a loopback host.*iotHubs must list some of hubs.*reprovisionPolicy must be/)
+        assert.throws(() => validateConfig(bad), /allocationPolicy: must be one of hashed, geoLatency, static, custom.*webhookUrl: must be an http\(s\) URL on a loopback host.*iotHubs: must list some of hubs.*reprovisionPolicy.updateHubAssignment: must be/)
     })
 
     it("names every problem of an invalid configuration at once", () => {
@@ -127,5 +127,115 @@ describe("emulator configuration", () => {
                 return true
             }
         )
+    })
+
+    describe("schema", () => {
+        const key = Buffer.alloc(32, 3).toString("base64")
+        const base = { tls: { cert: "s.pem", key: "s.key" }, dps: { idScope: "0ne00000001" }, hubs: [{ hostName: "hub-a" }, { hostName: "hub-b" }] }
+        const problems = (raw: unknown) => {
+            try {
+                validateConfig(raw)
+            } catch (e) {
+                assert.ok(e instanceof ConfigError)
+                return e.message.split("; ")
+            }
+            assert.fail("the configuration was accepted")
+        }
+
+        it("names each wrong setting by its path, problems sorted by path", () => {
+            assert.deepStrictEqual(problems(42), ["config: must be a JSON object"])
+            assert.deepStrictEqual(
+                problems({
+                    ...base,
+                    ports: { mqtt: "8883" },
+                    hubs: [],
+                    enrollments: [{ registrationId: "r", attestation: { type: "symmetricKey", primaryKey: key }, faults: { pollsBeforeAssigned: 1.5 } }],
+                    devices: [{ deviceId: "d", parent: 5 } as never],
+                    edges: [{ deviceId: "d" } as never],
+                    eventGrid: { subscriptions: [{ name: "s", endpoint: "http://localhost/hook", maxDeliveryAttempts: 31 }] },
+                }),
+                [
+                    "devices[0].parent: must be a string",
+                    "edges[0].tls.cert: must be a file path or PEM text",
+                    "edges[0].tls.key: must be a file path or PEM text",
+                    "enrollments[0].faults.pollsBeforeAssigned: must be a whole number of polls",
+                    "eventGrid.subscriptions[0].endpoint: must be an https:// webhook (Event Grid delivers over HTTPS only)",
+                    "eventGrid.subscriptions[0].maxDeliveryAttempts: must be 1..30",
+                    "eventGrid.subscriptions[0].name: must be 3-64 letters, digits or hyphens (Event Grid's rule)",
+                    "hubs: must list at least one { hostName }",
+                    "ports.mqtt: must be 0..65535 (0 = any free port)",
+                ]
+            )
+        })
+
+        it("checks references between settings even when other settings are wrong", () => {
+            const bad = {
+                ...base,
+                sasSkewSec: -1,
+                devices: [
+                    { deviceId: "gw", hub: "hub-b" },
+                    { deviceId: "leaf", parent: "gw" },
+                    { deviceId: "orphan", parent: "nobody" },
+                    { deviceId: "lost", hub: "hub-c" },
+                ],
+                edges: [
+                    { deviceId: "gw", tls: { cert: "e.pem", key: "e.key" } },
+                    { deviceId: "ghost", tls: { cert: "e.pem", key: "e.key" } },
+                ],
+            }
+            assert.deepStrictEqual(problems(bad), [
+                "devices[1].parent: is an edge device of another hub",
+                "devices[2].parent: must name one of edges",
+                "devices[3].hub: must be one of hubs",
+                "edges[1].deviceId: must name one of devices (the edge device's identity)",
+                "sasSkewSec: must be a whole number of seconds",
+            ])
+        })
+
+        it("wants a webhook exactly where the allocation policy, the enrollment's or DPS's default, is custom", () => {
+            const webhook = { customAllocationDefinition: { webhookUrl: "http://127.0.0.1:7071/api/allocate" } }
+            const symmetricKey = { type: "symmetricKey" as const }
+            assert.deepStrictEqual(
+                problems({
+                    ...base,
+                    dps: { idScope: "0ne00000001", allocationPolicy: "custom" },
+                    enrollments: [
+                        { registrationId: "a", attestation: symmetricKey },
+                        { registrationId: "b", attestation: symmetricKey, iotHubHostName: "hub-a", ...webhook },
+                        { registrationId: "c", attestation: symmetricKey, allocationPolicy: "hashed", ...webhook },
+                        { registrationId: "d", attestation: symmetricKey, ...webhook },
+                    ],
+                }),
+                [
+                    "enrollments[0].customAllocationDefinition.webhookUrl: must be an http(s) URL on a loopback host",
+                    "enrollments[1].customAllocationDefinition: is for allocationPolicy custom",
+                    "enrollments[2].customAllocationDefinition: is for allocationPolicy custom",
+                ]
+            )
+        })
+
+        it("fills in settings that default to others: hub, allocation policy, device id, edge ports", () => {
+            const c = validateConfig({
+                ...base,
+                ports: { edge: 9000 },
+                dps: { idScope: "0ne00000001", allocationPolicy: "geoLatency" },
+                enrollments: [
+                    { registrationId: "r", attestation: { type: "symmetricKey" } },
+                    { registrationId: "s", deviceId: "dev-s", iotHubHostName: "hub-b", attestation: { type: "symmetricKey" } },
+                ],
+                devices: [{ deviceId: "gw1" }, { deviceId: "gw2", hub: "hub-b" }],
+                edges: [
+                    { deviceId: "gw1", tls: { cert: "e.pem", key: "e.key" } },
+                    { deviceId: "gw2", tls: { cert: "e.pem", key: "e.key" } },
+                ],
+            })
+            const [r, s] = c.enrollments
+            assert.ok(r.kind === "individual" && s.kind === "individual")
+            assert.deepStrictEqual([r.iotHubHostName, r.allocationPolicy, r.deviceId], ["hub-a", "geoLatency", "r"])
+            assert.deepStrictEqual([s.iotHubHostName, s.allocationPolicy, s.deviceId], ["hub-b", "static", "dev-s"])
+            assert.deepStrictEqual(c.devices.map((d) => d.hub), ["hub-a", "hub-b"])
+            assert.deepStrictEqual(c.edges.map((e) => [e.hub, e.port, e.hostName]), [["hub-a", 9000, "localhost"], ["hub-b", 9001, "localhost"]])
+            assert.strictEqual(c.edges[0].tls.cert, path.resolve("e.pem"))
+        })
     })
 })

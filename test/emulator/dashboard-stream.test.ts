@@ -6,7 +6,8 @@ import * as http from "http"
 import * as https from "https"
 import { sasBuildToken } from "../../sim/emulator/auth/sas"
 import { ServiceClient } from "../../sim/emulator/service/service-client"
-import { RunningHub, hubConnect, hubDevice, publish, startHubEmulator } from "./hub-fixtures"
+import { hubConnect, hubDevice, publish } from "./hub-fixtures"
+import { RunningEmulator, startTestEmulator } from "../support/emulator"
 
 /** An open stream: the lines so far, and how to close it. */
 interface Stream {
@@ -14,7 +15,7 @@ interface Stream {
     close(): void
 }
 
-function openStream(emu: RunningHub): Promise<Stream> {
+function openStream(emu: RunningEmulator): Promise<Stream> {
     const token = sasBuildToken("localhost", Math.floor(Date.now() / 1000) + 600, emu.serviceKey, "iothubowner")
     return new Promise((resolve, reject) => {
         const req = https.get({ host: "localhost", port: emu.servicePort, path: "/dashboard/api/stream", ca: emu.ca, headers: { Authorization: token } }, (res: http.IncomingMessage) => {
@@ -43,11 +44,11 @@ async function until(what: string, f: () => boolean, timeoutMs = 5000): Promise<
 }
 
 describe("dashboard live stream", () => {
-    let emu: RunningHub
+    let emu: RunningEmulator
     const dev = hubDevice("stream-dev")
 
     before(async () => {
-        emu = await startHubEmulator([dev])
+        emu = await startTestEmulator({ devices: [dev] })
     })
     after(async () => emu?.stop())
 

@@ -5,7 +5,9 @@ import * as assert from "assert"
 import * as http from "http"
 import { AddressInfo } from "net"
 import { sasDeriveDeviceKey } from "../../sim/emulator/auth/sas"
-import { RawClient, RunningEmulator, group, individual, provision, startEmulator } from "./fixtures"
+import { group, individual, provision } from "./fixtures"
+import { RunningEmulator, startTestEmulator } from "../support/emulator"
+import { RawClient } from "../support/raw-mqtt-client"
 
 describe("DPS allocation", () => {
     let emu: RunningEmulator
@@ -48,7 +50,9 @@ describe("DPS allocation", () => {
         const enrollments = [hashedFleet, staticDev, geoDev, twinDev, customDev, brokenDev, slowDev, reMigrate, reReset, reNever].map((e: any) =>
             e.customAllocationDefinition ? { ...e, customAllocationDefinition: { ...e.customAllocationDefinition, webhookUrl: e.customAllocationDefinition.webhookUrl.replace("{port}", String(port)) } } : e
         )
-        emu = await startEmulator(enrollments, { webhookTimeoutMs: 300 } as object, {
+        emu = await startTestEmulator({
+            enrollments,
+            dps: { webhookTimeoutMs: 300 },
             hubs: [{ hostName: "localhost", latencyMs: 30 }, { hostName: "hub-b", latencyMs: 5 }, { hostName: "hub-c", applyAllocationPolicy: false }],
         })
     })

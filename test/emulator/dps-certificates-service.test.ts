@@ -8,8 +8,7 @@ import { CaStore } from "../../sim/emulator/state/ca-store"
 import { CaStoreError, DpsService } from "../../sim/emulator/service/dps-service"
 import { ServiceClient, ServiceRequestError } from "../../sim/emulator/service/service-client"
 import { CertifiedKey, certToPem, createRootCa, issueClientCert } from "../../sim/pki/certificates"
-import { tempDir } from "./fixtures"
-import { RunningHub, startHubEmulator } from "./hub-fixtures"
+import { RunningEmulator, startTestEmulator, tempDir } from "../support/emulator"
 import { serviceCliFor } from "./service-cli-runner"
 
 const refusedWith = (status: number, re: RegExp) => (e: CaStoreError) => e instanceof CaStoreError && e.status === status && re.test(e.message)
@@ -96,10 +95,10 @@ describe("DPS certificates (proof of possession)", () => {
     })
 
     describe("service endpoint and service-cli", () => {
-        let emu: RunningHub
+        let emu: RunningEmulator
         let client: ServiceClient
         before(async () => {
-            emu = await startHubEmulator([])
+            emu = await startTestEmulator()
             client = new ServiceClient({ host: "localhost", port: emu.servicePort, ca: emu.ca, hub: "localhost", serviceKey: emu.serviceKey })
         })
         after(() => emu.stop())

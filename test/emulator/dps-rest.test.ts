@@ -12,7 +12,9 @@ import { Http } from "azure-iot-provisioning-device-http"
 import { SymmetricKeySecurityClient } from "azure-iot-security-symmetric-key"
 import { X509Security } from "azure-iot-security-x509"
 import { createRootCa, issueClientCert } from "../../sim/pki/certificates"
-import { ID_SCOPE, RunningEmulator, dpsToken, individual, startEmulator, tempDir } from "./fixtures"
+import { individual } from "./fixtures"
+import { ID_SCOPE, RunningEmulator, startTestEmulator, tempDir } from "../support/emulator"
+import { dpsToken } from "../support/raw-mqtt-client"
 import { clientCert, pem } from "./x509-fixtures"
 
 const IMF_DATE = /^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$/
@@ -59,8 +61,8 @@ describe("DPS REST face", () => {
         const root = await createRootCa({ commonName: "REST Root" })
         const leaf = await issueClientCert(root, { commonName: "rest-x509" })
         x509Cert = await clientCert(leaf)
-        const x509 = { registrationId: "rest-x509", attestation: { type: "x509", certificate: pem(leaf) }, faults: { retryAfter: 0 } }
-        emu = await startEmulator([dev, sdkDev, busy, x509], { retryAfter: 1 })
+        const x509 = { registrationId: "rest-x509", attestation: { type: "x509" as const, certificate: pem(leaf) }, faults: { retryAfter: 0 } }
+        emu = await startTestEmulator({ enrollments: [dev, sdkDev, busy, x509], dps: { retryAfter: 1 } })
         caFile = path.join(tempDir("dps-rest"), "ca.pem")
         fs.writeFileSync(caFile, emu.ca)
     })

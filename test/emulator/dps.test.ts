@@ -5,7 +5,9 @@ import { randomUUID } from "crypto"
 import mqtt = require("mqtt-packet")
 import { sasDeriveDeviceKey } from "../../sim/emulator/auth/sas"
 import { fuzzPackets, fuzzSeed, withSeed } from "./fuzz-packets"
-import { DpsAnswer, RawClient, RunningEmulator, dpsConnectPacket, group, individual, nextEvent, provision, startEmulator } from "./fixtures"
+import { group, individual, provision } from "./fixtures"
+import { nextEvent, RunningEmulator, startTestEmulator } from "../support/emulator"
+import { DpsAnswer, dpsConnectPacket, RawClient } from "../support/raw-mqtt-client"
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z$/
 
@@ -21,7 +23,7 @@ describe("DPS face", () => {
     const key = (e: { attestation: { primaryKey: string } }) => e.attestation.primaryKey
 
     before(async () => {
-        emu = await startEmulator([dev, grp, throttled, flaky, doomed, slow, quick], { retryAfter: 3 })
+        emu = await startTestEmulator({ enrollments: [dev, grp, throttled, flaky, doomed, slow, quick], dps: { retryAfter: 3 } })
     })
     after(() => emu.stop())
 

@@ -4,7 +4,7 @@ import * as assert from "assert"
 import * as fs from "fs"
 import { X509Certificate } from "crypto"
 import { writeEdgePki } from "../../sim/pki"
-import { tempDir } from "./fixtures"
+import { tempDir } from "../support/emulator"
 
 const certs = (file: string) => fs.readFileSync(file, "utf8").split(/(?=-----BEGIN CERTIFICATE-----)/).map((pem) => new X509Certificate(pem))
 

@@ -5,7 +5,7 @@ import * as assert from "assert"
 import * as path from "path"
 import { MessageStore, UpstreamMessage } from "../../sim/emulator/edge/edge-store"
 import { StateStore } from "../../sim/emulator/state/store"
-import { tempDir } from "./fixtures"
+import { tempDir } from "../support/emulator"
 
 const PREFIX = "edge-queue/gw-1/"
 const T0 = Date.parse("2026-01-01T00:00:00Z")

@@ -5,7 +5,8 @@ import { fuzzPackets, fuzzSeed, withSeed } from "./fuzz-packets"
 import mqtt = require("mqtt-packet")
 import { HubServiceError, validateConfig } from "../../sim/emulator"
 import { ServiceClient } from "../../sim/emulator/service/service-client"
-import { ID_SCOPE, RawClient, nextEvent, randomKey } from "./fixtures"
+import { ID_SCOPE, nextEvent, randomKey } from "../support/emulator"
+import { RawClient } from "../support/raw-mqtt-client"
 import { EDGE, HUB, RunningEdge, startEdgeEmulator } from "./edge-fixtures"
 import { serviceCliFor } from "./service-cli-runner"
 import { HubConnectOptions, HubDevice, hubConnect, hubConnectPacket, hubDevice, nextPublish, publish } from "./hub-fixtures"
@@ -67,7 +68,7 @@ describe("IoT Edge face", () => {
         it("refuses a device that is not its child, and admits it once the service sets the parent", async () => {
             assert.match(await refused(orphan), /not-a-child is not a child of edge device edge-gw-01/)
             // The same device is welcome at the hub itself.
-            const direct = await hubConnect(emu.mqttPort, emu.hubCa, opts(orphan))
+            const direct = await hubConnect(emu.mqttPort, emu.ca, opts(orphan))
             assert.strictEqual(direct.code, 0)
             assert.strictEqual(svc().setParent("not-a-child", EDGE).parent, EDGE)
             const c = await throughEdge(orphan)
@@ -82,7 +83,7 @@ describe("IoT Edge face", () => {
         })
 
         it("fails the TLS handshake of a client that trusts only the emulator's root", async () => {
-            await assert.rejects(RawClient.open(emu.edgePort, emu.hubCa), /certificate/)
+            await assert.rejects(RawClient.open(emu.edgePort, emu.ca), /certificate/)
             await assert.rejects(RawClient.open(emu.mqttPort, emu.edgeCa), /certificate/)
         })
     })
@@ -156,7 +157,7 @@ describe("IoT Edge face", () => {
         })
 
         it("switches the uplink from the service endpoint", async () => {
-            const client = new ServiceClient({ host: "localhost", port: emu.servicePort, ca: emu.hubCa, hub: HUB, serviceKey: emu.serviceKey })
+            const client = new ServiceClient({ host: "localhost", port: emu.servicePort, ca: emu.ca, hub: HUB, serviceKey: emu.serviceKey })
             assert.deepStrictEqual(await client.setEdgeUplink(EDGE, false), { edgeId: EDGE, up: false })
             assert.deepStrictEqual(await client.setEdgeUplink(EDGE, true), { edgeId: EDGE, up: true })
             await assert.rejects(client.setEdgeUplink("no-such-edge", true), /404001/)
@@ -258,8 +259,8 @@ describe("IoT Edge configuration", () => {
                     edge: { messageTtlSec: 0 },
                 }),
             (e: Error) =>
-                /edges\[0\]\.deviceId must name one of devices/.test(e.message) &&
-                /devices\[0\]\.parent must name one of edges/.test(e.message) &&
+                /edges\[0\]\.deviceId: must name one of devices/.test(e.message) &&
+                /devices\[0\]\.parent: must name one of edges/.test(e.message) &&
                 /edge\.messageTtlSec/.test(e.message)
         )
     })

@@ -4,8 +4,10 @@ import * as assert from "assert"
 import * as fs from "fs"
 import * as https from "https"
 import { AddressInfo } from "net"
-import { RawClient, individual, provision, startEmulator, tempDir, testPki, RunningEmulator } from "./fixtures"
-import { Emulator, validateConfig } from "../../sim/emulator"
+import { individual, provision } from "./fixtures"
+import { RunningEmulator, startTestEmulator, tempDir, testConfig, testPki } from "../support/emulator"
+import { RawClient } from "../support/raw-mqtt-client"
+import { Emulator } from "../../sim/emulator"
 import { hubConnect, publish } from "./hub-fixtures"
 import { until } from "../../sim/wait"
 
@@ -64,7 +66,8 @@ describe("Event Grid: device events to webhooks", function () {
         const cert = fs.readFileSync(pki.serverCertFile, "utf8")
         const key = fs.readFileSync(pki.serverKeyFile, "utf8")
         const fast = { retryDelaysMs: [50, 100, 200] }
-        emu = await startEmulator([dev], {}, {
+        emu = await startTestEmulator({
+            enrollments: [dev],
             eventGrid: {
                 subscriptions: [
                     { name: "all-events", endpoint: await good.listen(cert, key) },
@@ -161,14 +164,7 @@ describe("Event Grid: dead letters across a restart", function () {
         const pki = await testPki()
         const refusing = new Webhook({ status: () => 400 })
         const endpoint = await refusing.listen(fs.readFileSync(pki.serverCertFile, "utf8"), fs.readFileSync(pki.serverKeyFile, "utf8"))
-        const config = validateConfig({
-            bind: "127.0.0.1",
-            ports: { mqtt: 0, https: 0 },
-            tls: { cert: pki.serverCertFile, key: pki.serverKeyFile, ca: pki.rootCertFile },
-            dps: { idScope: "0ne00000A0A" },
-            hubs: [{ hostName: "localhost" }],
-            eventGrid: { subscriptions: [{ name: "refusing", endpoint, includedEventTypes: ["Microsoft.Devices.DeviceCreated"] }] },
-        })
+        const config = await testConfig({ eventGrid: { subscriptions: [{ name: "refusing", endpoint, includedEventTypes: ["Microsoft.Devices.DeviceCreated"] }] } })
         const stateDir = tempDir("eg-dead-letters")
         let emulator = new Emulator(config, { stateDir })
         try {

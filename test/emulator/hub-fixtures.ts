@@ -1,10 +1,9 @@
-// Shared by the hub tests: an emulator with hub device identities and a service key, and
-// CONNECT packets / SAS tokens as the device SDKs write them.
-import * as fs from "fs"
+// Shared by the hub tests: hub device identities with random keys, and CONNECT packets / SAS
+// tokens as the device SDKs write them.
 import mqtt = require("mqtt-packet")
-import { Emulator, validateConfig } from "../../sim/emulator"
 import { sasBuildToken } from "../../sim/emulator/auth/sas"
-import { ClientCert, ID_SCOPE, RawClient, RunningEmulator, randomKey, testPki } from "./fixtures"
+import { randomKey } from "../support/emulator"
+import { ClientCert, RawClient, connectPacket } from "../support/raw-mqtt-client"
 
 export interface HubDevice {
     deviceId: string
@@ -15,34 +14,6 @@ export interface HubDevice {
 
 export function hubDevice(deviceId: string, status?: "enabled" | "disabled"): HubDevice {
     return { deviceId, primaryKey: randomKey(), secondaryKey: randomKey(), status }
-}
-
-export interface RunningHub extends RunningEmulator {
-    servicePort: number
-    serviceKey: string
-}
-
-/** `devices` as in the config file (HubDevice for SAS ones). */
-export async function startHubEmulator(devices: object[], extra: object = {}): Promise<RunningHub> {
-    const files = await testPki()
-    const serviceKey = randomKey()
-    const config = validateConfig({
-        bind: "127.0.0.1",
-        ports: { mqtt: 0, https: 0, service: 0 },
-        tls: { cert: files.serverCertFile, key: files.serverKeyFile, ca: files.rootCertFile },
-        dps: { idScope: ID_SCOPE, retryAfter: 0 },
-        hubs: [{ hostName: "localhost" }],
-        enrollments: [],
-        devices,
-        service: { primaryKey: serviceKey },
-        ...extra,
-    })
-    const emulator = new Emulator(config)
-    const events: RunningEmulator["events"] = []
-    emulator.on("event", (name, data) => events.push({ name, data }))
-    const { mqttPort, httpsPort, servicePort } = await emulator.start()
-    const ca = fs.readFileSync(files.rootCertFile, "utf8")
-    return { emulator, mqttPort, httpsPort, servicePort: servicePort!, serviceKey, ca, events, stop: () => emulator.stop() }
 }
 
 export interface HubConnectOptions {
@@ -67,16 +38,13 @@ export function hubToken(o: HubConnectOptions): string {
 }
 
 export function hubConnectPacket(o: HubConnectOptions): mqtt.IConnectPacket {
-    return {
-        cmd: "connect",
-        protocolId: "MQTT",
-        protocolVersion: 4,
+    return connectPacket({
         clientId: o.clientId ?? o.deviceId,
         clean: o.clean ?? false,
-        keepalive: o.keepalive ?? 60,
+        keepalive: o.keepalive,
         username: o.username ?? `${o.host ?? "localhost"}/${o.deviceId}/?api-version=2021-04-12&DeviceClientType=test%2F1.0`,
-        password: o.key === undefined ? undefined : Buffer.from(hubToken(o)),
-    }
+        password: o.key === undefined ? undefined : hubToken(o),
+    })
 }
 
 /** Opens a connection (presenting `clientCert` if given) and returns the CONNACK code with the client. */

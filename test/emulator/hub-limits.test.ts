@@ -6,8 +6,10 @@ import * as assert from "assert"
 import * as https from "https"
 import { HubServiceError } from "../../sim/emulator"
 import { sasBuildToken, sasDeriveDeviceKey } from "../../sim/emulator/auth/sas"
-import { RawClient, group, individual, provision } from "./fixtures"
-import { RunningHub, hubConnect, hubDevice, nextPublish, startHubEmulator } from "./hub-fixtures"
+import { group, individual, provision } from "./fixtures"
+import { RunningEmulator, startTestEmulator } from "../support/emulator"
+import { RawClient } from "../support/raw-mqtt-client"
+import { hubConnect, hubDevice, nextPublish } from "./hub-fixtures"
 
 /** `{a:{a:...{a:leaf}}}` with `levels` objects below the top one. */
 function nestObjects(levels: number, leaf: unknown = 1): unknown {
@@ -25,7 +27,7 @@ function nestArrays(levels: number): unknown {
 const code = (errorCode: number) => (e: unknown) => e instanceof HubServiceError && e.errorCode === errorCode
 
 describe("IoT Hub limits", () => {
-    let emu: RunningHub
+    let emu: RunningEmulator
     const dev = hubDevice("lim-dev")
     const taken = hubDevice("lab-01")
     const fleet = group("fleet")
@@ -33,7 +35,7 @@ describe("IoT Hub limits", () => {
     const svc = () => emu.emulator.service
 
     before(async () => {
-        emu = await startHubEmulator([dev, taken], { enrollments: [fleet, chosen] })
+        emu = await startTestEmulator({ devices: [dev, taken],  enrollments: [fleet, chosen] })
     })
     after(() => emu.stop())
 

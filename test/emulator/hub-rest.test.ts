@@ -3,14 +3,15 @@
 // device scopes) stay IoT Edge devices.
 import * as assert from "assert"
 import { EDGE, HUB, startEdgeEmulator } from "./edge-fixtures"
-import { hubDevice, startHubEmulator } from "./hub-fixtures"
+import { hubDevice } from "./hub-fixtures"
+import { startTestEmulator } from "../support/emulator"
 import { ServiceClient } from "../../sim/emulator/service/service-client"
 
 describe("IoT Hub service REST API: hubs and IoT Edge devices", function () {
     this.timeout(30000)
 
     it("creates an identity in the hub its token names", async () => {
-        const emu = await startHubEmulator([], { hubs: [{ hostName: "localhost" }, { hostName: "hub-b" }] })
+        const emu = await startTestEmulator({ hubs: [{ hostName: "localhost" }, { hostName: "hub-b" }] })
         try {
             const forHub = (hub: string) => new ServiceClient({ host: "localhost", port: emu.servicePort, ca: emu.ca, hub, serviceKey: emu.serviceKey })
             await forHub("hub-b").azure("hub", "PUT", "/devices/on-b", {})
@@ -25,7 +26,7 @@ describe("IoT Hub service REST API: hubs and IoT Edge devices", function () {
         const emu = await startEdgeEmulator([hubDevice("leaf-1")])
         try {
             emu.emulator.service.setParent("leaf-1", EDGE)
-            const c = new ServiceClient({ host: "localhost", port: emu.servicePort, ca: emu.hubCa, hub: HUB, serviceKey: emu.serviceKey })
+            const c = new ServiceClient({ host: "localhost", port: emu.servicePort, ca: emu.ca, hub: HUB, serviceKey: emu.serviceKey })
             const edge = await c.azure("hub", "GET", `/devices/${EDGE}`)
             assert.strictEqual(edge.capabilities.iotEdge, true)
             assert.match(edge.deviceScope, new RegExp(`^ms-azure-iot-edge://${EDGE}-\\d+$`))

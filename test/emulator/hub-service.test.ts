@@ -4,12 +4,14 @@ import * as assert from "assert"
 import * as https from "https"
 import { sasDeriveDeviceKey } from "../../sim/emulator/auth/sas"
 import { ServiceClient, ServiceRequestError } from "../../sim/emulator/service/service-client"
-import { RawClient, group, individual, provision, randomKey } from "./fixtures"
-import { RunningHub, hubConnect, hubDevice, nextPublish, publish, startHubEmulator } from "./hub-fixtures"
+import { group, individual, provision } from "./fixtures"
+import { randomKey, RunningEmulator, startTestEmulator } from "../support/emulator"
+import { RawClient } from "../support/raw-mqtt-client"
+import { hubConnect, hubDevice, nextPublish, publish } from "./hub-fixtures"
 import { serviceCliFor } from "./service-cli-runner"
 
 describe("hub service side", () => {
-    let emu: RunningHub
+    let emu: RunningEmulator
     const dev = hubDevice("svc-dev")
     const idle = hubDevice("svc-idle")
     const ind = individual("dps-dev", { deviceId: "dps-device" })
@@ -17,7 +19,7 @@ describe("hub service side", () => {
     let client: ServiceClient
 
     before(async () => {
-        emu = await startHubEmulator([dev, idle], { enrollments: [ind, grp] })
+        emu = await startTestEmulator({ devices: [dev, idle],  enrollments: [ind, grp] })
         client = new ServiceClient({ host: "localhost", port: emu.servicePort, ca: emu.ca, hub: "localhost", serviceKey: emu.serviceKey })
     })
     after(() => emu.stop())

@@ -4,11 +4,12 @@ import * as assert from "assert"
 import { fuzzPackets, fuzzSeed, withSeed } from "./fuzz-packets"
 import mqtt = require("mqtt-packet")
 import { HubServiceError } from "../../sim/emulator"
-import { RawClient, nextEvent, randomKey } from "./fixtures"
-import { HubConnectOptions, RunningHub, hubConnect, hubConnectPacket, hubDevice, nextPublish, publish, startHubEmulator } from "./hub-fixtures"
+import { nextEvent, randomKey, RunningEmulator, startTestEmulator } from "../support/emulator"
+import { RawClient } from "../support/raw-mqtt-client"
+import { HubConnectOptions, hubConnect, hubConnectPacket, hubDevice, nextPublish, publish } from "./hub-fixtures"
 
 describe("IoT Hub face", () => {
-    let emu: RunningHub
+    let emu: RunningEmulator
     const a = hubDevice("dev-a")
     const b = hubDevice("dev-b")
     const off = hubDevice("dev-off", "disabled")
@@ -19,7 +20,7 @@ describe("IoT Hub face", () => {
 
     before(async () => {
         // No clock skew, so a token expiring in 2 s really expires in 2 s.
-        emu = await startHubEmulator([a, b, off, spare, c2d, full], { sasSkewSec: 0 })
+        emu = await startTestEmulator({ devices: [a, b, off, spare, c2d, full],  sasSkewSec: 0 })
     })
     after(() => emu.stop())
 

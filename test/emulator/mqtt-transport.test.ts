@@ -11,8 +11,9 @@ import { fuzzPackets, fuzzSeed } from "./fuzz-packets"
 import { keepaliveTimeoutMs } from "../../sim/emulator/transport/mqtt-connection"
 import { startTlsListener } from "../../sim/emulator/transport/tls-listener"
 import { until } from "../../sim/wait"
-import { RawClient, nextEvent, testPki } from "./fixtures"
-import { RunningHub, hubConnect, hubDevice, publish, startHubEmulator } from "./hub-fixtures"
+import { nextEvent, RunningEmulator, startTestEmulator, testPki } from "../support/emulator"
+import { RawClient } from "../support/raw-mqtt-client"
+import { hubConnect, hubDevice, publish } from "./hub-fixtures"
 
 /** Bytes copied by Buffer.concat and Buffer#copy while `f` runs. */
 function bytesCopied(f: () => void): number {
@@ -113,10 +114,10 @@ describe("MQTT transport", () => {
     })
 
     describe("over TLS", () => {
-        let emu: RunningHub
+        let emu: RunningEmulator
         const dev = hubDevice("dev-t")
         before(async () => {
-            emu = await startHubEmulator([dev])
+            emu = await startTestEmulator({ devices: [dev] })
         })
         after(() => emu.stop())
 

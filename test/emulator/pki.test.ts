@@ -5,7 +5,7 @@ import * as tls from "tls"
 import {
     CertifiedKey, certToPem, chainToPem, createRootCa, issueIntermediateCa, issueServerCert, privateKeyToPem, writeTestPki,
 } from "../../sim/pki"
-import { tempDir } from "./fixtures"
+import { tempDir } from "../support/emulator"
 
 /** Serves the chain and completes a TLS handshake as `host` trusting only `rootPem`; resolves to the error, if any. */
 function handshake(certPem: string, keyPem: string, rootPem: string, host: string): Promise<Error | undefined> {

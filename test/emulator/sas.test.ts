@@ -2,7 +2,9 @@
 // of real CONNECTs over TLS (CONNACK 5 for every refusal).
 import * as assert from "assert"
 import { sasBuildToken, sasDeriveDeviceKey, sasParse, sasSign, sasVerify } from "../../sim/emulator/auth/sas"
-import { ID_SCOPE, RawClient, RunningEmulator, dpsToken, group, individual, provision, randomKey, startEmulator } from "./fixtures"
+import { group, individual, provision } from "./fixtures"
+import { ID_SCOPE, randomKey, RunningEmulator, startTestEmulator } from "../support/emulator"
+import { dpsToken, RawClient } from "../support/raw-mqtt-client"
 
 const SE = 1893456000
 const GROUP_KEY = "8isrFI1sGsIlvvFSSFRiMfCNzv21fjbE/+ah/lSh3lF8e2YG1Te7w1KpZhJFFXJrqYKi9yegxkqIChbqOS9Egw=="
@@ -114,7 +116,7 @@ describe("SAS tokens: CONNECT accept/reject matrix over TLS", () => {
     const now = () => Math.floor(Date.now() / 1000)
 
     before(async () => {
-        emu = await startEmulator([dev, off, grp])
+        emu = await startTestEmulator({ enrollments: [dev, off, grp] })
     })
     after(() => emu.stop())
 
@@ -197,7 +199,7 @@ describe("SAS tokens: bad credentials answered at registration (dps.authFailure 
     let emu: RunningEmulator
     const dev = individual("late-dev")
     before(async () => {
-        emu = await startEmulator([dev], { authFailure: "register" })
+        emu = await startTestEmulator({ enrollments: [dev], dps: { authFailure: "register" } })
     })
     after(() => emu.stop())
 

@@ -5,8 +5,10 @@ import * as assert from "assert"
 import { randomUUID } from "crypto"
 import mqtt = require("mqtt-packet")
 import { sasSign } from "../../sim/emulator/auth/sas"
-import { ID_SCOPE, RawClient, individual, nextEvent, randomKey } from "./fixtures"
-import { RunningHub, hubDevice, publish, startHubEmulator } from "./hub-fixtures"
+import { individual } from "./fixtures"
+import { ID_SCOPE, nextEvent, randomKey, RunningEmulator, startTestEmulator } from "../support/emulator"
+import { RawClient } from "../support/raw-mqtt-client"
+import { hubDevice, publish } from "./hub-fixtures"
 
 /** A token with its fields in the order given; `sr` is signed exactly as written. */
 function token(sr: string, key: string, order: string[], skn?: string): string {
@@ -125,13 +127,13 @@ function connectPacket(clientId: string, username: string, password: string, cle
 }
 
 describe("SDK dialects", () => {
-    let emu: RunningHub
+    let emu: RunningEmulator
     const enrollments = DIALECTS.map((_, i) => individual(`dialect-${i}`))
     const policyKeys = { device: randomKey(), registryRead: randomKey() }
     const target = hubDevice("policy-target")
 
     before(async () => {
-        emu = await startHubEmulator([target], {
+        emu = await startTestEmulator({ devices: [target], 
             enrollments,
             hubs: [
                 {

@@ -4,7 +4,8 @@
 // commands in-process (fast); one runs the CLI as a process, as a user does.
 import * as assert from "assert"
 import { provision } from "./fixtures"
-import { RunningHub, hubDevice, startHubEmulator } from "./hub-fixtures"
+import { hubDevice } from "./hub-fixtures"
+import { RunningEmulator, startTestEmulator } from "../support/emulator"
 import { serviceCliFor } from "./service-cli-runner"
 import { parseCliArgs } from "../../sim/emulator/service/service-cli"
 import { runEnrollmentCommand } from "../../sim/emulator/service/enrollment-cli"
@@ -12,7 +13,7 @@ import { ServiceClient } from "../../sim/emulator/service/service-client"
 
 describe("service CLI: az iot dps enrollment vocabulary", function () {
     this.timeout(30000)
-    let emu: RunningHub
+    let emu: RunningEmulator
     let client: ServiceClient
     /** Runs a command line in-process, as service-cli.ts would. */
     const run = (...argv: string[]) => {
@@ -21,7 +22,7 @@ describe("service CLI: az iot dps enrollment vocabulary", function () {
     }
 
     beforeEach(async () => {
-        emu = await startHubEmulator([hubDevice("cli-upd")])
+        emu = await startTestEmulator({ devices: [hubDevice("cli-upd")] })
         client = new ServiceClient({ host: "localhost", port: emu.servicePort, ca: emu.ca, hub: "localhost", serviceKey: emu.serviceKey })
     })
     afterEach(() => emu.stop())
@@ -64,7 +65,7 @@ describe("service CLI: az iot dps enrollment vocabulary", function () {
         await assert.rejects(run("dps", "enrollment", "create", "--eid", "x", "--at", "symmetrickey", "--ap", "fastest"), /--allocation-policy takes hashed, geolatency, static, custom/)
         await assert.rejects(run("dps", "enrollment", "create", "--eid", "x", "--at", "tpm"), /TPM attestation is not emulated/)
         await assert.rejects(run("dps", "enrollment", "create", "--eid", "x"), /--attestation-type \(--at\) symmetrickey\|x509 is required/)
-        await assert.rejects(run("dps", "enrollment", "create", "--eid", "x", "--at", "symmetrickey", "--pk", "c2hvcnQ="), /400 400004: enrollment: primaryKey must be base64 of at least 16 bytes/)
+        await assert.rejects(run("dps", "enrollment", "create", "--eid", "x", "--at", "symmetrickey", "--pk", "c2hvcnQ="), /400 400004: enrollment.attestation.primaryKey: must be base64 of at least 16 bytes/)
         await assert.rejects(run("dps", "enrollment", "show", "--eid", "nobody"), /404 404000: enrollment nobody not found/)
     })
 

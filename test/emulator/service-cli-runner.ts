@@ -4,7 +4,7 @@ import { ChildProcess, execFile, spawn } from "child_process"
 import * as fs from "fs"
 import * as path from "path"
 import { ROOT } from "../../sim/paths"
-import { randomKey, tempDir, testPki } from "./fixtures"
+import { randomKey, tempDir, testPki } from "../support/emulator"
 
 export type ServiceCli = (...args: string[]) => Promise<{ stdout: string; stderr: string }>
 

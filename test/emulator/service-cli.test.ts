@@ -1,20 +1,21 @@
 // The service CLI speaks az's flags: -d/--device-id, -n/--hub-name, --mn/--mp/--to for methods, and refuses
 // what it does not know; monitor-events prints az's event shape and fails when the emulator goes away.
 import * as assert from "assert"
-import { individual, randomKey } from "./fixtures"
-import { RunningHub, hubConnect, hubDevice, nextPublish, publish, startHubEmulator } from "./hub-fixtures"
+import { individual } from "./fixtures"
+import { randomKey, RunningEmulator, startTestEmulator } from "../support/emulator"
+import { hubConnect, hubDevice, nextPublish, publish } from "./hub-fixtures"
 import { ServiceCli, serviceCliFor, serviceCliProcess } from "./service-cli-runner"
 import { parseCliArgs } from "../../sim/emulator/service/service-cli"
 import { until } from "../../sim/wait"
 
 describe("service CLI with az's vocabulary", function () {
     this.timeout(60000)
-    let emu: RunningHub
+    let emu: RunningEmulator
     let cli: ServiceCli
     const dev = hubDevice("cli-dev")
 
     before(async () => {
-        emu = await startHubEmulator([dev], { enrollments: [individual("cli-unused")] })
+        emu = await startTestEmulator({ devices: [dev],  enrollments: [individual("cli-unused")] })
         cli = await serviceCliFor(emu)
     })
     after(async () => {

@@ -6,12 +6,13 @@ import * as assert from "assert"
 import { until } from "../../sim/wait"
 import * as fs from "fs"
 import * as path from "path"
-import { Emulator, EmulatorConfig, validateConfig } from "../../sim/emulator"
-import { writeEdgePki } from "../../sim/pki"
+import { Emulator, EmulatorConfig } from "../../sim/emulator"
 import { createRoot, createVerification } from "../../sim/pki/cert-tool"
 import { sasDeriveDeviceKey } from "../../sim/emulator/auth/sas"
 import { StateStore } from "../../sim/emulator/state/store"
-import { ID_SCOPE, RawClient, group, nextEvent, provision, randomKey, tempDir, testPki } from "./fixtures"
+import { group, provision } from "./fixtures"
+import { nextEvent, tempDir, testConfig, testGateway, testPki } from "../support/emulator"
+import { RawClient } from "../support/raw-mqtt-client"
 import { hubConnect, hubDevice, nextPublish, publish } from "./hub-fixtures"
 
 describe("emulator state across restarts", function () {
@@ -26,21 +27,9 @@ describe("emulator state across restarts", function () {
     let pkiDir: string
 
     before(async () => {
-        const files = await testPki()
-        const edgeFiles = await writeEdgePki(tempDir("state-edge-pki"), "localhost")
         stateDir = path.join(tempDir("state"), "db")
         pkiDir = tempDir("state-x509")
-        config = validateConfig({
-            bind: "127.0.0.1",
-            ports: { mqtt: 0, https: 0, service: 0, edge: 0 },
-            tls: { cert: files.serverCertFile, key: files.serverKeyFile, ca: files.rootCertFile },
-            dps: { idScope: ID_SCOPE, retryAfter: 0 },
-            hubs: [{ hostName: "localhost" }],
-            enrollments: [fleet],
-            devices: [lab, gone, hubDevice(edgeId), leaf],
-            edges: [{ deviceId: edgeId, tls: { cert: edgeFiles.serverCertFile, key: edgeFiles.serverKeyFile } }],
-            service: { primaryKey: randomKey() },
-        })
+        config = await testConfig({ enrollments: [fleet], devices: [lab, gone, hubDevice(edgeId), leaf], edges: [(await testGateway(edgeId)).gateway] })
     })
 
     async function run<T>(f: (e: Emulator, ports: { mqttPort: number; edgePort: number }) => Promise<T>, fresh = false): Promise<T> {

@@ -8,7 +8,7 @@ import { Emulator } from "../../sim/emulator"
 import { ConfigError, EmulatorConfig, enrollmentsWithoutKeys, generateMissingKeys, validateConfig } from "../../sim/emulator/config"
 import { x509CommonName, x509Thumbprints } from "../../sim/emulator/auth/x509"
 import { CertifiedKey, createRootCa, issueClientCert, issueIntermediateCa } from "../../sim/pki/certificates"
-import { tempDir } from "./fixtures"
+import { tempDir } from "../support/emulator"
 import { nodeCert, pem } from "./x509-fixtures"
 
 describe("emulator configuration: X.509", () => {
@@ -108,17 +108,17 @@ describe("emulator configuration: X.509", () => {
                     "certificates[0]: certificate dev-as-ca is not a CA certificate",
                     "certificates[2]: name twice is used twice",
                     "certificates[3].cert: cannot read nowhere.pem",
-                    "enrollments[0].attestation needs a certificate (PEM or path) or a thumbprint",
+                    "enrollments[0].attestation: needs a certificate (PEM or path) or a thumbprint",
                     'enrollments[1].attestation: certificate CN "someone-else" is not the registration id wrong-cn',
                     "enrollments[2].attestation: give certificate or thumbprint, not both",
-                    "enrollments[3].attestation.thumbprint must be a SHA-1 (40) or SHA-256 (64) hex thumbprint",
-                    "enrollments[4]: an x509 attestation has no keys",
-                    "enrollments[5].attestation.certificate is a root CA: add it to certificates and name it in caCertificate",
-                    "enrollments[6].attestation.certificate is not a CA certificate",
-                    "enrollments[7].attestation needs caCertificate (a name in certificates) or certificate",
-                    "devices[0].authentication.primaryThumbprint must be a SHA-1 (40) or SHA-256 (64) hex thumbprint",
+                    "enrollments[3].attestation.thumbprint: must be a SHA-1 (40) or SHA-256 (64) hex thumbprint",
+                    "enrollments[4].attestation.primaryKey: must be left out: an x509 attestation has no keys",
+                    "enrollments[5].attestation.certificate: is a root CA; add it to certificates and name it in caCertificate",
+                    "enrollments[6].attestation.certificate: is not a CA certificate",
+                    "enrollments[7].attestation: needs caCertificate (a name in certificates) or certificate",
+                    "devices[0].authentication.primaryThumbprint: must be a SHA-1 (40) or SHA-256 (64) hex thumbprint",
                     "devices[1]: keys are for SAS devices (authentication certificateAuthority)",
-                    "devices[2].authentication.type must be sas, selfSigned or certificateAuthority",
+                    "devices[2].authentication.type: must be sas, selfSigned or certificateAuthority",
                 ])
                     assert.ok(e.message.includes(needle), `${needle} missing in: ${e.message}`)
                 return true

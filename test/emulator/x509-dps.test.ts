@@ -4,7 +4,9 @@
 import * as assert from "assert"
 import { x509Thumbprints } from "../../sim/emulator/auth/x509"
 import { CertifiedKey, createRootCa, issueClientCert, issueIntermediateCa } from "../../sim/pki/certificates"
-import { ClientCert, RawClient, RunningEmulator, individual, provision, startEmulator } from "./fixtures"
+import { individual, provision } from "./fixtures"
+import { RunningEmulator, startTestEmulator } from "../support/emulator"
+import { ClientCert, RawClient } from "../support/raw-mqtt-client"
 import { clientCert, expired, nodeCert, pem } from "./x509-fixtures"
 
 describe("DPS X.509 attestation", () => {
@@ -40,8 +42,8 @@ describe("DPS X.509 attestation", () => {
         certs["x-expired"] = await issueClientCert(fleetRoot, { commonName: "x-expired", ...expired() })
         certs["x-not-me"] = await issueClientCert(fleetRoot, { commonName: "x-not-me" })
         certs["x-sas"] = await issueClientCert(fleetRoot, { commonName: "x-sas" })
-        emu = await startEmulator(
-            [
+        emu = await startTestEmulator({
+            enrollments: [
                 { registrationId: "x-ind-cert", attestation: { type: "x509", certificate: pem(certs["x-ind-cert"]) } },
                 { registrationId: "x-ind-thumb", attestation: { type: "x509", thumbprint: "00".repeat(20), secondaryThumbprint: x509Thumbprints(nodeCert(certs["x-ind-thumb"])).sha256 } },
                 { registrationId: "x-ind-mismatch", attestation: { type: "x509", certificate: pem(certs["x-ind-mismatch"]) } },
@@ -54,16 +56,13 @@ describe("DPS X.509 attestation", () => {
                 { enrollmentGroupId: "g-near-intermediate", attestation: { type: "x509", certificate: pem(nearIntermediate) } },
                 { enrollmentGroupId: "g-disabled", attestation: { type: "x509", caCertificate: "disabled-root" }, enabled: false },
             ],
-            {},
-            {
-                certificates: [
-                    { name: "fleet-root", cert: pem(fleetRoot) },
-                    { name: "unproven-root", cert: pem(unprovenRoot) },
-                    { name: "near-root", cert: pem(nearRoot), verified: true },
-                    { name: "disabled-root", cert: pem(disabledRoot), verified: true },
-                ],
-            }
-        )
+            certificates: [
+                { name: "fleet-root", cert: pem(fleetRoot) },
+                { name: "unproven-root", cert: pem(unprovenRoot) },
+                { name: "near-root", cert: pem(nearRoot), verified: true },
+                { name: "disabled-root", cert: pem(disabledRoot), verified: true },
+            ],
+        })
         // Proof of possession for the fleet root, as its owner does it.
         const { verificationCode } = emu.emulator.dps.generateVerificationCode("fleet-root")
         emu.emulator.dps.verifyCaCertificate("fleet-root", pem(await issueClientCert(fleetRoot, { commonName: verificationCode })))
@@ -177,7 +176,7 @@ describe("DPS X.509 attestation", () => {
     })
 
     it("answers X.509 refusals with 401 at registration under dps.authFailure register", async () => {
-        const lenient = await startEmulator([], { authFailure: "register" })
+        const lenient = await startTestEmulator({ enrollments: [], dps: { authFailure: "register" } })
         try {
             const c = await RawClient.open(lenient.mqttPort, lenient.ca, "localhost", await clientCert(certs["x-stranger"]))
             assert.strictEqual(await c.connect({ registrationId: "x-stranger" }), 0)

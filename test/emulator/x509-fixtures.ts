@@ -2,7 +2,7 @@
 // chain + key a device presents in its TLS handshake.
 import { X509Certificate } from "crypto"
 import { CertifiedKey, certToPem, privateKeyToPem } from "../../sim/pki/certificates"
-import { ClientCert } from "./fixtures"
+import { ClientCert } from "../support/raw-mqtt-client"
 
 export const DAY_MS = 24 * 3600 * 1000
 

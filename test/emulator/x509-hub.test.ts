@@ -4,9 +4,11 @@
 import * as assert from "assert"
 import { x509Thumbprints } from "../../sim/emulator/auth/x509"
 import { CertifiedKey, createRootCa, issueClientCert, issueIntermediateCa } from "../../sim/pki"
-import { ClientCert, RawClient, nextEvent, provision, randomKey } from "./fixtures"
+import { provision } from "./fixtures"
+import { nextEvent, randomKey, RunningEmulator, startTestEmulator } from "../support/emulator"
+import { ClientCert, RawClient } from "../support/raw-mqtt-client"
 import { EDGE, HUB, RunningEdge, startEdgeEmulator } from "./edge-fixtures"
-import { RunningHub, hubConnect, hubDevice, publish, startHubEmulator } from "./hub-fixtures"
+import { hubConnect, hubDevice, publish } from "./hub-fixtures"
 import { clientCert, expired, nodeCert, pem } from "./x509-fixtures"
 
 const sha1 = (ck: CertifiedKey) => x509Thumbprints(nodeCert(ck)).sha1
@@ -17,7 +19,7 @@ async function sendTelemetry(c: RawClient, deviceId: string, body: string): Prom
 }
 
 describe("IoT Hub X.509 authentication", () => {
-    let emu: RunningHub
+    let emu: RunningEmulator
     let hubRoot: CertifiedKey
     let partnerIntermediate: CertifiedKey
     const certs: Record<string, CertifiedKey> = {}
@@ -36,20 +38,18 @@ describe("IoT Hub X.509 authentication", () => {
         certs.partner = await issueClientCert(partnerIntermediate, { commonName: "x-partner" })
         certs.mixedCase = await issueClientCert(partnerIntermediate, { commonName: "X-Mixed" })
         certs.timer = await issueClientCert(undefined, { commonName: "x-timer" })
-        emu = await startHubEmulator(
-            [
+        emu = await startTestEmulator({
+            devices: [
                 { deviceId: "x-self", authentication: { type: "selfSigned", primaryThumbprint: "11".repeat(20), secondaryThumbprint: sha1(certs.self) } },
                 { deviceId: "x-ca", authentication: { type: "certificateAuthority" } },
                 { deviceId: "x-timer", authentication: { type: "selfSigned", primaryThumbprint: sha1(certs.timer) } },
                 sasDevice,
             ],
-            {
-                sasSkewSec: 0,
-                certificates: [{ name: "hub-root", cert: pem(hubRoot), verified: true }],
-                // An intermediate put straight into the group: never verified, trusted for what DPS assigned through it.
-                enrollments: [{ enrollmentGroupId: "g-partner", attestation: { type: "x509", certificate: pem(partnerIntermediate) } }],
-            }
-        )
+            sasSkewSec: 0,
+            certificates: [{ name: "hub-root", cert: pem(hubRoot), verified: true }],
+            // An intermediate put straight into the group: never verified, trusted for what DPS assigned through it.
+            enrollments: [{ enrollmentGroupId: "g-partner", attestation: { type: "x509", certificate: pem(partnerIntermediate) } }],
+        })
     })
     after(() => emu?.stop())
 

@@ -11,7 +11,7 @@ import { buildBoardImage, readBoardFile } from "../../sim/board-image"
 import { ESP32_CONFIG_OFFSET, TLS_CA_KEY, TLS_CERT_KEY, TLS_KEY_KEY, decodeImageConfig } from "../../sim/host/image-config"
 import { loadImage, readPemCertificates } from "../../sim/host/image"
 import { AZURE_ROOT_CAS, FIRMWARE_IMAGE, ROOT } from "../../sim/paths"
-import { RunningEmulator, startEmulator, tempDir } from "../emulator/fixtures"
+import { RunningEmulator, startTestEmulator, tempDir } from "../support/emulator"
 import { bootDevice, provisioningOutcome } from "../e2e/harness"
 import { issue, makeCa, makeWorkDir } from "./throwaway-pki"
 
@@ -40,7 +40,7 @@ describe("board image (devs bundle) decoded", function () {
         const chainFile = path.join(work, "chain.pem")
         fs.writeFileSync(chainFile, leaf.cert + ca.cert)
         pki = { chainFile, keyFile: leaf.keyFile, key: leaf.key, chain: [leaf.cert, ca.cert] }
-        emu = await startEmulator([{ registrationId: "board-x509-01", attestation: { type: "x509", certificate: leaf.cert } }])
+        emu = await startTestEmulator({ enrollments: [{ registrationId: "board-x509-01", attestation: { type: "x509", certificate: leaf.cert } }] })
         emulatorCaFile = path.join(dir, "emulator-root.pem")
         fs.writeFileSync(emulatorCaFile, emu.ca)
         const runtime = path.join(dir, "stand-in-runtime.bin")

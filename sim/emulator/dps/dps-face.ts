@@ -1,8 +1,8 @@
-// The DPS face: binds MQTT connections to CONNECT authentication and the registrar, and
-// reports each step as an event.
+// The DPS face: binds MQTT connections to CONNECT authentication (the one it is given) and the
+// registrar, and reports each step as an event.
 import { CONNACK_NOT_AUTHORIZED, MqttConnection } from "../transport/mqtt-connection"
 import { EmulatorConfig, enrollmentId } from "../config"
-import { dpsAuthenticate } from "../auth/dps-auth"
+import { DpsAuthenticator } from "../auth/authenticators"
 import { DPS_RESPONSE_FILTER, dpsParseRequestTopic, dpsResponseTopic } from "./dps-protocol"
 import { DpsRegistrar, DpsReply, DpsSession } from "./dps-registrar"
 import { Emit } from "../events"
@@ -19,7 +19,8 @@ export class DpsFace implements MqttFace {
 
     constructor(
         private readonly config: EmulatorConfig,
-        private readonly state: EmulatorState,
+        state: EmulatorState,
+        private readonly authenticate: DpsAuthenticator,
         private readonly emit: Emit,
         private readonly now: () => Date = () => new Date()
     ) {
@@ -52,7 +53,7 @@ export class DpsFace implements MqttFace {
             reportDpsReply(this.emit, session?.registrationId ?? conn.clientId ?? "", reply)
         })
         // Handlers first: a connection admitted with bad credentials still gets its 401 answers.
-        const auth = dpsAuthenticate(connect, conn.clientChain, this.config, this.state.certificates, this.now())
+        const auth = this.authenticate.connect(connect, conn.clientChain, this.now())
         if (!auth.ok) {
             const deferred = this.config.dps.authFailure === "register"
             const answer = deferred ? "401 at registration" : "CONNACK 5"

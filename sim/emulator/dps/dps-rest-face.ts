@@ -5,12 +5,11 @@
 import * as http from "http"
 import * as https from "https"
 import { EmulatorConfig } from "../config"
-import { dpsAuthenticateClaim } from "../auth/dps-auth"
+import { DpsAuthenticator } from "../auth/authenticators"
 import { dpsErrorBody } from "./dps-protocol"
 import { DpsRegistrar, DpsReply, DpsSession } from "./dps-registrar"
 import { reportDpsReply } from "./dps-face"
 import { Emit } from "../events"
-import { EmulatorState } from "../state/state"
 import { DurableBarrier } from "../transport/mqtt-connection"
 import { closeServer, deviceTlsOptions, listen, reportHttpsErrors, tlsPeerChain, TlsListener, TlsMaterial, trackSockets } from "../transport/tls-listener"
 import type { TLSSocket } from "tls"
@@ -54,7 +53,7 @@ function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
 export async function startDpsRestFace(
     material: TlsMaterial,
     config: EmulatorConfig,
-    state: EmulatorState,
+    authenticate: DpsAuthenticator,
     registrar: DpsRegistrar,
     emit: Emit,
     durable?: DurableBarrier,
@@ -89,7 +88,7 @@ export async function startDpsRestFace(
         const apiVersion = url.searchParams.get("api-version")
         if (!apiVersion) return fail(400004, "the api-version query parameter is required")
         const token = req.headers.authorization
-        const auth = dpsAuthenticateClaim({ idScope: r.idScope, registrationId: r.registrationId, apiVersion, token }, tlsPeerChain(req.socket as TLSSocket), config, state.certificates, at)
+        const auth = authenticate.claim({ idScope: r.idScope, registrationId: r.registrationId, apiVersion, token }, tlsPeerChain(req.socket as TLSSocket), at)
         if (!auth.ok) {
             emit("dps.refused", { remote, clientId: r.registrationId, answer: "401", reason: auth.reason })
             return fail(401002, "Unauthorized")

@@ -3,17 +3,18 @@
 // or gateway host name, or X.509 thumbprint / CA chain with CN = device id; only children of this
 // edge device), hands their sessions to the hub face, and stands between them and the hub: telemetry is forwarded, or stored while the uplink is down.
 import type { IConnectPacket } from "mqtt-packet"
-import { EdgeGatewayConfig, EmulatorConfig, hubPolicies } from "../config"
+import { EdgeGatewayConfig, EmulatorConfig } from "../config"
 import { MessageStore, UpstreamMessage } from "./edge-store"
 import { Emit } from "../events"
-import { hubAuthenticate } from "../auth/hub-auth"
+import { HubAuthenticator } from "../auth/authenticators"
 import { HubFace, HubGateway } from "../hub/hub-face"
 import { CONNACK_NOT_AUTHORIZED, MqttConnection } from "../transport/mqtt-connection"
 import { MqttFace } from "../transport/mqtt-router"
 import { EmulatorState } from "../state/state"
 import { Journal, NO_JOURNAL } from "../state/store"
+import { EdgeUplink } from "../service/hub-link"
 
-export class EdgeFace implements MqttFace, HubGateway {
+export class EdgeFace implements MqttFace, HubGateway, EdgeUplink {
     readonly name = "edge"
     private up = true
     private readonly store: MessageStore
@@ -21,14 +22,14 @@ export class EdgeFace implements MqttFace, HubGateway {
 
     constructor(
         readonly edge: EdgeGatewayConfig,
-        private readonly config: EmulatorConfig,
+        private readonly limits: EmulatorConfig["edge"],
         private readonly state: EmulatorState,
         private readonly hub: HubFace,
+        private readonly authenticate: HubAuthenticator,
         private readonly emit: Emit,
         private readonly now: () => Date = () => new Date()
     ) {
-        const limits = { maxMessages: config.edge.maxStoredMessages, ttlSec: config.edge.messageTtlSec }
-        this.store = new MessageStore(limits, `edge-queue/${edge.deviceId}/`, () => this.journal)
+        this.store = new MessageStore({ maxMessages: limits.maxStoredMessages, ttlSec: limits.messageTtlSec }, `edge-queue/${edge.deviceId}/`, () => this.journal)
     }
 
     private get uplinkKey(): string {
@@ -63,15 +64,7 @@ export class EdgeFace implements MqttFace, HubGateway {
     }
 
     attach(conn: MqttConnection, connect: IConnectPacket): void {
-        const auth = hubAuthenticate(connect, conn.clientChain, {
-            hubs: [this.edge.hub],
-            registry: this.state.hub,
-            certificates: this.state.certificates,
-            now: this.now(),
-            skewSec: this.config.sasSkewSec,
-            gatewayHostName: this.edge.hostName,
-            policiesOf: (hub) => hubPolicies(this.config, hub),
-        })
+        const auth = this.authenticate(connect, conn.clientChain, this.now())
         if (!auth.ok) return this.refuse(conn, connect, auth.deviceId, auth.reason)
         const deviceId = auth.device.deviceId
         if (auth.device.parent !== this.edgeId) return this.refuse(conn, connect, deviceId, `device ${deviceId} is not a child of edge device ${this.edgeId}`)
@@ -82,7 +75,7 @@ export class EdgeFace implements MqttFace, HubGateway {
         if (this.up) return this.deliver(m)
         const pushedOut = this.store.add(m)
         this.emit("edge.stored", { edgeId: this.edgeId, deviceId: m.deviceId, pending: this.store.size })
-        if (pushedOut) this.dropped(pushedOut, `the store is full (${this.config.edge.maxStoredMessages} messages)`)
+        if (pushedOut) this.dropped(pushedOut, `the store is full (${this.limits.maxStoredMessages} messages)`)
     }
 
     /** The uplink switch: coming up delivers what was stored, in order, then the leaves' pending C2D. */
@@ -93,15 +86,15 @@ export class EdgeFace implements MqttFace, HubGateway {
         this.emit("edge.uplink", { edgeId: this.edgeId, up, pending: this.store.size })
         if (!up) return
         const { live, expired } = this.store.takeAll(this.now())
-        for (const m of expired) this.dropped(m, `older than the message TTL (${this.config.edge.messageTtlSec} s)`)
+        for (const m of expired) this.dropped(m, `older than the message TTL (${this.limits.messageTtlSec} s)`)
         for (const m of live) this.deliver(m)
-        for (const deviceId of this.hub.devicesVia(this.edgeId)) this.hub.deliverC2d(deviceId)
+        for (const deviceId of this.hub.sessions.devicesVia(this.edgeId)) this.hub.outbound.deliverC2d(deviceId)
     }
 
     private deliver(m: UpstreamMessage) {
         const device = this.state.hub.device(m.deviceId)
         if (!device) return this.dropped(m, "the device was deleted")
-        this.hub.ingestTelemetry(device, { ...m, enqueuedTimeUtc: this.now().toISOString(), via: this.edgeId })
+        this.hub.deviceToCloud.ingestTelemetry(device, { ...m, enqueuedTimeUtc: this.now().toISOString(), via: this.edgeId })
     }
 
     private refuse(conn: MqttConnection, connect: IConnectPacket, deviceId: string | undefined, reason: string) {

@@ -3,14 +3,13 @@
 // following telemetry, IoT Edge parents and the gateways' uplink switch). Hub-side failures throw HubServiceError with IoT Hub's error codes.
 import { randomBytes, randomUUID } from "crypto"
 import { C2dMessage } from "../state/c2d-queue"
-import { EdgeFace } from "../edge/edge-face"
 import { Emit } from "../events"
-import { HubFace } from "../hub/hub-face"
 import { checkC2d, checkMethodName, checkMethodPayload, checkTopic } from "../hub/hub-limits"
 import { hubC2dTopic } from "../hub/hub-protocol"
 import { DeviceAuthentication, DeviceRecord, DeviceView, TelemetryMessage } from "../state/hub-registry"
 import { HubServiceError, METHOD_MAX_TIMEOUT_SEC, MethodResult } from "../hub/methods"
 import { propertyBagBuild } from "../hub/property-bag"
+import { EdgeUplink, HubLink } from "./hub-link"
 import { EmulatorState } from "../state/state"
 import { JsonObject, Twin, twinApplyPatch, twinApplyTags, twinDocument } from "../state/twin"
 
@@ -33,9 +32,9 @@ export class HubService {
 
     constructor(
         private readonly state: EmulatorState,
-        private readonly face: HubFace,
+        private readonly face: HubLink,
         private readonly emit: Emit,
-        private readonly edges: ReadonlyMap<string, EdgeFace> = new Map(),
+        private readonly edges: ReadonlyMap<string, EdgeUplink> = new Map(),
         private readonly now: () => Date = () => new Date()
     ) {}
 
