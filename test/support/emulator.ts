@@ -15,10 +15,13 @@ export function randomKey(): string {
     return randomBytes(32).toString("base64")
 }
 
+const tempDirs: string[] = []
+
 /** A fresh directory under the OS temp dir, removed when the test process exits. */
 export function tempDir(prefix: string): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`))
-    process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }))
+    // One exit listener for them all: a listener each tripped Node's MaxListeners warning.
+    if (tempDirs.push(dir) === 1) process.once("exit", () => tempDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
     return dir
 }
 
