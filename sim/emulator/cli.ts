@@ -52,7 +52,7 @@ async function main() {
         console.log(`emulator: service endpoint on https://${host}:${servicePort} (npx ts-node sim/emulator/service/service-cli.ts --help)`)
         console.log(`emulator: dashboard on https://${host}:${servicePort}/dashboard/ (npm run dashboard prints what to sign in with)`)
     } else console.log("emulator: service endpoint off (no service key: run with --secrets)")
-    config.edges.forEach((e, i) => console.log(`emulator: IoT Edge gateway ${e.deviceId} on mqtts://${host}:${edgePorts[i]} (host name ${e.hostName})`))
+    config.edges.forEach((e, i) => void console.log(`emulator: IoT Edge gateway ${e.deviceId} on mqtts://${host}:${edgePorts[i]} (host name ${e.hostName})`))
     console.log(`emulator: ${trustLine(config)}`)
     const kept = `${emulator.service.listDevices().length} devices, ${emulator.state.registrations().length} registrations`
     console.log(stateDir ? `emulator: state in ${stateDir}${fresh ? " (started fresh)" : ""}: ${kept}` : "emulator: state in a temporary directory (fresh every run)")

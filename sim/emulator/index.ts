@@ -64,9 +64,9 @@ function readPem(value: string, what: string): string {
 
 export interface Emulator {
     on<K extends EmulatorEventName>(name: K, listener: (data: EmulatorEvents[K]) => void): this
+    on(name: "event", listener: <K extends EmulatorEventName>(name: K, data: EmulatorEvents[K]) => void): this
     once<K extends EmulatorEventName>(name: K, listener: (data: EmulatorEvents[K]) => void): this
     off<K extends EmulatorEventName>(name: K, listener: (data: EmulatorEvents[K]) => void): this
-    on(name: "event", listener: <K extends EmulatorEventName>(name: K, data: EmulatorEvents[K]) => void): this
 }
 
 export interface EmulatorOptions {
@@ -83,6 +83,7 @@ export interface EmulatorOptions {
 const SEEDED_KEY = "meta/seeded"
 type Seeded = { devices: string[]; certificates: string[] }
 
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above only types the events of EventEmitter's own methods
 export class Emulator extends EventEmitter {
     readonly state: EmulatorState
     /** The hubs' way to their devices (C2D, desired pushes, methods, disconnects). */
@@ -164,7 +165,11 @@ export class Emulator extends EventEmitter {
      * and config entries it has never seen are added (one deleted at run time stays deleted).
      */
     private async openStore(): Promise<StateStore> {
-        const dir = this.options.stateDir ?? (this.temporaryStateDir = fs.mkdtempSync(path.join(os.tmpdir(), "emulator-state-")))
+        let dir = this.options.stateDir
+        if (!dir) {
+            dir = fs.mkdtempSync(path.join(os.tmpdir(), "emulator-state-"))
+            this.temporaryStateDir = dir
+        }
         const store = await StateStore.open(dir)
         // Cleared under the store's lock: a fresh start never pulls the files from under another emulator.
         if (this.options.fresh) await store.clear()

@@ -15,6 +15,7 @@ export const MAX_SETTING_BYTES = 230
 
 /** The payload of a Settings `set` command, refusing what the firmware could not read back. */
 export function encodeSettingsSet(key: string, value: SettingValue): Buffer {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: a key with a control character could not be read back
     if (key.length === 0 || key.length > MAX_SETTING_KEY_CHARS || /[\0-\x1f=]/.test(key)) {
         throw new RangeError(`setting key "${key}" must be 1-${MAX_SETTING_KEY_CHARS} printable characters`)
     }

@@ -64,6 +64,7 @@ export interface SimulatedDevice {
     on(event: "socket", listener: (activity: SocketActivity) => void): this
 }
 
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above only types the events of EventEmitter's own methods
 export class SimulatedDevice extends EventEmitter {
     readonly consoleLines: string[] = []
     private readonly settingsPayloads: Buffer[]

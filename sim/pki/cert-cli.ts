@@ -27,17 +27,19 @@ interface Command {
 
 /** Node's util.parseArgs, as every command line here: an unknown option or one without its value is refused with the usage. */
 export function parse(argv: string[], cwd: string): Command {
-    let parsed
-    try {
-        parsed = parseArgs({
-            args: argv,
-            allowPositionals: true,
-            strict: true,
-            options: { rsa: { type: "boolean" }, force: { type: "boolean" }, ca: { type: "string" }, days: { type: "string" }, dir: { type: "string" }, help: { type: "boolean", short: "h" } },
-        })
-    } catch (e) {
-        throw new Error(`${(e as Error).message}\n${USAGE}`)
+    const read = () => {
+        try {
+            return parseArgs({
+                args: argv,
+                allowPositionals: true,
+                strict: true,
+                options: { rsa: { type: "boolean" }, force: { type: "boolean" }, ca: { type: "string" }, days: { type: "string" }, dir: { type: "string" }, help: { type: "boolean", short: "h" } },
+            })
+        } catch (e) {
+            throw new Error(`${(e as Error).message}\n${USAGE}`)
+        }
     }
+    const parsed = read()
     const v = parsed.values
     if (v.days !== undefined && !/^\d+$/.test(v.days)) throw new Error(`--days needs a whole number, not ${v.days}`)
     const [command, ...rest] = parsed.positionals

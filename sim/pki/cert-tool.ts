@@ -19,6 +19,7 @@ const MAX_VALID_DAYS = 3650
 const MAX_REGISTRATION_ID_LENGTH = 128
 const REGISTRATION_ID = /^[A-Za-z0-9._:-]+$/
 // Characters the subject string `CN=...` would split or escape (a comma silently truncates the name).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters would corrupt the subject string
 const CN_SPECIAL = /[,+="\\<>;\x00-\x1f\x7f]|^[#\s]|\s$/
 const DAY_MS = 24 * 3600 * 1000
 

@@ -1,7 +1,6 @@
 // DeviceScript code: the MXChip-like board's parts for the simulator (`npm start -- --board
 // mxchip_s3`): an HTS221 and an LPS22HB register model on one bus, with a room's slow drift, and
 // button A pressed 5 s after boot, then once a minute. Imported before src/main.ts, so the real drivers run on them.
-import * as ds from "@devicescript/core"
 import { peripheralsUseBus } from "../../src/board/peripherals"
 import { I2cModelBus } from "./i2c-model-bus"
 import { Hts221Model } from "./hts221-model"

@@ -180,7 +180,7 @@ export class HubSession {
         const q = this.app.queue
         for (;;) {
             const m = q.peek()
-            if (m === null) return
+            if (m === null) break
             await this.mqtt.publish(hubGetTelemetryTopic(this.o.deviceId, telemetryProperties(m)), Buffer.from(m.body), 1)
             q.ack()
             this.answers++

@@ -88,7 +88,7 @@ describe("json within limits", () => {
         expect((await jsonParseBounded(arrays, LIMITS)).error).toBe("nested deeper than 16 levels")
     })
     test("brackets, commas and escaped quotes inside strings do not count", async () => {
-        const r = await jsonParseBounded(Buffer.from('{"k":"[[[[{{{{,,,,\\\"[[[[","n":[1,2]}'), { maxBytes: 100, maxDepth: 2, maxValues: 6 })
+        const r = await jsonParseBounded(Buffer.from('{"k":"[[[[{{{{,,,,\\"[[[[","n":[1,2]}'), { maxBytes: 100, maxDepth: 2, maxValues: 6 })
         expect(r.error).toBe(null)
         expect(r.value.n[1]).toBe(2)
     })

@@ -264,7 +264,7 @@ describe("DPS face", () => {
             assert.strictEqual(answers[answers.length - 1].body.status, "assigned")
         })
 
-        it("survives a few hundred random and mutated packets, then still provisions a good client", async function () {
+        it("survives a few hundred random and mutated packets, then still provisions a good client", async () => {
             const valid = [
                 mqtt.generate(dpsConnectPacket({ registrationId: "dev-01", key: key(dev) })),
                 mqtt.generate({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "$dps/registrations/res/#", qos: 1 }] }),

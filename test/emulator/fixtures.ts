@@ -4,12 +4,14 @@ import { ClientCert, DpsAnswer, DpsConnectOptions, RawClient } from "../support/
 import { GroupEnrollmentInput, IndividualEnrollmentInput, randomKey } from "../support/emulator"
 
 /** A symmetric-key individual enrollment with random keys; `extra`: more of its settings. */
+// biome-ignore lint/complexity/noBannedTypes: {} is "no extra settings" and keeps the literal types of those given
 export function individual<E extends Partial<IndividualEnrollmentInput> = {}>(registrationId: string, extra: E = {} as E) {
     const attestation = { type: "symmetricKey" as const, primaryKey: randomKey(), secondaryKey: randomKey() }
     return { registrationId, attestation, ...extra }
 }
 
 /** A symmetric-key enrollment group with random keys; `extra`: more of its settings. */
+// biome-ignore lint/complexity/noBannedTypes: {} is "no extra settings" and keeps the literal types of those given
 export function group<E extends Partial<GroupEnrollmentInput> = {}>(enrollmentGroupId: string, extra: E = {} as E) {
     const attestation = { type: "symmetricKey" as const, primaryKey: randomKey(), secondaryKey: randomKey() }
     return { enrollmentGroupId, attestation, ...extra }

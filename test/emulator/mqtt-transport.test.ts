@@ -20,11 +20,11 @@ function bytesCopied(f: () => void): number {
     const concat = Buffer.concat
     const copy = Buffer.prototype.copy
     let copied = 0
-    Buffer.concat = function (list: readonly Uint8Array[], total?: number) {
+    Buffer.concat = ((list: readonly Uint8Array[], total?: number) => {
         const out = concat.call(Buffer, list, total)
         copied += out.length
         return out
-    } as typeof Buffer.concat
+    }) as typeof Buffer.concat
     Buffer.prototype.copy = function (this: Buffer, ...args: Parameters<Buffer["copy"]>) {
         const n = copy.apply(this, args)
         copied += n

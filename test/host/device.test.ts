@@ -80,7 +80,7 @@ describe("simulated device", function () {
         const d = device()
         await d.boot()
         await d.waitForConsole(/boot number/, 5000)
-        await assert.rejects(d.waitForConsole(/never printed/, 50), /50 ms passed before a console line matched.*\n(.*\n)*  > fixture: boot number 1/)
+        await assert.rejects(d.waitForConsole(/never printed/, 50), /50 ms passed before a console line matched.*\n(.*\n)* {2}> fixture: boot number 1/)
     })
 
     it("loads an image from files: bytecode, .env settings overridden by explicit ones, trust anchors", async () => {

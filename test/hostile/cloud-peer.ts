@@ -133,7 +133,11 @@ export class CloudPeer {
     seqs(): number[] {
         const seen = new Set<number>()
         const out: number[] = []
-        for (const t of this.telemetry) if (!seen.has(t.seq)) seen.add(t.seq), out.push(t.seq)
+        for (const t of this.telemetry) {
+            if (seen.has(t.seq)) continue
+            seen.add(t.seq)
+            out.push(t.seq)
+        }
         return out
     }
 

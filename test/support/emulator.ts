@@ -21,7 +21,7 @@ const tempDirs: string[] = []
 export function tempDir(prefix: string): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`))
     // One exit listener for them all: a listener each tripped Node's MaxListeners warning.
-    if (tempDirs.push(dir) === 1) process.once("exit", () => tempDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
+    if (tempDirs.push(dir) === 1) process.once("exit", () => tempDirs.forEach((d) => void fs.rmSync(d, { recursive: true, force: true })))
     return dir
 }
 

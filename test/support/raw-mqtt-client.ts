@@ -54,7 +54,10 @@ const trustContexts = new Map<string, tls.SecureContext>()
 
 function trustContext(ca: string): tls.SecureContext {
     let c = trustContexts.get(ca)
-    if (!c) trustContexts.set(ca, (c = tls.createSecureContext({ ca, minVersion: "TLSv1.2" })))
+    if (!c) {
+        c = tls.createSecureContext({ ca, minVersion: "TLSv1.2" })
+        trustContexts.set(ca, c)
+    }
     return c
 }
 

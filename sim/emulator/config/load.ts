@@ -16,7 +16,10 @@ const readers = new Map<string, ConfigFiles>()
 export function filesUnder(baseDir: string): ConfigFiles {
     const dir = path.resolve(baseDir)
     let files = readers.get(dir)
-    if (!files) readers.set(dir, (files = fileReader(dir)))
+    if (!files) {
+        files = fileReader(dir)
+        readers.set(dir, files)
+    }
     return files
 }
 

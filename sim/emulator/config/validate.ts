@@ -45,7 +45,10 @@ function typeMessage(issue: z.core.$ZodRawIssue): string | undefined {
 /** The typed configuration, or a ConfigError naming every problem. */
 export function parseConfig(raw: unknown, files: ConfigFiles): EmulatorConfig {
     let schema = schemas.get(files)
-    if (!schema) schemas.set(files, (schema = configSchema(files)))
+    if (!schema) {
+        schema = configSchema(files)
+        schemas.set(files, schema)
+    }
     const result = schema.safeParse(raw, { error: typeMessage })
     if (!result.success) throw new ConfigError(problemsText(result.error.issues))
     return result.data

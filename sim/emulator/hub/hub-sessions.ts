@@ -120,7 +120,7 @@ export class HubSessions {
     }
 
     unsubscribe(s: HubSession, p: IUnsubscribePacket): void {
-        p.unsubscriptions.forEach((f) => s.subscriptions.delete(f))
+        for (const f of p.unsubscriptions) s.subscriptions.delete(f)
         this.subscriptionsChanged(s)
     }
 

@@ -206,7 +206,8 @@ export class EventGrid {
         for (const [key, value] of entries)
             if (key.startsWith(DEAD_LETTER_KEY_PREFIX)) {
                 this.deadLetters.push(value as DeadLetter)
-                this.deadLetterSeqs.push((this.deadLetterSeq = Number(key.slice(DEAD_LETTER_KEY_PREFIX.length))))
+                this.deadLetterSeq = Number(key.slice(DEAD_LETTER_KEY_PREFIX.length))
+                this.deadLetterSeqs.push(this.deadLetterSeq)
             }
         this.journal = journal
     }

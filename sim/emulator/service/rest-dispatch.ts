@@ -79,7 +79,10 @@ export function serveAzureRest(
     let found: ReturnType<typeof restMatch>
     let api: RestApi | undefined
     try {
-        for (api of apis) if ((found = restMatch(api.routes, method, url.pathname))) break
+        for (api of apis) {
+            found = restMatch(api.routes, method, url.pathname)
+            if (found) break
+        }
     } catch (e) {
         req.resume()
         return reply(apis[0].error(e, now()))

@@ -124,7 +124,14 @@ const ROUTES: [string, RegExp, Route][] = [
             return { status: 200, json: s.hub.setEdgeUplink(id, up) }
         },
     ],
-    ["DELETE", /^\/devices\/([^/]+)$/, async (s, [id]) => (s.hub.deleteDevice(id), { status: 204 })],
+    [
+        "DELETE",
+        /^\/devices\/([^/]+)$/,
+        async (s, [id]) => {
+            s.hub.deleteDevice(id)
+            return { status: 204 }
+        },
+    ],
     [
         "PUT",
         /^\/devices\/([^/]+)$/,
@@ -198,7 +205,14 @@ const ROUTES: [string, RegExp, Route][] = [
             return { status: 200, json: s.dps.verifyCaCertificate(name, b.certificate) }
         },
     ],
-    ["DELETE", /^\/certificates\/([^/]+)$/, async (s, [name]) => (s.dps.deleteCaCertificate(name), { status: 204 })],
+    [
+        "DELETE",
+        /^\/certificates\/([^/]+)$/,
+        async (s, [name]) => {
+            s.dps.deleteCaCertificate(name)
+            return { status: 204 }
+        },
+    ],
 ]
 
 /** IoT Hub's error codes pass through; CA store failures get DPS's shape (400004 bad input or failed proof, 404000 unknown). */

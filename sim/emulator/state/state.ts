@@ -157,7 +157,10 @@ export class EmulatorState {
     faultsServed(registrationId: string): { throttled: number; serverErrors: number } {
         const key = registrationId.toLowerCase()
         let c = this.faultCounts.get(key)
-        if (!c) this.faultCounts.set(key, (c = { throttled: 0, serverErrors: 0 }))
+        if (!c) {
+            c = { throttled: 0, serverErrors: 0 }
+            this.faultCounts.set(key, c)
+        }
         return c
     }
 }

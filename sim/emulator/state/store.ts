@@ -24,7 +24,10 @@ interface Deferred {
 function deferred(): Deferred {
     let resolve!: () => void
     let reject!: (e: Error) => void
-    const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)))
+    const promise = new Promise<void>((res, rej) => {
+        resolve = res
+        reject = rej
+    })
     return { promise, resolve, reject }
 }
 
@@ -77,7 +80,10 @@ export class StateStore implements Journal {
 
     /** Resolves once every write made so far is on disk; undefined when there is nothing to wait for. */
     barrier(): Promise<void> | undefined {
-        if (this.pending.size) return (this.next ??= deferred()).promise
+        if (this.pending.size) {
+            this.next ??= deferred()
+            return this.next.promise
+        }
         return this.inflight?.promise
     }
 
@@ -107,7 +113,8 @@ export class StateStore implements Journal {
         for (const [key, value] of this.pending) value === null ? batch.del(key) : batch.put(key, JSON.stringify(value()))
         this.stats.writes += this.pending.size
         this.pending = new Map()
-        const done = (this.inflight = this.next ?? deferred())
+        const done = this.next ?? deferred()
+        this.inflight = done
         this.next = undefined
         this.stats.commits++
         batch.write({ sync: true }).then(

@@ -59,6 +59,7 @@ function checkValues(v: unknown, depth: number): string | undefined {
     const children = Array.isArray(v) ? v : Object.values(v)
     if (!Array.isArray(v))
         for (const k of Object.keys(v)) {
+            // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what IoT Hub refuses in names
             if (/[.$ \u0000-\u001f\u007f-\u009f]/.test(k)) return `property name ${JSON.stringify(k)} contains '.', '$', a space or a control character`
             if (Buffer.byteLength(k) > MAX_KEY_BYTES) return "property name longer than 1 KB"
         }

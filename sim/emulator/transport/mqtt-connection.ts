@@ -225,7 +225,8 @@ export class MqttConnection extends EventEmitter {
 
     private waitFor(barrier: PromiseLike<void>, entry: OutPacket) {
         if (this.waiting?.barrier === barrier) return void this.waiting.packets.push(entry)
-        const waiting = (this.waiting = { barrier, packets: [entry] })
+        const waiting = { barrier, packets: [entry] }
+        this.waiting = waiting
         barrier.then(() => {
             if (this.waiting === waiting) this.waiting = undefined
             for (const p of waiting.packets) p.ready = true

@@ -1,8 +1,6 @@
 // The local IoT Explorer: signs every request with a SAS token of the service policy derived here,
 // in the browser (WebCrypto HMAC-SHA256), from the pasted service connection string. The key is
 // imported as a non-extractable CryptoKey and kept in memory only: never in a URL, cookie or storage.
-"use strict"
-
 const POINTS_KEPT = 60
 const TOKEN_LIFETIME_SEC = 3600
 const STREAM_RETRY_MS = 2000
@@ -99,7 +97,7 @@ async function api(method, path, body) {
     const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" })
     const text = await res.text()
     const json = text ? JSON.parse(text) : undefined
-    if (!res.ok) throw new Error(`${res.status}${json && json.errorCode ? ` (${json.errorCode})` : ""}: ${json ? json.message : res.statusText}`)
+    if (!res.ok) throw new Error(`${res.status}${json?.errorCode ? ` (${json.errorCode})` : ""}: ${json ? json.message : res.statusText}`)
     return json
 }
 
@@ -119,8 +117,7 @@ async function follow() {
                 const { value, done } = await reader.read()
                 if (done) break
                 buffered += value
-                let nl
-                while ((nl = buffered.indexOf("\n")) >= 0) {
+                for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
                     const line = buffered.slice(0, nl)
                     buffered = buffered.slice(nl + 1)
                     if (line.trim()) onEvent(JSON.parse(line))
@@ -207,7 +204,7 @@ function renderHubs() {
 
 function renderEdges() {
     const { edges, devices } = S.overview
-    const state = (id) => (devices.find((d) => d.deviceId === id) || {}).connectionState || "unknown"
+    const state = (id) => devices.find((d) => d.deviceId === id)?.connectionState || "unknown"
     $("edges").replaceChildren(
         table(
             ["edge device", "hub", "gateway host name", "state", "uplink", "stored messages", "children", ""],
@@ -376,7 +373,10 @@ function renderChart() {
             const pts = points.filter((p) => f in p.values)
             const vs = pts.map((p) => p.values[f])
             let lo = Math.min(...vs), hi = Math.max(...vs)
-            if (lo === hi) (lo -= 1), (hi += 1)
+            if (lo === hi) {
+                lo -= 1
+                hi += 1
+            }
             const t0 = Date.parse(pts[0].time), span = Date.parse(pts[pts.length - 1].time) - t0
             const x = (i) => L + (span > 0 ? ((Date.parse(pts[i].time) - t0) * (W - L - R)) / span : (W - L - R) / 2)
             const y = (v) => T + ((hi - v) * (H - T - B)) / (hi - lo)
@@ -457,7 +457,10 @@ function wire() {
         input.value = ""
         input.placeholder = `signed in to ${S.credential.hostName} as ${S.credential.keyName}`
         $("app").hidden = false
-        if (!S.following) (S.following = true), follow()
+        if (!S.following) {
+            S.following = true
+            follow()
+        }
     })
     bind("desired-send", "desired-result", async () => {
         const desired = parseJsonField("desired", "the desired patch")
