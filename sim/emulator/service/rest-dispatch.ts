@@ -8,8 +8,8 @@ import { EmulatorConfig } from "../config"
 import { Emit } from "../events"
 import { DurableBarrier } from "../transport/mqtt-connection"
 import { RestAnswer, RestError, RestRoute, restAudience, restAuthorize, restIfMatch, restMatch } from "./azure-rest"
+import { MAX_BODY_BYTES, readBodyText } from "./request-body"
 
-const MAX_BODY_BYTES = 128 * 1024
 
 /** One of Azure's service APIs: its routes, the token it takes and how it writes a failure. */
 export interface RestApi {
@@ -26,28 +26,14 @@ export function requestHostName(req: http.IncomingMessage): string {
     return (req.headers.host ?? "").replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1")
 }
 
-function readBody(req: http.IncomingMessage): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-        const chunks: Buffer[] = []
-        let size = 0
-        req.on("data", (c: Buffer) => {
-            size += c.length
-            if (size > MAX_BODY_BYTES) {
-                reject(new RestError(413, "RequestEntityTooLarge", `request body over ${MAX_BODY_BYTES} bytes`))
-                req.destroy()
-            } else chunks.push(c)
-        })
-        req.on("error", reject)
-        req.on("end", () => {
-            const text = Buffer.concat(chunks).toString("utf8")
-            if (!text.trim()) return resolve(undefined)
-            try {
-                resolve(JSON.parse(text))
-            } catch {
-                resolve(Symbol.for("not JSON"))
-            }
-        })
-    })
+async function readBody(req: http.IncomingMessage): Promise<unknown> {
+    const text = await readBodyText(req, () => new RestError(413, "RequestEntityTooLarge", `request body over ${MAX_BODY_BYTES} bytes`))
+    if (!text.trim()) return undefined
+    try {
+        return JSON.parse(text)
+    } catch {
+        return Symbol.for("not JSON")
+    }
 }
 
 export function serveAzureRest(

@@ -18,9 +18,9 @@ import { restAuthorize } from "./azure-rest"
 import { hubRestApi } from "./hub-rest/hub-rest"
 import { DpsRest, dpsRestApi } from "./dps-rest/dps-rest"
 import { serveAzureRest } from "./rest-dispatch"
+import { MAX_BODY_BYTES, readBodyText } from "./request-body"
 import { closeServer, listen, reportHttpsErrors, serverTlsOptions, TlsListener, TlsMaterial, trackSockets } from "../transport/tls-listener"
 
-const MAX_BODY_BYTES = 128 * 1024
 
 /** The service objects the endpoint drives: the hubs' and DPS's; `durable`: the store's barrier, which every answer waits for. */
 export interface ServiceSides {
@@ -56,32 +56,18 @@ class HttpError extends Error {
     }
 }
 
-function readJson(req: http.IncomingMessage): Promise<any> {
-    return new Promise((resolve, reject) => {
-        const chunks: Buffer[] = []
-        let size = 0
-        req.on("data", (c: Buffer) => {
-            size += c.length
-            if (size > MAX_BODY_BYTES) {
-                reject(new HttpError(413000, `request body over ${MAX_BODY_BYTES} bytes`))
-                req.destroy()
-            } else chunks.push(c)
-        })
-        req.on("error", reject)
-        req.on("end", () => {
-            const text = Buffer.concat(chunks).toString("utf8")
-            if (!text.trim()) return resolve({})
-            let json: unknown
-            try {
-                json = JSON.parse(text)
-            } catch {
-                return reject(new HttpError(400004, "request body is not JSON"))
-            }
-            // Every route takes an object: `null`, a number or an array is bad input, not a crash.
-            if (typeof json !== "object" || json === null || Array.isArray(json)) reject(new HttpError(400004, "request body must be a JSON object"))
-            else resolve(json)
-        })
-    })
+async function readJson(req: http.IncomingMessage): Promise<any> {
+    const text = await readBodyText(req, () => new HttpError(413000, `request body over ${MAX_BODY_BYTES} bytes`))
+    if (!text.trim()) return {}
+    let json: unknown
+    try {
+        json = JSON.parse(text)
+    } catch {
+        throw new HttpError(400004, "request body is not JSON")
+    }
+    // Every route takes an object: `null`, a number or an array is bad input, not a crash.
+    if (typeof json !== "object" || json === null || Array.isArray(json)) throw new HttpError(400004, "request body must be a JSON object")
+    return json
 }
 
 type Route = (service: ServiceSides, ids: string[], body: () => Promise<any>) => Promise<{ status: number; json?: unknown }>
