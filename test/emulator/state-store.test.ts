@@ -14,8 +14,7 @@ import { StateStore } from "../../sim/emulator/state/store"
 import { ID_SCOPE, RawClient, group, nextEvent, provision, randomKey, tempDir, testPki } from "./fixtures"
 import { hubConnect, hubDevice, nextPublish, publish } from "./hub-fixtures"
 
-describe("emulator state across restarts", function () {
-    this.timeout(30_000)
+describe("emulator state across restarts", () => {
     const fleet = group("fleet")
     const lab = hubDevice("lab-01")
     const gone = hubDevice("lab-gone")
@@ -25,7 +24,9 @@ describe("emulator state across restarts", function () {
     let stateDir: string
     let pkiDir: string
 
-    before(async () => {
+    // Making two PKIs takes a while on a loaded machine; each test is quick and keeps the runner's timeout.
+    before(async function () {
+        this.timeout(30_000)
         const files = await testPki()
         const edgeFiles = await writeEdgePki(tempDir("state-edge-pki"), "localhost")
         stateDir = path.join(tempDir("state"), "db")
