@@ -46,6 +46,8 @@ describe("twin rules", () => {
             assert.strictEqual(refusal({ x: { y: [{ [name]: 1 }] } }).errorCode, 400004, JSON.stringify(name))
         }
         for (const name of ["a-b_c", "ü", "\u00a0", "a#"]) applied(twinNew(), "reported", { [name]: 1 })
+        // Every child is checked, not only the first.
+        assert.strictEqual(refusal({ a: 1, b: { "x.y": 1 } }).errorCode, 400004)
     })
 
     it("takes names up to 1 KB and strings up to 4 KB, in bytes", () => {
