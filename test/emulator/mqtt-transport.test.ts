@@ -5,7 +5,7 @@ import * as assert from "assert"
 import * as net from "net"
 import * as fs from "fs"
 import mqtt = require("mqtt-packet")
-import { MqttFramer } from "../../sim/emulator/transport/mqtt-framer"
+import { MqttFramer, readFixedHeader } from "../../sim/emulator/transport/mqtt-framer"
 import { PUBLISH_TYPE, decodePublish } from "../../sim/emulator/transport/publish-decoder"
 import { fuzzPackets, fuzzSeed } from "./fuzz-packets"
 import { keepaliveTimeoutMs } from "../../sim/emulator/transport/mqtt-connection"
@@ -83,6 +83,39 @@ describe("MQTT transport", () => {
             assert.deepStrictEqual(new MqttFramer(1024, 100).push(big), { error: "first packet of 147 bytes exceeds 100" })
             const second = new MqttFramer(1024, 100).push(Buffer.concat([a, big]))
             assert.ok("frames" in second && second.frames.length === 2)
+        })
+
+        it("cuts a stream of several packets sent one byte at a time into exactly those packets", () => {
+            const packets = [Buffer.from([0xc0, 0x00]), Buffer.concat([Buffer.from([0x30, 0x05, 0x00, 0x01, 0x74]), Buffer.from("hi")]), Buffer.from([0xe0, 0x00])]
+            const stream = Buffer.concat([...packets, ...packets])
+            const f = new MqttFramer(100)
+            const frames: string[] = []
+            for (let i = 0; i < stream.length; i++) {
+                const r = f.push(stream.subarray(i, i + 1))
+                assert.ok("frames" in r)
+                frames.push(...r.frames.map((x) => x.toString("hex")))
+            }
+            assert.deepStrictEqual(frames, [...packets, ...packets].map((x) => x.toString("hex")))
+        })
+
+        it("reads remaining lengths of one to four bytes and refuses a fifth", () => {
+            assert.deepStrictEqual(readFixedHeader(Buffer.from([0xc0, 0x00])), { headerLen: 2, remaining: 0 })
+            assert.deepStrictEqual(readFixedHeader(Buffer.from([0x30, 0xc1, 0x02])), { headerLen: 3, remaining: 321 })
+            assert.deepStrictEqual(readFixedHeader(Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f])), { headerLen: 5, remaining: 268_435_455 })
+            assert.strictEqual(readFixedHeader(Buffer.from([0x30])), null)
+            assert.strictEqual(readFixedHeader(Buffer.from([0x30, 0xff, 0xff, 0xff])), null)
+            assert.strictEqual(readFixedHeader(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff])), "malformed")
+            assert.deepStrictEqual(new MqttFramer(1024).push(Buffer.from([0x30, 0x80, 0x80, 0x80, 0x80, 0x01])), { error: "malformed remaining length" })
+        })
+
+        it("takes a packet of exactly the limit, header included, and refuses one byte more", () => {
+            const packet = (total: number) => Buffer.concat([Buffer.from([0x30, total - 2]), Buffer.alloc(total - 2)])
+            const f = new MqttFramer(100, 50)
+            const r = f.push(Buffer.concat([packet(50), packet(100)]))
+            assert.ok("frames" in r)
+            assert.deepStrictEqual(r.frames.map((x) => x.length), [50, 100])
+            assert.deepStrictEqual(f.push(packet(101)), { error: "packet of 101 bytes exceeds 100" })
+            assert.deepStrictEqual(new MqttFramer(100, 50).push(packet(51)), { error: "first packet of 51 bytes exceeds 50" })
         })
     })
 

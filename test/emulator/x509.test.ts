@@ -82,6 +82,26 @@ describe("X.509 checks", () => {
         assert.match(r.reason, /CN=Not A CA is not a CA certificate/)
     })
 
+    it("holds a certificate valid from its notBefore instant up to, not including, its notAfter", () => {
+        const c = nodeCert(leaf)
+        const from = Date.parse(c.validFrom)
+        const to = Date.parse(c.validTo)
+        assert.strictEqual(x509ValidityProblem(c, new Date(from)), undefined)
+        assert.match(x509ValidityProblem(c, new Date(from - 1000))!, /not valid before/)
+        assert.strictEqual(x509ValidityProblem(c, new Date(to - 1000)), undefined)
+        assert.match(x509ValidityProblem(c, new Date(to))!, /expired/)
+    })
+
+    it("refuses a certificate that names a trusted CA as issuer but was signed by another key, and an empty chain", async () => {
+        const impostor = await createRootCa({ commonName: "Unit Root" })
+        const forged = await issueClientCert(impostor, { commonName: "forged-dev" })
+        assert.strictEqual(nodeCert(forged).issuer, nodeCert(root).subject)
+        const r = x509BuildChain([nodeCert(forged)], [nodeCert(root)], now())
+        assert.ok(!r.ok)
+        assert.strictEqual(r.unknownIssuer, "CN=Unit Root")
+        assert.deepStrictEqual(x509BuildChain([], [nodeCert(root)], now()), { ok: false, reason: "no client certificate was presented" })
+    })
+
     it("takes a self-signed device certificate as its own trust point", async () => {
         const self = await issueClientCert(undefined, { commonName: "self-dev" })
         const r = x509BuildChain([nodeCert(self)], [nodeCert(self)], now())
