@@ -1,7 +1,7 @@
 // IoT Hub message property bags: `k=v&k=v`, RFC 3986 percent-encoded, system
 // properties prefixed `$.` (sent as `%24.`).
 import { urlDecode, urlEncode } from "../encoding/url"
-import { textSplit } from "../encoding/text-split"
+import { textSplit } from "../encoding/text"
 
 export interface HubProperty {
     name: string

@@ -1,5 +1,5 @@
 // MQTT topic filter matching with `+` (one level) and `#` (the rest).
-import { textSplit } from "../encoding/text-split"
+import { textSplit } from "../encoding/text"
 
 export function mqttTopicMatches(filter: string, topic: string): boolean {
     const f = textSplit(filter, "/")

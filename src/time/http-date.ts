@@ -1,6 +1,6 @@
 // Unix time from an HTTP `Date` header (RFC 7231 IMF-fixdate), the one clock
 // every HTTPS endpoint offers a device that has no RTC.
-import { textSplit } from "../encoding/text-split"
+import { textSplit, textTrim } from "../encoding/text"
 
 const MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec"
 
@@ -13,8 +13,8 @@ export function httpFindDateHeader(head: string): string {
     const lines = textSplit(head, "\r\n")
     for (const line of lines) {
         const colon = line.indexOf(":")
-        if (colon > 0 && line.slice(0, colon).trim().toLowerCase() === "date")
-            return line.slice(colon + 1).trim()
+        if (colon > 0 && textTrim(line.slice(0, colon)).toLowerCase() === "date")
+            return textTrim(line.slice(colon + 1))
     }
     return null
 }
