@@ -40,8 +40,9 @@ const HTTPS_PORT = 443
 /** "host", "host:port" or "[v6]:port" -> host and port (`defaultPort` when absent). */
 export function configParseHostPort(value: string, defaultPort: number): HostPort {
     const text = textTrim(value)
-    const colon = text.lastIndexOf(":")
-    if (colon > 0 && text.indexOf(":") === colon) {
+    const colon = text.indexOf(":")
+    // One colon: host:port. More (a bare IPv6 address) or none: the whole text is the host.
+    if (colon > 0 && text.indexOf(":", colon + 1) < 0) {
         const port = parseInt(text.slice(colon + 1))
         if (!(port >= 1 && port <= 65535) || "" + port !== text.slice(colon + 1))
             throw new ConfigError("config: bad port in " + text)
