@@ -5,6 +5,7 @@ import { base64Decode } from "./encoding/base64"
 import { DPS_DEFAULT_HOST } from "./dps/provisioning"
 import { ConfigError } from "./errors"
 import { settingsReadMany } from "./store/settings-read"
+import { textTrim } from "./encoding/text"
 
 export interface HostPort {
     host: string
@@ -38,9 +39,10 @@ const HTTPS_PORT = 443
 
 /** "host", "host:port" or "[v6]:port" -> host and port (`defaultPort` when absent). */
 export function configParseHostPort(value: string, defaultPort: number): HostPort {
-    const text = value.trim()
-    const colon = text.lastIndexOf(":")
-    if (colon > 0 && text.indexOf(":") === colon) {
+    const text = textTrim(value)
+    const colon = text.indexOf(":")
+    // One colon: host:port. More (a bare IPv6 address) or none: the whole text is the host.
+    if (colon > 0 && text.indexOf(":", colon + 1) < 0) {
         const port = parseInt(text.slice(colon + 1))
         if (!(port >= 1 && port <= 65535) || "" + port !== text.slice(colon + 1))
             throw new ConfigError("config: bad port in " + text)
@@ -74,11 +76,11 @@ const KEYS = [
 /** `values`: the answers to KEYS, in order. */
 function text(values: any[], key: string, required: boolean): string {
     const v = values[KEYS.indexOf(key)]
-    if (v === null || v === undefined || ("" + v).trim() === "") {
+    const t = v === null || v === undefined ? "" : textTrim("" + v)
+    if (t === "") {
         if (required) throw new ConfigError("config: setting " + key + " is missing (.env.defaults / .env.local)")
         return ""
     }
-    const t = ("" + v).trim()
     if (t.length > MAX_SETTING_TEXT) throw new ConfigError("config: setting " + key + " is longer than " + MAX_SETTING_TEXT + " characters")
     return t
 }

@@ -1,6 +1,7 @@
 // IoT Hub message property bags: `k=v&k=v`, RFC 3986 percent-encoded, system
 // properties prefixed `$.` (sent as `%24.`).
 import { urlDecode, urlEncode } from "../encoding/url"
+import { textSplit } from "../encoding/text"
 
 export interface HubProperty {
     name: string
@@ -20,7 +21,7 @@ export function propertyBagEncode(props: HubProperty[]): string {
 export function propertyBagDecode(bag: string): HubProperty[] {
     const out: HubProperty[] = []
     if (bag.length === 0) return out
-    for (const pair of bag.split("&")) {
+    for (const pair of textSplit(bag, "&")) {
         if (pair.length === 0) continue
         const eq = pair.indexOf("=")
         const name = urlDecode(eq < 0 ? pair : pair.slice(0, eq))

@@ -1,7 +1,9 @@
 // MQTT topic filter matching with `+` (one level) and `#` (the rest).
+import { textSplit } from "../encoding/text"
+
 export function mqttTopicMatches(filter: string, topic: string): boolean {
-    const f = filter.split("/")
-    const t = topic.split("/")
+    const f = textSplit(filter, "/")
+    const t = textSplit(topic, "/")
     for (let i = 0; i < f.length; i++) {
         if (f[i] === "#") return i === f.length - 1
         if (i >= t.length) return false

@@ -1,5 +1,7 @@
 // Unix time from an HTTP `Date` header (RFC 7231 IMF-fixdate), the one clock
 // every HTTPS endpoint offers a device that has no RTC.
+import { textSplit, textTrim } from "../encoding/text"
+
 const MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec"
 
 export function httpBuildDateRequest(host: string): string {
@@ -8,11 +10,11 @@ export function httpBuildDateRequest(host: string): string {
 
 /** The value of the Date header in a response head, or null. */
 export function httpFindDateHeader(head: string): string {
-    const lines = head.split("\r\n")
+    const lines = textSplit(head, "\r\n")
     for (const line of lines) {
         const colon = line.indexOf(":")
-        if (colon > 0 && line.slice(0, colon).trim().toLowerCase() === "date")
-            return line.slice(colon + 1).trim()
+        if (colon > 0 && textTrim(line.slice(0, colon)).toLowerCase() === "date")
+            return textTrim(line.slice(colon + 1))
     }
     return null
 }
@@ -40,12 +42,12 @@ function num(s: string, min: number, max: number): number {
 
 /** "Sun, 06 Nov 1994 08:49:37 GMT" -> seconds since the epoch; -1 when malformed. */
 export function httpParseImfFixdate(value: string): number {
-    const p = value.split(" ")
+    const p = textSplit(value, " ")
     if (p.length !== 6 || p[5] !== "GMT") return -1
     const day = num(p[1], 1, 31)
     const mi = p[2].length === 3 ? MONTHS.indexOf(p[2]) : -1
     const year = num(p[3], 1970, 9999)
-    const t = p[4].split(":")
+    const t = textSplit(p[4], ":")
     if (day < 0 || mi < 0 || mi % 3 !== 0 || year < 0 || t.length !== 3) return -1
     const hh = num(t[0], 0, 23)
     const mm = num(t[1], 0, 59)

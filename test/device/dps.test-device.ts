@@ -238,5 +238,9 @@ describe("time and settings", () => {
         expect(configParseHostPort("global.azure-devices-provisioning.net", 8883).port).toBe(8883)
         expect(() => configParseHostPort("h:99999", 1)).toThrow()
         expect(() => configParseHostPort("h:12x", 1)).toThrow()
+        // More than one colon is a bare IPv6 address: all host, default port.
+        const v6 = configParseHostPort(" fd00::1 ", 8883)
+        expect(v6.host).toBe("fd00::1")
+        expect(v6.port).toBe(8883)
     })
 })

@@ -4,6 +4,7 @@ import { yieldBetweenTests } from "./vm-yield"
 import { base64Decode, base64Encode } from "../../src/encoding/base64"
 import { urlDecode, urlEncode } from "../../src/encoding/url"
 import { jsonQuote } from "../../src/encoding/json"
+import { textSplit, textTrim } from "../../src/encoding/text"
 import { jsonParseBounded } from "../../src/encoding/json-bounds"
 import { sasBuildDpsToken, sasBuildHubToken, sasBuildToken, sasDeriveDeviceKey, sasSign } from "../../src/sas"
 
@@ -49,6 +50,20 @@ describe("percent-encoding", () => {
         expect(urlDecode("%2fa%2Fb%C3%A9")).toBe("/a/bé")
         expect(() => urlDecode("%2")).toThrow()
         expect(() => urlDecode("%zz")).toThrow()
+    })
+})
+
+describe("text", () => {
+    yieldBetweenTests()
+    test("split gives String.split's pieces, empty ones included", () => {
+        expect(textSplit("a&b=c&&d", "&").join("|")).toBe("a|b=c||d")
+        expect(textSplit("", "&").length).toBe(1)
+        expect(textSplit("x\r\ny\r\n", "\r\n").join("|")).toBe("x|y|")
+    })
+    test("trim drops ASCII spaces and controls at both ends only", () => {
+        expect(textTrim(" \t host:1 \r\n")).toBe("host:1")
+        expect(textTrim("   ")).toBe("")
+        expect(textTrim("a b")).toBe("a b")
     })
 })
 
