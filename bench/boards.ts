@@ -16,14 +16,23 @@ const FSTOR_OFFSET = 0x1c0000
 export async function benchBoards() {
     console.log("boards")
     row("firmware bytecode (every board)", `${(await buildFirmware(FIRMWARE_ENTRY, FIRMWARE_IMAGE)).bytes} bytes`)
-    for (const [id, sim] of Object.entries(SIMULATED_BOARDS)) row(`simulated ${id} bytecode (+ part models)`, `${(await buildFirmware(sim.entry, sim.image)).bytes} bytes`)
+    for (const [id, sim] of Object.entries(SIMULATED_BOARDS))
+        row(`simulated ${id} bytecode (+ part models)`, `${(await buildFirmware(sim.entry, sim.image)).bytes} bytes`)
     const dir = tempDir("bench-boards")
     const runtime = path.join(dir, "stand-in-runtime.bin")
     fs.writeFileSync(runtime, Buffer.alloc(0x10000, 0xff))
-    for (const file of fs.readdirSync(BOARDS_DIR).filter((f) => f.endsWith(".board.json")).sort()) {
+    for (const file of fs
+        .readdirSync(BOARDS_DIR)
+        .filter((f) => f.endsWith(".board.json"))
+        .sort()) {
         const board = file.replace(".board.json", "")
         const t0 = performance.now()
-        const { outFile, bytes } = await buildBoardImage({ board, trustAnchorFiles: AZURE_ROOT_CAS, runtimeImage: runtime, outFile: path.join(dir, `${board}-0x0.bin`) })
+        const { outFile, bytes } = await buildBoardImage({
+            board,
+            trustAnchorFiles: AZURE_ROOT_CAS,
+            runtimeImage: runtime,
+            outFile: path.join(dir, `${board}-0x0.bin`),
+        })
         const ms = performance.now() - t0
         const config = fs.readFileSync(outFile).readUInt32LE(ESP32_CONFIG_OFFSET + 8)
         row(`${board}: configuration (board + 2 Azure roots)`, `${config} of ${CONFIG_PARTITION_BYTES} bytes`)

@@ -20,7 +20,9 @@ function runChild(job: BootJob, caFile: string): Promise<BootResult> {
         })
         let out = ""
         child.stdout!.on("data", (d) => (out += d))
-        child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").pop()!)) : reject(new Error(`${job.kind} boot exited ${code}: ${out}`))))
+        child.on("exit", (code) =>
+            code === 0 ? resolve(JSON.parse(out.trim().split("\n").pop()!)) : reject(new Error(`${job.kind} boot exited ${code}: ${out}`))
+        )
         child.stdin!.end(JSON.stringify(job))
     })
 }
@@ -72,8 +74,20 @@ export async function benchBoot() {
     row("official Node SDK: register() -> first telemetry (in the child), ms", spread(pick(sdk, (r) => r.telemetryMs - r.startMs)))
     const fwWire = median(pick(fw, (r) => r.wireBytes))
     const sdkWire = median(pick(sdk, (r) => r.wireBytes))
-    row("wire bytes per provisioning, firmware (time sync + DPS, TLS incl.)", spread(pick(fw, (r) => r.wireBytes), 0))
-    row("wire bytes per provisioning, Node SDK (DPS, TLS incl.)", spread(pick(sdk, (r) => r.wireBytes), 0))
+    row(
+        "wire bytes per provisioning, firmware (time sync + DPS, TLS incl.)",
+        spread(
+            pick(fw, (r) => r.wireBytes),
+            0
+        )
+    )
+    row(
+        "wire bytes per provisioning, Node SDK (DPS, TLS incl.)",
+        spread(
+            pick(sdk, (r) => r.wireBytes),
+            0
+        )
+    )
     goalRow("wire bytes firmware / SDK (medians)", (fwWire / sdkWire).toFixed(2), "<= 1.00", fwWire <= sdkWire)
 }
 

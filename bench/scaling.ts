@@ -97,8 +97,12 @@ export async function scaleRow(n: number): Promise<ScaleFigures> {
 
 export async function benchScaling(full: boolean) {
     const sizes = full ? [100, 1000, 2000, 5000, 10000] : [100, 1000, 2000, 5000]
-    console.log(`emulator scaling (load from a separate process; ${FLOWS} flows at ${FLOW_CONCURRENCY} at once after ${WARMUP_FLOWS} warm-up; ${MESSAGES} QoS 1 messages after one each)`)
-    console.log(`  ${"devices".padStart(8)} ${"flows/s".padStart(8)} ${"prov p50/p99 ms".padStart(16)} ${"pub p50/p99 ms".padStart(16)} ${"CPU µs/msg".padStart(11)} ${"KiB idle/active per device".padStart(27)} ${"CPU µs/flow".padStart(12)} ${"load µs/msg, /flow".padStart(19)}`)
+    console.log(
+        `emulator scaling (load from a separate process; ${FLOWS} flows at ${FLOW_CONCURRENCY} at once after ${WARMUP_FLOWS} warm-up; ${MESSAGES} QoS 1 messages after one each)`
+    )
+    console.log(
+        `  ${"devices".padStart(8)} ${"flows/s".padStart(8)} ${"prov p50/p99 ms".padStart(16)} ${"pub p50/p99 ms".padStart(16)} ${"CPU µs/msg".padStart(11)} ${"KiB idle/active per device".padStart(27)} ${"CPU µs/flow".padStart(12)} ${"load µs/msg, /flow".padStart(19)}`
+    )
     const rows: ScaleFigures[] = []
     for (const n of sizes) {
         const r = await scaleRow(n)

@@ -48,10 +48,17 @@ async function writeState(dir: string, n: number): Promise<void> {
     for (let i = 0; i < n; i++) {
         const id = `dev-${String(i).padStart(5, "0")}`
         const d = hubDevice(id)
-        const rec = e.state.hub.assignDevice(id, "localhost", { type: "sas", keys: { primaryKey: d.primaryKey, secondaryKey: d.secondaryKey } }, now, "enabled", {
-            registrationId: id,
-            enrollmentId: "fleet",
-        })
+        const rec = e.state.hub.assignDevice(
+            id,
+            "localhost",
+            { type: "sas", keys: { primaryKey: d.primaryKey, secondaryKey: d.secondaryKey } },
+            now,
+            "enabled",
+            {
+                registrationId: id,
+                enrollmentId: "fleet",
+            }
+        )
         const r = twinApplyPatch(rec.twin, "reported", { firmwareVersion: "0.2.0", telemetryInterval: { value: 10, ac: 200, av: 2, ad: "applied" } })
         if (r.ok) rec.twin = r.twin
         e.state.hub.changed(rec)

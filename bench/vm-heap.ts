@@ -38,7 +38,14 @@ async function heapRun(emu: RunningEmulator, bytecode: Buffer, e: ReturnType<typ
     const device = new SimulatedDevice(
         {
             bytecode,
-            settings: { ID_SCOPE, REG_ID: e.registrationId, DEVICE_KEY: e.attestation.primaryKey, DPS_HOST: `localhost:${emu.mqttPort}`, TIME_HOST: `localhost:${emu.httpsPort}`, INTERVAL: 1 },
+            settings: {
+                ID_SCOPE,
+                REG_ID: e.registrationId,
+                DEVICE_KEY: e.attestation.primaryKey,
+                DPS_HOST: `localhost:${emu.mqttPort}`,
+                TIME_HOST: `localhost:${emu.httpsPort}`,
+                INTERVAL: 1,
+            },
             trustAnchors: [emu.ca],
         },
         {

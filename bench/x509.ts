@@ -21,7 +21,9 @@ export async function benchX509() {
     // The firmware runs get DPS's cadence (one 202 poll) like the symmetric-key runs; the load runs none, like theirs.
     const start = (polls: number) =>
         startTestEmulator({
-            enrollments: [{ enrollmentGroupId: "bench-x509", attestation: { type: "x509", caCertificate: "bench-root" }, faults: { pollsBeforeAssigned: polls } }],
+            enrollments: [
+                { enrollmentGroupId: "bench-x509", attestation: { type: "x509", caCertificate: "bench-root" }, faults: { pollsBeforeAssigned: polls } },
+            ],
             certificates: [{ name: "bench-root", cert: certToPem(root.cert), verified: true }],
         })
     const emu = await start(1)
@@ -33,17 +35,19 @@ export async function benchX509() {
         row(`firmware X.509: VM boot -> assigned, median of ${RUNS} (leaf + intermediate)`, `${fmt(median(fw.total))} ms`)
         row("firmware X.509: of which DPS (connect -> assigned)", `${fmt(median(fw.dps))} ms`)
         const wire = wireBytesBy(emu)
-        row("bytes on the wire per X.509 provisioning, firmware (TCP, TLS incl.)", `${median([...Array(RUNS).keys()].map((i) => wire.get(`bench-x509-fw-${i}`) ?? 0))}`)
-
+        row(
+            "bytes on the wire per X.509 provisioning, firmware (TCP, TLS incl.)",
+            `${median([...Array(RUNS).keys()].map((i) => wire.get(`bench-x509-fw-${i}`) ?? 0))}`
+        )
     } finally {
         await emu.stop()
     }
     const leaves = await Promise.all([...Array(LOAD_CONCURRENCY).keys()].map((w) => issueClientCert(intermediate, { commonName: `bench-x509-load-${w}` })))
     const identities = await Promise.all(leaves.map((l) => clientCert(l, 1)))
     const load = await start(0)
-    const t = await throughput(LOAD_CONCURRENCY, (w) => provision(load.mqttPort, load.ca, { registrationId: `bench-x509-load-${w}` }, undefined, identities[w])).finally(() =>
-        load.stop()
-    )
+    const t = await throughput(LOAD_CONCURRENCY, (w) =>
+        provision(load.mqttPort, load.ca, { registrationId: `bench-x509-load-${w}` }, undefined, identities[w])
+    ).finally(() => load.stop())
     row(`emulator X.509 provisioning flows/s, ${LOAD_CONCURRENCY} concurrent clients, 3 s`, `${fmt(t.perSec)} (${t.flows} flows)`)
 
     const presented: X509Certificate[] = [nodeCert(leaves[0]), nodeCert(intermediate)]

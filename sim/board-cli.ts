@@ -27,7 +27,8 @@ async function main() {
             out: { type: "string" },
         },
     })
-    if (positionals.length !== 1) throw new Error("usage: npm run build:board -- <board id> [--runtime FILE] [--trust PEM]... [--x509] [--device-secrets] [--out FILE]")
+    if (positionals.length !== 1)
+        throw new Error("usage: npm run build:board -- <board id> [--runtime FILE] [--trust PEM]... [--x509] [--device-secrets] [--out FILE]")
     const boardId = positionals[0]
     const board = readBoardFile(boardId)
     // Compiling also validates every board file in boards/ (pins, reserved GPIOs, productId).
@@ -41,7 +42,8 @@ async function main() {
     const envFiles = values["device-secrets"] ? [ENV_DEFAULTS, ENV_LOCAL] : [ENV_DEFAULTS]
     const settings = readEnvSettings(envFiles)
     const identity = values.x509 ? certFiles(X509_CERTS_DIR, String(settings.REG_ID)) : undefined
-    if (identity && !fs.existsSync(identity.fullchainFile)) throw new Error(`--x509: no ${rel(identity.fullchainFile)} (npm run certs -- device ${settings.REG_ID} --ca <CA>)`)
+    if (identity && !fs.existsSync(identity.fullchainFile))
+        throw new Error(`--x509: no ${rel(identity.fullchainFile)} (npm run certs -- device ${settings.REG_ID} --ca <CA>)`)
     const outFile = values.out ?? path.join(ROOT, "build", "images", `${boardId}${identity || values["device-secrets"] ? `-${settings.REG_ID}` : ""}-0x0.bin`)
     const image = await buildBoardImage({
         board: boardId,
@@ -54,8 +56,10 @@ async function main() {
     const buf = fs.readFileSync(image.outFile)
     const configBytes = buf.readUInt32LE(ESP32_CONFIG_OFFSET + 8)
     const tls = imageTlsFromConfig(decodeImageConfig(buf, ESP32_CONFIG_OFFSET))
-    console.log(`board ${boardId}: image ${rel(image.outFile)} (${image.bytes} bytes; configuration ${configBytes} of 8192 bytes at 0x9000:` +
-        ` ${tls.trustAnchors.length} trust anchor(s)${tls.clientIdentity ? ", client certificate and key" : ""}; settings from ${envFiles.map(rel).join(" + ")})`)
+    console.log(
+        `board ${boardId}: image ${rel(image.outFile)} (${image.bytes} bytes; configuration ${configBytes} of 8192 bytes at 0x9000:` +
+            ` ${tls.trustAnchors.length} trust anchor(s)${tls.clientIdentity ? ", client certificate and key" : ""}; settings from ${envFiles.map(rel).join(" + ")})`
+    )
     // The CLI takes the flash offset from the file name's -0x0.bin suffix.
     console.log(`flash it: npx devs flash --board ${boardId} --file ${rel(image.outFile)}   (or esptool.py write_flash 0x0 ${rel(image.outFile)})`)
 }

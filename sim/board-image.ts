@@ -36,7 +36,10 @@ export interface BoardFile {
 export function readBoardFile(board: string): BoardFile {
     const file = path.join(BOARDS_DIR, `${board}.board.json`)
     if (!fs.existsSync(file)) {
-        const known = fs.readdirSync(BOARDS_DIR).filter((f) => f.endsWith(".board.json")).map((f) => f.replace(".board.json", ""))
+        const known = fs
+            .readdirSync(BOARDS_DIR)
+            .filter((f) => f.endsWith(".board.json"))
+            .map((f) => f.replace(".board.json", ""))
         throw new Error(`no board ${board} (boards/: ${known.join(", ")})`)
     }
     return JSON.parse(fs.readFileSync(file, "utf8")) as BoardFile
@@ -76,7 +79,9 @@ export async function buildBoardImage(opts: BoardImageOptions): Promise<{ outFil
         fs.copyFileSync(path.join(ROOT, "package.json"), path.join(stage, "package.json"))
         fs.writeFileSync(path.join(stage, "devsconfig.json"), "{}\n")
         fs.mkdirSync(path.join(stage, "boards"))
-        fs.writeFileSync(path.join(stage, "boards", `${opts.board}.board.json`), JSON.stringify(boardWithTls(board, anchors, identity), null, 2), { mode: 0o600 })
+        fs.writeFileSync(path.join(stage, "boards", `${opts.board}.board.json`), JSON.stringify(boardWithTls(board, anchors, identity), null, 2), {
+            mode: 0o600,
+        })
         const envFiles = opts.envFiles ?? [ENV_DEFAULTS]
         const target = { [ENV_DEFAULTS]: ".env.defaults", [ENV_LOCAL]: ".env.local" }
         for (const f of envFiles) if (fs.existsSync(f)) fs.copyFileSync(f, path.join(stage, target[f] ?? path.basename(f)))

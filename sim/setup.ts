@@ -6,7 +6,17 @@ import * as path from "path"
 import { writeEdgePki, writeTestPki } from "./pki"
 import { enrollmentId, generateMissingKeys, loadConfig } from "./emulator"
 import { buildFirmware } from "./host/build"
-import { EDGE_GATEWAY_HOST, EMULATOR_CONFIG, EMULATOR_DEVICE_ENV, EMULATOR_SECRETS, ENV_DEFAULTS, FIRMWARE_ENTRY, FIRMWARE_IMAGE, ROOT, TEST_PKI_DIR } from "./paths"
+import {
+    EDGE_GATEWAY_HOST,
+    EMULATOR_CONFIG,
+    EMULATOR_DEVICE_ENV,
+    EMULATOR_SECRETS,
+    ENV_DEFAULTS,
+    FIRMWARE_ENTRY,
+    FIRMWARE_IMAGE,
+    ROOT,
+    TEST_PKI_DIR,
+} from "./paths"
 import { readEnvSettings } from "./host/image"
 
 function rel(p: string): string {

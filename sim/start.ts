@@ -50,7 +50,10 @@ async function expectLine(device: SimulatedDevice, ok: RegExp, what: string): Pr
     let onLine: () => void = () => {}
     const refused = new Promise<never>((_, reject) => {
         onLine = () => {
-            const m = device.consoleLines.slice(expectedRefusalsUpTo).map((l) => l.match(DEVICE_GIVES_REASON)).find((r) => r)
+            const m = device.consoleLines
+                .slice(expectedRefusalsUpTo)
+                .map((l) => l.match(DEVICE_GIVES_REASON))
+                .find((r) => r)
             if (m) reject(new Error(m[1] ?? `${m[2]} (the device keeps asking; see the settings in .env.defaults / .env.local)`))
         }
         device.on("console", onLine)
@@ -125,7 +128,9 @@ function settingsImage(bytecodeFile: string, envFiles: string[], trustAnchorFile
     const settings = readEnvSettings(envFiles)
     const files = settings.ATTESTATION === "x509" ? certFiles(X509_CERTS_DIR, String(settings.REG_ID)) : undefined
     if (files && !fs.existsSync(files.fullchainFile))
-        throw new Error(`ATTESTATION=x509: no ${path.relative(ROOT, files.fullchainFile)}; make it with npm run certs -- device ${settings.REG_ID} --ca <CA name>`)
+        throw new Error(
+            `ATTESTATION=x509: no ${path.relative(ROOT, files.fullchainFile)}; make it with npm run certs -- device ${settings.REG_ID} --ca <CA name>`
+        )
     return loadImage({
         bytecodeFile,
         envFiles,
@@ -171,12 +176,17 @@ async function deviceOnly(args: Args): Promise<void> {
     const envFiles = args.env ?? [ENV_DEFAULTS, ENV_LOCAL]
     const bytecodeFile = args.board ? await firmwareFor(args.board) : (await buildFirmware(FIRMWARE_ENTRY, FIRMWARE_IMAGE)).outFile
     const image = settingsImage(bytecodeFile, envFiles, [...AZURE_ROOT_CAS, ...(args.trust ?? [])])
-    say("demo", `device only: ${image.settings.REG_ID} against DPS ${image.settings.DPS_HOST ?? "global.azure-devices-provisioning.net"} (settings ${envFiles.map((f) => path.relative(ROOT, f)).join(", ")}; trusts ${image.trustAnchors.length} CA certificate(s))`)
+    say(
+        "demo",
+        `device only: ${image.settings.REG_ID} against DPS ${image.settings.DPS_HOST ?? "global.azure-devices-provisioning.net"} (settings ${envFiles.map((f) => path.relative(ROOT, f)).join(", ")}; trusts ${image.trustAnchors.length} CA certificate(s))`
+    )
     const device = new SimulatedDevice(image)
     device.on("console", (line) => say("device", line))
     try {
         await device.boot()
-        const fatal = device.waitForConsole(/^fatal: (.*)/, 2 ** 31 - 1).then((m) => { throw new Error(m[1]) })
+        const fatal = device.waitForConsole(/^fatal: (.*)/, 2 ** 31 - 1).then((m) => {
+            throw new Error(m[1])
+        })
         const stop = new Promise((resolve) => {
             process.once("SIGINT", resolve)
             process.once("SIGTERM", resolve)
@@ -222,7 +232,10 @@ async function proofOfPossession(emulator: Emulator, device: SimulatedDevice, ro
     say("demo", `service: verification code ${verificationCode}   (az iot dps certificate generate-verification-code)`)
     const proof = await createVerification(X509_DEMO_DIR, verificationCode, X509_DEMO_CA, { force: true })
     const verified = dps.verifyCaCertificate(X509_DEMO_CA, fs.readFileSync(proof.certFile, "utf8"))
-    say("demo", `npm run certs -- verification ${verificationCode} --ca ${X509_DEMO_CA}; service: verified: ${verified.isVerified}   (az iot dps certificate verify)`)
+    say(
+        "demo",
+        `npm run certs -- verification ${verificationCode} --ca ${X509_DEMO_CA}; service: verified: ${verified.isVerified}   (az iot dps certificate verify)`
+    )
     say("demo", "the device asks DPS again by itself")
 }
 
@@ -244,8 +257,7 @@ async function uplinkOutage(emulator: Emulator, device: SimulatedDevice, deviceI
     service.setEdgeUplink(edgeId, false)
     const atHub = service.telemetry(deviceId).length
     const sent = device.consoleLines.filter((l) => l.startsWith("hub: telemetry #")).length
-    await poll("3 readings accepted by the gateway", () =>
-        device.consoleLines.filter((l) => l.startsWith("hub: telemetry #")).length >= sent + 3)
+    await poll("3 readings accepted by the gateway", () => device.consoleLines.filter((l) => l.startsWith("hub: telemetry #")).length >= sent + 3)
     say("demo", `service: hub has ${service.telemetry(deviceId).length - atHub} new messages during the outage; uplink up again`)
     service.setEdgeUplink(edgeId, true)
     await poll("the stored readings at the hub", () => service.telemetry(deviceId).length >= atHub + 3)
@@ -269,10 +281,15 @@ async function main() {
     const emulator = new Emulator(config)
     emulator.on("event", (name, data) => say("emulator", describeEvent(name, data)))
     const ports = await emulator.start().catch((e: Error) => {
-        const busy = ephemeral ? "" : `; is another one running on ports ${config.ports.mqtt}/${config.ports.https}? (npm start -- --ephemeral-ports takes free ones)`
+        const busy = ephemeral
+            ? ""
+            : `; is another one running on ports ${config.ports.mqtt}/${config.ports.https}? (npm start -- --ephemeral-ports takes free ones)`
         throw new Error(`emulator could not start (${e.message})${busy}`)
     })
-    say("emulator", `DPS and hub on mqtts://localhost:${ports.mqttPort}, DPS REST and time on https://localhost:${ports.httpsPort}, ID scope ${config.dps.idScope}`)
+    say(
+        "emulator",
+        `DPS and hub on mqtts://localhost:${ports.mqttPort}, DPS REST and time on https://localhost:${ports.httpsPort}, ID scope ${config.dps.idScope}`
+    )
 
     // With the configured ports the device finds the emulator where .env.defaults says; otherwise it is told.
     const endpoints = ephemeral ? endpointSettings(ports) : {}
@@ -296,7 +313,10 @@ async function main() {
         if (edge) await uplinkOutage(emulator, device, deviceId)
         if (args.board) await boardReadings(emulator, device, deviceId)
         await serviceSide(emulator, device, deviceId)
-        say("demo", `done: provisioned${x509 ? " with X.509" : ""}, connected${edge ? " through the edge gateway" : ""}, telemetry flowing, twin, method and C2D handled`)
+        say(
+            "demo",
+            `done: provisioned${x509 ? " with X.509" : ""}, connected${edge ? " through the edge gateway" : ""}, telemetry flowing, twin, method and C2D handled`
+        )
         if (args["keep-running"]) {
             say("demo", `still running; from another terminal: npm run service -- twin show -d ${deviceId}   (Ctrl-C stops)`)
             await new Promise((resolve) => process.once("SIGINT", resolve))

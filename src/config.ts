@@ -44,8 +44,7 @@ export function configParseHostPort(value: string, defaultPort: number): HostPor
     // One colon: host:port. More (a bare IPv6 address) or none: the whole text is the host.
     if (colon > 0 && text.indexOf(":", colon + 1) < 0) {
         const port = parseInt(text.slice(colon + 1))
-        if (!(port >= 1 && port <= 65535) || "" + port !== text.slice(colon + 1))
-            throw new ConfigError("config: bad port in " + text)
+        if (!(port >= 1 && port <= 65535) || "" + port !== text.slice(colon + 1)) throw new ConfigError("config: bad port in " + text)
         return { host: text.slice(0, colon), port }
     }
     if (text.length === 0) throw new ConfigError("config: empty host")

@@ -23,7 +23,10 @@ export function retryClampAfterSec(retryAfterSec: number, fallbackSec: number, m
 export class Backoff {
     private attempt = 0
 
-    constructor(readonly baseMs: number, readonly maxMs: number) {}
+    constructor(
+        readonly baseMs: number,
+        readonly maxMs: number
+    ) {}
 
     /** The wait before the next try; counts a failure. */
     next(jitter01: number): number {

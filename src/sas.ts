@@ -9,12 +9,7 @@ export function sasSign(keyBase64: string, sr: string, se: number): string {
 }
 
 /** A token with fields in the Node SDK's order: sr, sig, [skn], se. */
-export function sasBuildToken(
-    sr: string,
-    keyBase64: string,
-    se: number,
-    skn?: string
-): string {
+export function sasBuildToken(sr: string, keyBase64: string, se: number, skn?: string): string {
     const sig = urlEncode(sasSign(keyBase64, sr, se))
     const name = skn ? "&skn=" + skn : ""
     return "SharedAccessSignature sr=" + sr + "&sig=" + sig + name + "&se=" + se
@@ -26,21 +21,11 @@ export function sasDeriveDeviceKey(groupKeyBase64: string, registrationId: strin
 }
 
 /** DPS password: `sr={idScope}/registrations/{registrationId}` sent raw, `skn=registration`. */
-export function sasBuildDpsToken(
-    idScope: string,
-    registrationId: string,
-    keyBase64: string,
-    se: number
-): string {
+export function sasBuildDpsToken(idScope: string, registrationId: string, keyBase64: string, se: number): string {
     return sasBuildToken(idScope + "/registrations/" + registrationId, keyBase64, se, "registration")
 }
 
 /** Hub password: `sr` is the URL-encoded `{hub}/devices/{deviceId}`, no `skn`. */
-export function sasBuildHubToken(
-    hubHostName: string,
-    deviceId: string,
-    keyBase64: string,
-    se: number
-): string {
+export function sasBuildHubToken(hubHostName: string, deviceId: string, keyBase64: string, se: number): string {
     return sasBuildToken(urlEncode(hubHostName + "/devices/" + deviceId), keyBase64, se)
 }

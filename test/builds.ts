@@ -23,7 +23,11 @@ export function deviceSuite(name: string): Program {
 
 /** The in-VM suites under test/device, by name. */
 export function deviceSuiteNames(): string[] {
-    return fs.readdirSync(SUITES_DIR).filter((f) => f.endsWith(SUITE_SUFFIX)).map((f) => f.slice(0, -SUITE_SUFFIX.length)).sort()
+    return fs
+        .readdirSync(SUITES_DIR)
+        .filter((f) => f.endsWith(SUITE_SUFFIX))
+        .map((f) => f.slice(0, -SUITE_SUFFIX.length))
+        .sort()
 }
 
 export function fixture(name: string): Program {
@@ -34,7 +38,10 @@ function allPrograms(): Program[] {
     return [
         { entry: FIRMWARE_ENTRY, image: FIRMWARE_IMAGE },
         ...deviceSuiteNames().map(deviceSuite),
-        ...fs.readdirSync(FIXTURES_DIR).filter((f) => f.endsWith(".ts")).map((f) => fixture(f.slice(0, -3))),
+        ...fs
+            .readdirSync(FIXTURES_DIR)
+            .filter((f) => f.endsWith(".ts"))
+            .map((f) => fixture(f.slice(0, -3))),
         ...Object.values(SIMULATED_BOARDS),
     ]
 }

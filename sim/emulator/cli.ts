@@ -15,7 +15,13 @@ export function parseEmulatorArgs(argv: string[]): { config?: string; secrets?: 
         const { values } = parseArgs({
             args: argv,
             strict: true,
-            options: { config: { type: "string" }, secrets: { type: "string" }, state: { type: "string" }, fresh: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+            options: {
+                config: { type: "string" },
+                secrets: { type: "string" },
+                state: { type: "string" },
+                fresh: { type: "boolean" },
+                help: { type: "boolean", short: "h" },
+            },
         })
         return { ...values, fresh: values.fresh === true, help: values.help === true }
     } catch (e) {
@@ -55,10 +61,14 @@ async function main() {
     config.edges.forEach((e, i) => void console.log(`emulator: IoT Edge gateway ${e.deviceId} on mqtts://${host}:${edgePorts[i]} (host name ${e.hostName})`))
     console.log(`emulator: ${trustLine(config)}`)
     const kept = `${emulator.service.listDevices().length} devices, ${emulator.state.registrations().length} registrations`
-    console.log(stateDir ? `emulator: state in ${stateDir}${fresh ? " (started fresh)" : ""}: ${kept}` : "emulator: state in a temporary directory (fresh every run)")
+    console.log(
+        stateDir ? `emulator: state in ${stateDir}${fresh ? " (started fresh)" : ""}: ${kept}` : "emulator: state in a temporary directory (fresh every run)"
+    )
     console.log(`emulator: ID scope ${config.dps.idScope}; hubs ${config.hubs.map((h) => h.hostName).join(", ")}`)
     // The enrollments DPS serves: the config's, with what the service API changed in earlier runs.
-    const list = emulator.config.enrollments.map((e) => `${enrollmentId(e)} (${e.kind}${e.attestation.type === "x509" ? ", x509" : ""}${e.enabled ? "" : ", disabled"})`)
+    const list = emulator.config.enrollments.map(
+        (e) => `${enrollmentId(e)} (${e.kind}${e.attestation.type === "x509" ? ", x509" : ""}${e.enabled ? "" : ", disabled"})`
+    )
     console.log(`emulator: enrollments ${list.join(", ")}${secretsFile ? `; keys in ${secretsFile}` : ""}`)
     if (config.certificates.length)
         console.log(`emulator: DPS CA certificates ${config.certificates.map((c) => `${c.name}${c.verified ? " (verified)" : " (unverified)"}`).join(", ")}`)

@@ -112,9 +112,7 @@ export function describeEvent<K extends EmulatorEventName>(name: K, data: Emulat
         case "dps.assigned":
             return `dps: ${who} assigned to ${e.hub} as ${e.deviceId}`
         case "dps.failed":
-            return e.status === "disabled"
-                ? `dps: ${who} enrollment is disabled`
-                : `dps: ${who} allocation failed: ${e.errorCode} ${e.errorMessage}`
+            return e.status === "disabled" ? `dps: ${who} enrollment is disabled` : `dps: ${who} allocation failed: ${e.errorCode} ${e.errorMessage}`
         case "dps.throttled":
             return `dps: ${who} throttled (429, retry after ${e.retryAfter} s)`
         case "dps.unavailable":

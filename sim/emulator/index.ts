@@ -223,7 +223,10 @@ export class Emulator extends EventEmitter {
 
     async start(): Promise<EmulatorPorts> {
         this.store = await this.openStore()
-        await this.eventGrid?.start(this.config.hubs[0].hostName, this.service.listDevices().map((d) => d.deviceId))
+        await this.eventGrid?.start(
+            this.config.hubs[0].hostName,
+            this.service.listDevices().map((d) => d.deviceId)
+        )
         const faces = this.faces({
             cert: readPem(this.config.tls.cert, "TLS server certificate"),
             key: readPem(this.config.tls.key, "TLS server key"),
@@ -263,7 +266,9 @@ export class Emulator extends EventEmitter {
         )
         const durable = () => this.store?.barrier()
         // DPS's HTTPS face; its Date headers are also the clock devices read (TIME_HOST), as on Azure's DPS host.
-        const https = new ListenerFace("dps-https", () => startDpsRestFace(material, config, dpsAuthenticator(config, this.state), dps.registrar, emit, durable))
+        const https = new ListenerFace("dps-https", () =>
+            startDpsRestFace(material, config, dpsAuthenticator(config, this.state), dps.registrar, emit, durable)
+        )
         const edges = [...this.edges.values()].map((edge) => {
             const face = new ListenerFace(`edge ${edge.edgeId}`, () => {
                 const tls = { cert: readPem(edge.edge.tls.cert, "edge TLS certificate"), key: readPem(edge.edge.tls.key, "edge TLS key") }

@@ -77,7 +77,10 @@ export class SimulatedDevice extends EventEmitter {
     /** Index in consoleLines where the current run's output starts. */
     private runStart = 0
 
-    constructor(private readonly image: FirmwareImage, opts: SimulatedDeviceOptions = {}) {
+    constructor(
+        private readonly image: FirmwareImage,
+        opts: SimulatedDeviceOptions = {}
+    ) {
         super()
         this.deviceId = (opts.deviceId ?? DEFAULT_DEVICE_ID).toLowerCase()
         if (!/^[0-9a-f]{16}$/.test(this.deviceId)) throw new Error(`deviceId must be 16 hex digits, got "${opts.deviceId}"`)
@@ -128,7 +131,10 @@ export class SimulatedDevice extends EventEmitter {
             }
             const fail = (why: string) => {
                 done()
-                const tail = this.consoleLines.slice(-CONSOLE_TAIL).map((l) => `  > ${l}`).join("\n")
+                const tail = this.consoleLines
+                    .slice(-CONSOLE_TAIL)
+                    .map((l) => `  > ${l}`)
+                    .join("\n")
                 reject(new Error(`${why} before a console line matched ${re}; last console lines:\n${tail}`))
             }
             const onLine = (line: string) => {

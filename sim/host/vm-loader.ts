@@ -40,8 +40,19 @@ const MODULE_MARKER = '"runtime/devicescript-vm/built/devicescript-vm.js"(export
 const EXPORT_MARKER = "module2.exports = Module;"
 const MODULE_END = "\n});\n"
 const REQUIRED_MEMBERS = [
-    "_malloc", "_free", "_jd_em_tcpsock_on_event", "_jd_em_process", "devsGcStress", "devsSetDeviceId",
-    "devsStart", "devsStop", "devsDeploy", "handlePacket", "sockOpen", "sockWrite", "sockClose",
+    "_malloc",
+    "_free",
+    "_jd_em_tcpsock_on_event",
+    "_jd_em_process",
+    "devsGcStress",
+    "devsSetDeviceId",
+    "devsStart",
+    "devsStop",
+    "devsDeploy",
+    "handlePacket",
+    "sockOpen",
+    "sockWrite",
+    "sockClose",
 ] as const
 
 function layoutError(version: string, what: string): Error {
@@ -62,7 +73,11 @@ export function extractVmFactory(bundleSource: string, version: string): VmFacto
     const mod: { exports: unknown } = { exports: {} }
     try {
         new Function("exports", "module2", "require", "__filename", "__dirname", body)(
-            mod.exports, mod, require, path.join(__dirname, "devicescript-vm.js"), __dirname
+            mod.exports,
+            mod,
+            require,
+            path.join(__dirname, "devicescript-vm.js"),
+            __dirname
         )
     } catch (e) {
         throw layoutError(version, `the devicescript-vm module failed to evaluate (${(e as Error).message})`)

@@ -3,7 +3,16 @@
 import * as path from "path"
 import { parseArgs } from "util"
 import { X509_CERTS_DIR } from "../paths"
-import { CertToolOptions, DEFAULT_ROOT_CN, DEFAULT_VALID_DAYS, WrittenCert, createDevice, createIntermediate, createRoot, createVerification } from "./cert-tool"
+import {
+    CertToolOptions,
+    DEFAULT_ROOT_CN,
+    DEFAULT_VALID_DAYS,
+    WrittenCert,
+    createDevice,
+    createIntermediate,
+    createRoot,
+    createVerification,
+} from "./cert-tool"
 
 const USAGE = `usage: npm run certs -- <command> [options]
   root [COMMON_NAME]                  a root CA (default "${DEFAULT_ROOT_CN}")
@@ -33,7 +42,14 @@ export function parse(argv: string[], cwd: string): Command {
                 args: argv,
                 allowPositionals: true,
                 strict: true,
-                options: { rsa: { type: "boolean" }, force: { type: "boolean" }, ca: { type: "string" }, days: { type: "string" }, dir: { type: "string" }, help: { type: "boolean", short: "h" } },
+                options: {
+                    rsa: { type: "boolean" },
+                    force: { type: "boolean" },
+                    ca: { type: "string" },
+                    days: { type: "string" },
+                    dir: { type: "string" },
+                    help: { type: "boolean", short: "h" },
+                },
             })
         } catch (e) {
             throw new Error(`${(e as Error).message}\n${USAGE}`)

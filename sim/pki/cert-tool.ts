@@ -65,8 +65,7 @@ export function certFiles(dir: string, name: string): CertFiles {
 
 function checkCommonName(cn: string, what: string) {
     if (cn.length === 0) throw new Error(`${what} is empty`)
-    if (cn.length > X509_MAX_CN_LENGTH)
-        throw new Error(`${what} "${cn}" is ${cn.length} characters: a certificate's CN holds at most ${X509_MAX_CN_LENGTH}`)
+    if (cn.length > X509_MAX_CN_LENGTH) throw new Error(`${what} "${cn}" is ${cn.length} characters: a certificate's CN holds at most ${X509_MAX_CN_LENGTH}`)
     if (CN_SPECIAL.test(cn))
         throw new Error(`${what} "${cn}" has a character a subject name cannot carry as is (, + = " \\ < > ; control characters, leading # or spaces)`)
 }
@@ -142,7 +141,14 @@ function refuseSelfAsIssuer(name: string, caName: string) {
     if (fileSafeName(name) === fileSafeName(caName)) throw new Error(`"${name}" cannot be signed by itself as --ca; name the certificate differently`)
 }
 
-async function write(kind: WrittenCert["kind"], dir: string, files: CertFiles, issued: CertifiedKey, chainPem: string | undefined, opts: CertToolOptions): Promise<WrittenCert> {
+async function write(
+    kind: WrittenCert["kind"],
+    dir: string,
+    files: CertFiles,
+    issued: CertifiedKey,
+    chainPem: string | undefined,
+    opts: CertToolOptions
+): Promise<WrittenCert> {
     if (!fs.existsSync(dir)) fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
     const certPem = certToPem(issued.cert)
     writeAtomically(files.keyFile, await privateKeyToPem(issued.keys), 0o600)
@@ -182,8 +188,7 @@ export async function createIntermediate(dir: string, commonName: string, caName
     const files = certFiles(dir, commonName)
     refuseOverwrite(Object.values(files), opts.force)
     const parent = await loadCa(dir, caName)
-    if (parent.pathLength === 0)
-        throw new Error(`CA "${caName}" may sign device certificates only (path length 0): sign the intermediate with a root`)
+    if (parent.pathLength === 0) throw new Error(`CA "${caName}" may sign device certificates only (path length 0): sign the intermediate with a root`)
     const ca = await issueIntermediateCa(parent.ca, { commonName, algorithm: opts.algorithm, notAfter: notAfterUnder(parent.ca, opts) })
     return write("intermediate", dir, files, ca, parent.chainPem, opts)
 }

@@ -57,12 +57,7 @@ function validity(opts: CertOptions, defaultDays: number): { notBefore: Date; no
     }
 }
 
-async function issue(
-    issuer: CertifiedKey,
-    opts: CertOptions,
-    defaultDays: number,
-    extensions: x509.Extension[]
-): Promise<CertifiedKey> {
+async function issue(issuer: CertifiedKey, opts: CertOptions, defaultDays: number, extensions: x509.Extension[]): Promise<CertifiedKey> {
     const keys = await generateKeyPair(opts.algorithm)
     const cert = await x509.X509CertificateGenerator.create({
         subject: `CN=${opts.commonName}`,
@@ -126,10 +121,7 @@ export async function issueServerCert(issuer: CertifiedKey, opts: ServerCertOpti
         ...(opts.dnsNames ?? []).map((value) => ({ type: "dns" as const, value })),
         ...(opts.ipAddresses ?? []).map((value) => ({ type: "ip" as const, value })),
     ]
-    const usage =
-        opts.algorithm === "rsa-2048"
-            ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment
-            : x509.KeyUsageFlags.digitalSignature
+    const usage = opts.algorithm === "rsa-2048" ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment : x509.KeyUsageFlags.digitalSignature
     return issue(issuer, opts, 365, [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(usage, true),

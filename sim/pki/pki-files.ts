@@ -30,10 +30,7 @@ export function firstCert(pem: string): x509.X509Certificate {
 /** The key pair behind a PKCS#8 PEM, as WebCrypto keys for signing. */
 async function importKeyPair(pem: string): Promise<CryptoKeyPair> {
     const priv = createPrivateKey(pem)
-    const alg =
-        priv.asymmetricKeyType === "ec"
-            ? { name: "ECDSA", namedCurve: "P-256" }
-            : { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }
+    const alg = priv.asymmetricKeyType === "ec" ? { name: "ECDSA", namedCurve: "P-256" } : { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }
     const pkcs8 = priv.export({ type: "pkcs8", format: "der" })
     const spki = createPublicKey(priv).export({ type: "spki", format: "der" })
     return {

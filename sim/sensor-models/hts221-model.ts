@@ -48,7 +48,10 @@ export class Hts221Model implements I2cModelDevice {
     private hOut = 0
     private tOut = 0
 
-    constructor(readonly factory: Hts221Factory, whoAmI = 0xbc) {
+    constructor(
+        readonly factory: Hts221Factory,
+        whoAmI = 0xbc
+    ) {
         const r = this.regs
         r[REG_WHO_AM_I] = whoAmI
         r[REG_AV_CONF] = 0x1b

@@ -39,4 +39,10 @@ setTimeout(async () => {
 peripheralsUseBus(bus, () => {
     buttonA = new ButtonModel()
 })
-console.log("board: simulated mxchip_s3 (HTS221 and LPS22HB register models, button A pressed after " + FIRST_PRESS_MS / 1000 + " s, then every " + PRESS_EVERY_MS / 1000 + " s)")
+console.log(
+    "board: simulated mxchip_s3 (HTS221 and LPS22HB register models, button A pressed after " +
+        FIRST_PRESS_MS / 1000 +
+        " s, then every " +
+        PRESS_EVERY_MS / 1000 +
+        " s)"
+)

@@ -18,7 +18,11 @@ export class DeviceApp {
     private desiredVersion = 0
     private readonly bootMs = ds.millis()
 
-    constructor(readonly firmwareVersion: string, private intervalSec: number, readonly sensor: ClimateSensor) {}
+    constructor(
+        readonly firmwareVersion: string,
+        private intervalSec: number,
+        readonly sensor: ClimateSensor
+    ) {}
 
     interval(): number {
         return this.intervalSec

@@ -33,16 +33,10 @@ export function twinIsNewer(version: number, lastApplied: number): boolean {
 }
 
 export function twinBuildIntervalAck(value: number, status: number, version: number, description: string): string {
-    return (
-        '{"telemetryInterval":{"value":' + value + ',"ac":' + status + ',"av":' + version +
-        ',"ad":' + jsonQuote(description) + "}}"
-    )
+    return '{"telemetryInterval":{"value":' + value + ',"ac":' + status + ',"av":' + version + ',"ad":' + jsonQuote(description) + "}}"
 }
 
 /** Reported on every connect; `droppedReadings` counts readings lost to a full queue since boot. */
 export function twinBuildDeviceInfo(firmwareVersion: string, intervalSec: number, droppedReadings: number): string {
-    return (
-        '{"firmwareVersion":' + jsonQuote(firmwareVersion) + ',"telemetryIntervalActive":' + intervalSec +
-        ',"droppedReadings":' + droppedReadings + "}"
-    )
+    return '{"firmwareVersion":' + jsonQuote(firmwareVersion) + ',"telemetryIntervalActive":' + intervalSec + ',"droppedReadings":' + droppedReadings + "}"
 }

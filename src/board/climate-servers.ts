@@ -11,7 +11,12 @@ class DriverSensorServer extends SensorServer {
     private failing = false
 
     /** `value`: the reading the driver's start-up conversion gave, so a failure never reports a made-up one. */
-    constructor(spec: ds.ServiceSpec, readonly label: string, readonly source: () => Promise<number>, private value: number) {
+    constructor(
+        spec: ds.ServiceSpec,
+        readonly label: string,
+        readonly source: () => Promise<number>,
+        private value: number
+    ) {
         super(spec)
     }
 

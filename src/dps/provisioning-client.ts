@@ -47,7 +47,11 @@ export class ProvisioningError extends FirmwareError {
      * failed allocation): wait long before asking again. Otherwise a transport or server
      * problem, worth retrying after `retryAfterMs` at the earliest (0: no hint).
      */
-    constructor(message: string, readonly definitive: boolean, readonly retryAfterMs: number) {
+    constructor(
+        message: string,
+        readonly definitive: boolean,
+        readonly retryAfterMs: number
+    ) {
         super("ProvisioningError", message)
     }
 }
@@ -76,8 +80,7 @@ async function dpsConnect(o: DpsOptions, clock: WallClock): Promise<MqttClient> 
         await client.connect()
         return client
     } catch (e) {
-        if (mqttIsAuthRefusal(e))
-            throw new ProvisioningError("DPS refused the credentials of " + o.registrationId + ": " + (e as Error).message, true, 0)
+        if (mqttIsAuthRefusal(e)) throw new ProvisioningError("DPS refused the credentials of " + o.registrationId + ": " + (e as Error).message, true, 0)
         throw new ProvisioningError((e as Error).message, false, 0)
     }
 }

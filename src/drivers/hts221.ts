@@ -54,8 +54,7 @@ export function hts221ParseCalibration(c: Buffer): Hts221Calibration {
         t0Out: int16le(c, 0x3c - CALIB_0),
         t1Out: int16le(c, 0x3e - CALIB_0),
     }
-    if (cal.h0Out === cal.h1Out || cal.t0Out === cal.t1Out)
-        throw new SensorError(PART + ": calibration registers unreadable (equal calibration outputs)")
+    if (cal.h0Out === cal.h1Out || cal.t0Out === cal.t1Out) throw new SensorError(PART + ": calibration registers unreadable (equal calibration outputs)")
     return cal
 }
 
@@ -71,7 +70,10 @@ export class Hts221 {
     private last: Hts221Reading
     private lastMs = -CACHE_MS
 
-    constructor(readonly bus: I2cBus, readonly address = HTS221_ADDRESS) {}
+    constructor(
+        readonly bus: I2cBus,
+        readonly address = HTS221_ADDRESS
+    ) {}
 
     /** Identity, calibration, configuration and a first conversion, returned; throws SensorError. */
     async init(): Promise<Hts221Reading> {

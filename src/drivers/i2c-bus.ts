@@ -42,8 +42,7 @@ export async function i2cWriteReg(bus: I2cBus, part: string, addr: number, reg: 
 /** Checks the WHO_AM_I register, so another part at the address is not misread as this one. */
 export async function i2cCheckIdentity(bus: I2cBus, part: string, addr: number, reg: number, expected: number) {
     const id = (await i2cReadRegs(bus, part, addr, reg, 1))[0]
-    if (id !== expected)
-        throw new SensorError(part + ": WHO_AM_I at I2C " + hex2(addr) + " is " + hex2(id) + ", expected " + hex2(expected))
+    if (id !== expected) throw new SensorError(part + ": WHO_AM_I at I2C " + hex2(addr) + " is " + hex2(id) + ", expected " + hex2(expected))
 }
 
 /** Polls a status register until every bit of `mask` is set; a conversion that never ends is an error, not a hang. */

@@ -33,7 +33,10 @@ export function lps22hbConvert(b: Buffer): Lps22hbReading {
 }
 
 export class Lps22hb {
-    constructor(readonly bus: I2cBus, readonly address = LPS22HB_ADDRESS) {}
+    constructor(
+        readonly bus: I2cBus,
+        readonly address = LPS22HB_ADDRESS
+    ) {}
 
     /** Identity, configuration and a first conversion, returned; throws SensorError. */
     async init(): Promise<Lps22hbReading> {

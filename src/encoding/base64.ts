@@ -7,10 +7,7 @@ export function base64Encode(data: Buffer): string {
     let o = 0
     for (let i = 0; i < data.length; i += 3) {
         const rest = data.length - i
-        const n =
-            (data[i] << 16) |
-            ((rest > 1 ? data[i + 1] : 0) << 8) |
-            (rest > 2 ? data[i + 2] : 0)
+        const n = (data[i] << 16) | ((rest > 1 ? data[i + 1] : 0) << 8) | (rest > 2 ? data[i + 2] : 0)
         out[o++] = ALPHABET.charCodeAt((n >> 18) & 63)
         out[o++] = ALPHABET.charCodeAt((n >> 12) & 63)
         out[o++] = rest > 1 ? ALPHABET.charCodeAt((n >> 6) & 63) : PAD

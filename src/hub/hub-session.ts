@@ -95,7 +95,10 @@ export class HubSession {
     private answers = 0
     private reportedDropped = 0
 
-    constructor(readonly o: HubOptions, readonly app: DeviceApp) {}
+    constructor(
+        readonly o: HubOptions,
+        readonly app: DeviceApp
+    ) {}
 
     private nextRid(): string {
         this.rid++

@@ -48,7 +48,10 @@ export interface MqttClientOptions {
 
 /** code: the CONNACK return code (5 = not authorized), 0x80 for a refused SUBSCRIBE, 0 otherwise. */
 export class MqttError extends FirmwareError {
-    constructor(message: string, readonly code: number) {
+    constructor(
+        message: string,
+        readonly code: number
+    ) {
         super("MqttError", message)
     }
 }
@@ -300,14 +303,12 @@ export class MqttClient {
 
     private async send(packet: Buffer) {
         const sock = this.sock
-        if (sock === null || this.closedReason !== null)
-            throw new MqttError(this.closedReason || "mqtt: not connected", 0)
+        if (sock === null || this.closedReason !== null) throw new MqttError(this.closedReason || "mqtt: not connected", 0)
         const held = this.heldAcks
         this.heldAcks = null
         const buf = held === null ? packet : Buffer.concat(held, packet)
         // Large single TLS writes assert on ESP32; keep each below a record.
-        for (let off = 0; off < buf.length; off += WRITE_CHUNK)
-            await sock.send(buf.slice(off, Math.min(buf.length, off + WRITE_CHUNK)))
+        for (let off = 0; off < buf.length; off += WRITE_CHUNK) await sock.send(buf.slice(off, Math.min(buf.length, off + WRITE_CHUNK)))
         this.lastSendMs = ds.millis()
     }
 
@@ -319,8 +320,7 @@ export class MqttClient {
         const deadline = ds.millis() + timeoutMs
         for (;;) {
             if (done()) return
-            if (this.closedReason !== null)
-                throw new MqttError("mqtt: " + this.closedReason + " while waiting for " + what, 0)
+            if (this.closedReason !== null) throw new MqttError("mqtt: " + this.closedReason + " while waiting for " + what, 0)
             const left = deadline - ds.millis()
             if (left <= 0) throw new MqttError("mqtt: no " + what + " within " + timeoutMs + " ms", 0)
             await this.wake.wait(left)
@@ -386,8 +386,7 @@ export class MqttClient {
         else if (type === SUBACK) {
             const id = mqttParsePacketId(frame)
             if (this.recordAck(this.subscribing, this.subackIds, id)) this.subackCodes.push(mqttParseSubackCode(frame))
-        }
-        else if (type === CONNACK && this.connack < 0) this.connack = mqttParseConnack(frame)
+        } else if (type === CONNACK && this.connack < 0) this.connack = mqttParseConnack(frame)
         else if (type === PINGRESP) this.pingSentMs = 0
         else throw new Error("unexpected packet type " + type)
         this.wake.notify()

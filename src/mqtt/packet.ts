@@ -94,12 +94,7 @@ export function mqttEncodeConnect(opts: MqttConnectOptions): Buffer {
     return packet(CONNECT << 4, parts)
 }
 
-export function mqttEncodePublish(
-    topic: string,
-    payload: Buffer,
-    qos: number,
-    packetId: number
-): Buffer {
+export function mqttEncodePublish(topic: string, payload: Buffer, qos: number, packetId: number): Buffer {
     const parts = [str(topic)]
     if (qos > 0) parts.push(u16(packetId))
     parts.push(payload)

@@ -29,12 +29,7 @@ export class WallClock {
 }
 
 /** Sets the clock from the Date header of an HTTPS HEAD request to host:port. */
-export async function clockSyncFromHttps(
-    clock: WallClock,
-    host: string,
-    port: number,
-    timeoutMs: number
-): Promise<number> {
+export async function clockSyncFromHttps(clock: WallClock, host: string, port: number, timeoutMs: number): Promise<number> {
     const sock = await connect({ host, port, proto: "tls", timeout: timeoutMs })
     try {
         await sock.send(httpBuildDateRequest(host))

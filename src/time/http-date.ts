@@ -13,8 +13,7 @@ export function httpFindDateHeader(head: string): string {
     const lines = textSplit(head, "\r\n")
     for (const line of lines) {
         const colon = line.indexOf(":")
-        if (colon > 0 && textTrim(line.slice(0, colon)).toLowerCase() === "date")
-            return textTrim(line.slice(colon + 1))
+        if (colon > 0 && textTrim(line.slice(0, colon)).toLowerCase() === "date") return textTrim(line.slice(colon + 1))
     }
     return null
 }

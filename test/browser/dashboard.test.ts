@@ -35,7 +35,11 @@ function get(emu: RunningEmulator, pathname: string, authorization?: string): Pr
             res.on("data", (c) => chunks.push(c))
             res.on("end", () => {
                 const text = Buffer.concat(chunks).toString()
-                resolve({ status: res.statusCode!, json: res.headers["content-type"]?.startsWith("application/json") ? JSON.parse(text) : text, headers: res.headers })
+                resolve({
+                    status: res.statusCode!,
+                    json: res.headers["content-type"]?.startsWith("application/json") ? JSON.parse(text) : text,
+                    headers: res.headers,
+                })
             })
         })
         req.on("error", reject)

@@ -24,7 +24,12 @@ describe("conformance: official Node SDK against the emulator", function () {
         const job: SdkJob = {
             idScope: ID_SCOPE,
             devices: [
-                { provisioningHost: host(azureLike), registrationId: "sdk-dev-01", key: dev.attestation.primaryKey, payload: { modelId: "dtmi:com:example:Thermostat;1" } },
+                {
+                    provisioningHost: host(azureLike),
+                    registrationId: "sdk-dev-01",
+                    key: dev.attestation.primaryKey,
+                    payload: { modelId: "dtmi:com:example:Thermostat;1" },
+                },
                 { provisioningHost: host(azureLike), registrationId: "sdk-fleet-7", key: sasDeriveDeviceKey(grp.attestation.primaryKey, "sdk-fleet-7") },
                 { provisioningHost: host(azureLike), registrationId: "sdk-dev-01", key: randomKey() },
                 { provisioningHost: host(strict), registrationId: "sdk-dev-01", key: randomKey() },

@@ -61,7 +61,10 @@ async function device(job: SdkHubJob, stdinClosed: Promise<void>) {
 }
 
 /** Starts the child; `lines` gets each line as it comes, `done` resolves when the child exits. */
-export function startSdkHub(job: SdkHubJob, caFile: string): { child: ChildProcess; lines: SdkHubLine[]; next(step: string): Promise<SdkHubLine>; done: Promise<void> } {
+export function startSdkHub(
+    job: SdkHubJob,
+    caFile: string
+): { child: ChildProcess; lines: SdkHubLine[]; next(step: string): Promise<SdkHubLine>; done: Promise<void> } {
     const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", __filename], {
         env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile },
     })

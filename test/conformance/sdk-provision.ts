@@ -29,7 +29,12 @@ export type SdkOutcome =
 async function provision(job: SdkJob, d: SdkJob["devices"][number]): Promise<SdkOutcome> {
     const security = d.x509 ? new X509Security(d.registrationId, d.x509) : new SymmetricKeySecurityClient(d.registrationId, d.key!)
     // The SDK packages each bundle their own azure-iot-common, so their types differ nominally.
-    const client = ProvisioningDeviceClient.create(d.provisioningHost, job.idScope, new Mqtt(), security as unknown as Parameters<typeof ProvisioningDeviceClient.create>[3])
+    const client = ProvisioningDeviceClient.create(
+        d.provisioningHost,
+        job.idScope,
+        new Mqtt(),
+        security as unknown as Parameters<typeof ProvisioningDeviceClient.create>[3]
+    )
     if (d.payload) client.setProvisioningPayload(d.payload)
     try {
         const t0 = performance.now()
@@ -50,7 +55,13 @@ export function runSdkJob(job: SdkJob, caFile: string): Promise<SdkOutcome[]> {
             { env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile }, timeout: 60_000 },
             (err, stdout, stderr) => {
                 if (err) return reject(new Error(`${err.message}\n${stderr}`))
-                resolve(stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)))
+                resolve(
+                    stdout
+                        .trim()
+                        .split("\n")
+                        .filter(Boolean)
+                        .map((l) => JSON.parse(l))
+                )
             }
         )
         child.stdin!.end(JSON.stringify(job))

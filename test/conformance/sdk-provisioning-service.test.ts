@@ -30,7 +30,11 @@ describe("conformance: official DPS service SDK (azure-iot-provisioning-service)
         ports = await emulator.start()
     }
     const dps = (key = serviceKey) => {
-        const { config, client } = emulatorRestClient(`HostName=localhost;SharedAccessKeyName=provisioningserviceowner;SharedAccessKey=${key}`, ports.servicePort!, ca)
+        const { config, client } = emulatorRestClient(
+            `HostName=localhost;SharedAccessKeyName=provisioningserviceowner;SharedAccessKey=${key}`,
+            ports.servicePort!,
+            ca
+        )
         return new ProvisioningServiceClient(config as any, client as any)
     }
     // The SDK's interfaces list every field DPS returns; a request sets only some.
@@ -49,9 +53,15 @@ describe("conformance: official DPS service SDK (azure-iot-provisioning-service)
 
     it("creates an individual enrollment a device then provisions against; keys only from the attestation mechanism", async () => {
         const client = dps()
-        const created = (await client.createOrUpdateIndividualEnrollment(
-            individualOf({ registrationId: "api-dev-1", attestation: { type: "symmetricKey", symmetricKey: {} }, initialTwin: { properties: { desired: { interval: 5 } } } })
-        )).responseBody
+        const created = (
+            await client.createOrUpdateIndividualEnrollment(
+                individualOf({
+                    registrationId: "api-dev-1",
+                    attestation: { type: "symmetricKey", symmetricKey: {} },
+                    initialTwin: { properties: { desired: { interval: 5 } } },
+                })
+            )
+        ).responseBody
         assert.strictEqual(created.provisioningStatus, "enabled")
         assert.deepStrictEqual(created.attestation.symmetricKey, {}, "no keys in an enrollment body")
         const got = (await client.getIndividualEnrollment("api-dev-1")).responseBody
@@ -64,12 +74,19 @@ describe("conformance: official DPS service SDK (azure-iot-provisioning-service)
         assert.deepStrictEqual(emulator.service.getTwin("api-dev-1").properties.desired, { interval: 5, $version: 1 })
         const state = (await client.getDeviceRegistrationState("api-dev-1")).responseBody
         assert.deepStrictEqual([state.status, state.assignedHub, state.deviceId], ["assigned", "localhost", "api-dev-1"])
-        await assert.rejects(client.getIndividualEnrollment("nobody"), (e: any) => e.response?.statusCode === 404 && JSON.parse(e.responseBody).errorCode === 404000)
+        await assert.rejects(
+            client.getIndividualEnrollment("nobody"),
+            (e: any) => e.response?.statusCode === 404 && JSON.parse(e.responseBody).errorCode === 404000
+        )
     })
 
     it("updates with the current ETag only; a disabled enrollment is refused at registration; delete takes it away", async () => {
         const client = dps()
-        const v1 = (await client.createOrUpdateIndividualEnrollment(individualOf({ registrationId: "api-dev-2", attestation: { type: "symmetricKey", symmetricKey: {} } }))).responseBody
+        const v1 = (
+            await client.createOrUpdateIndividualEnrollment(
+                individualOf({ registrationId: "api-dev-2", attestation: { type: "symmetricKey", symmetricKey: {} } })
+            )
+        ).responseBody
         const key = (await client.getIndividualEnrollmentAttestationMechanism("api-dev-2")).responseBody.symmetricKey!.primaryKey!
         // As the SDK's own read-modify-write sends it: the attestation as read, without keys; the keys stay.
         const v2 = (await client.createOrUpdateIndividualEnrollment({ ...v1, provisioningStatus: "disabled" })).responseBody
@@ -86,18 +103,29 @@ describe("conformance: official DPS service SDK (azure-iot-provisioning-service)
 
     it("manages enrollment groups (create, get, query, delete), devices of the group provisioning with derived keys", async () => {
         const client = dps()
-        const group = (await client.createOrUpdateEnrollmentGroup(groupOf({ enrollmentGroupId: "api-group", attestation: { type: "symmetricKey", symmetricKey: {} } }))).responseBody
+        const group = (
+            await client.createOrUpdateEnrollmentGroup(groupOf({ enrollmentGroupId: "api-group", attestation: { type: "symmetricKey", symmetricKey: {} } }))
+        ).responseBody
         assert.strictEqual(group.enrollmentGroupId, "api-group")
         const groupKey = (await client.getEnrollmentGroupAttestationMechanism("api-group")).responseBody.symmetricKey!.primaryKey!
         const { createHmac } = await import("crypto")
         const deviceKey = createHmac("sha256", Buffer.from(groupKey, "base64")).update("api-group-dev").digest("base64")
         assert.strictEqual((await lastStatus("api-group-dev", deviceKey)).status, "assigned")
         const groups = (await client.createEnrollmentGroupQuery({ query: "*" }).next()).responseBody as unknown as any[]
-        assert.deepStrictEqual(groups.map((g) => g.enrollmentGroupId), ["api-group"])
+        assert.deepStrictEqual(
+            groups.map((g) => g.enrollmentGroupId),
+            ["api-group"]
+        )
         const states = (await client.createEnrollmentGroupDeviceRegistrationStateQuery({ query: "*" }, "api-group").next()).responseBody as unknown as any[]
-        assert.deepStrictEqual(states.map((s) => s.registrationId), ["api-group-dev"])
+        assert.deepStrictEqual(
+            states.map((s) => s.registrationId),
+            ["api-group-dev"]
+        )
         const individuals = (await client.createIndividualEnrollmentQuery({ query: "*" }).next()).responseBody as unknown as any[]
-        assert.deepStrictEqual(individuals.map((e) => e.registrationId), ["cfg-dev"])
+        assert.deepStrictEqual(
+            individuals.map((e) => e.registrationId),
+            ["cfg-dev"]
+        )
         await client.deleteEnrollmentGroup("api-group")
         await assert.rejects(client.getEnrollmentGroup("api-group"), (e: any) => e.response?.statusCode === 404)
     })
@@ -107,7 +135,8 @@ describe("conformance: official DPS service SDK (azure-iot-provisioning-service)
         const der = Buffer.from(ck.cert.rawData).toString("base64")
         const client = dps()
         const x509 = { clientCertificates: { primary: { certificate: der } } }
-        const created = (await client.createOrUpdateIndividualEnrollment(individualOf({ registrationId: "api-x509-dev", attestation: { type: "x509", x509 } }))).responseBody
+        const created = (await client.createOrUpdateIndividualEnrollment(individualOf({ registrationId: "api-x509-dev", attestation: { type: "x509", x509 } })))
+            .responseBody
         assert.strictEqual(created.attestation.x509!.clientCertificates!.primary!.info!.sha1Thumbprint, nodeCert(ck).fingerprint.replace(/:/g, ""))
         assert.strictEqual((created.attestation.x509!.clientCertificates!.primary as any).certificate, undefined)
         const answers = await provision(ports.mqttPort, ca, { registrationId: "api-x509-dev" }, undefined, await clientCert(ck))
@@ -115,7 +144,9 @@ describe("conformance: official DPS service SDK (azure-iot-provisioning-service)
         // A certificate whose CN is not the registration id is refused by the config's own rule.
         const other = Buffer.from((await issueClientCert(undefined, { commonName: "someone-else" })).cert.rawData).toString("base64")
         await assert.rejects(
-            client.createOrUpdateIndividualEnrollment(individualOf({ registrationId: "api-x509-2", attestation: { type: "x509", x509: { clientCertificates: { primary: { certificate: other } } } } })),
+            client.createOrUpdateIndividualEnrollment(
+                individualOf({ registrationId: "api-x509-2", attestation: { type: "x509", x509: { clientCertificates: { primary: { certificate: other } } } } })
+            ),
             (e: any) => e.response?.statusCode === 400 && /is not the registration id api-x509-2/.test(JSON.parse(e.responseBody).message)
         )
     })
@@ -162,6 +193,9 @@ describe("conformance: official DPS service SDK (azure-iot-provisioning-service)
     })
 
     it("refuses a token signed with a wrong key (401)", async () => {
-        await assert.rejects(dps(randomKey()).getIndividualEnrollment("cfg-dev"), (e: any) => e.response?.statusCode === 401 && JSON.parse(e.responseBody).errorCode === 401002)
+        await assert.rejects(
+            dps(randomKey()).getIndividualEnrollment("cfg-dev"),
+            (e: any) => e.response?.statusCode === 401 && JSON.parse(e.responseBody).errorCode === 401002
+        )
     })
 })

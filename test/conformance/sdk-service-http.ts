@@ -34,6 +34,9 @@ class EmulatorHttp extends Http {
 export function emulatorRestClient(connectionString: string, port: number, ca: string): { config: RestApiClient.TransportConfig; client: RestApiClient } {
     const cn = ConnectionString.parse(connectionString, ["HostName", "SharedAccessKeyName", "SharedAccessKey"])
     const expiry = Math.floor(Date.now() / 1000) + 3600
-    const config = { host: cn.HostName!, sharedAccessSignature: SharedAccessSignature.create(cn.HostName!, cn.SharedAccessKeyName!, cn.SharedAccessKey!, expiry) }
+    const config = {
+        host: cn.HostName!,
+        sharedAccessSignature: SharedAccessSignature.create(cn.HostName!, cn.SharedAccessKeyName!, cn.SharedAccessKey!, expiry),
+    }
     return { config, client: new RestApiClient(config, "azure-iot-devicescript-emulator-tests", new EmulatorHttp(port, ca)) }
 }

@@ -49,7 +49,9 @@ describe("conformance: official service SDK (azure-iothub) against the service e
 
         // An If-Match naming an older version is refused (the SDK's own calls send "*"); the identity stays.
         const { client: rest } = emulatorRestClient(serviceCs(emu.serviceKey), emu.servicePort, ca)
-        const stale = await new Promise<any>((resolve) => rest.executeApiCall("DELETE", "/devices/sdk-made?api-version=2021-04-12", { "If-Match": `"${got.etag}"` }, null, resolve))
+        const stale = await new Promise<any>((resolve) =>
+            rest.executeApiCall("DELETE", "/devices/sdk-made?api-version=2021-04-12", { "If-Match": `"${got.etag}"` }, null, resolve)
+        )
         assert.strictEqual(stale?.name, "InvalidEtagError")
         assert.match(stale.responseBody, /"Message":"ErrorCode:PreconditionFailed;/)
         await registry.delete("sdk-made")
@@ -59,7 +61,10 @@ describe("conformance: official service SDK (azure-iothub) against the service e
 
     it("reads and updates the twin (tags and desired, ETag checked) and invokes a method on a device of the official device SDK", async () => {
         const registry = registryWith(emu.serviceKey)
-        const sdk = startSdkHub({ connectionString: `HostName=localhost:${emu.mqttPort};DeviceId=${dev.deviceId};SharedAccessKey=${dev.primaryKey}` }, (await testPki()).rootCertFile)
+        const sdk = startSdkHub(
+            { connectionString: `HostName=localhost:${emu.mqttPort};DeviceId=${dev.deviceId};SharedAccessKey=${dev.primaryKey}` },
+            (await testPki()).rootCertFile
+        )
         try {
             await sdk.next("ready")
             await sdk.next("desired") // the SDK's own first twin GET
@@ -90,7 +95,13 @@ describe("conformance: official service SDK (azure-iothub) against the service e
         const { client: rest } = emulatorRestClient(serviceCs(emu.serviceKey), emu.servicePort, ca)
         const call = (method: "PUT" | "PATCH", body: object) =>
             new Promise<{ err: any; twin: any }>((resolve) =>
-                rest.executeApiCall(method, `/twins/${dev.deviceId}?api-version=2021-04-12`, { "Content-Type": "application/json; charset=utf-8" }, body, (err: any, twin: any) => resolve({ err, twin }))
+                rest.executeApiCall(
+                    method,
+                    `/twins/${dev.deviceId}?api-version=2021-04-12`,
+                    { "Content-Type": "application/json; charset=utf-8" },
+                    body,
+                    (err: any, twin: any) => resolve({ err, twin })
+                )
             )
         const service = emu.emulator.service
         service.updateDesired(dev.deviceId, { a: 1, b: 2 })
@@ -111,20 +122,40 @@ describe("conformance: official service SDK (azure-iothub) against the service e
     it("queries twins (SELECT * FROM devices WHERE ...) page by page, and refuses what it does not emulate", async () => {
         const registry = registryWith(emu.serviceKey)
         const service = emu.emulator.service
-        for (const [id, site, floor] of [["q-1", "north", 1], ["q-2", "north", 3], ["q-3", "south", 2], ["q-4", "north", 2]] as const) {
+        for (const [id, site, floor] of [
+            ["q-1", "north", 1],
+            ["q-2", "north", 3],
+            ["q-3", "south", 2],
+            ["q-4", "north", 2],
+        ] as const) {
             service.createDevice(id, "localhost")
             service.updateTags(id, { site, floor })
         }
         const query = registry.createQuery("select * from devices where tags.site = 'north' and tags.floor >= 2", 1)
         const first = await query.nextAsTwin()
-        assert.deepStrictEqual(first.result.map((t) => t.deviceId), ["q-2"])
+        assert.deepStrictEqual(
+            first.result.map((t) => t.deviceId),
+            ["q-2"]
+        )
         assert.ok(query.hasMoreResults)
         const second = await query.nextAsTwin()
-        assert.deepStrictEqual(second.result.map((t) => t.deviceId), ["q-4"])
+        assert.deepStrictEqual(
+            second.result.map((t) => t.deviceId),
+            ["q-4"]
+        )
         assert.strictEqual(query.hasMoreResults, false)
-        assert.deepStrictEqual((await registry.createQuery("SELECT * FROM devices WHERE status = 'enabled' AND tags.floor < 2").next()).result.map((t: any) => t.deviceId), ["q-1"])
-        await assert.rejects(registry.createQuery("SELECT deviceId FROM devices").next(), { name: "ArgumentError", message: /only SELECT \* FROM devices is emulated/ })
-        await assert.rejects(registry.createQuery("SELECT * FROM devices WHERE tags.a = 1 OR tags.b = 2").next(), { name: "ArgumentError", message: /OR is not emulated/ })
+        assert.deepStrictEqual(
+            (await registry.createQuery("SELECT * FROM devices WHERE status = 'enabled' AND tags.floor < 2").next()).result.map((t: any) => t.deviceId),
+            ["q-1"]
+        )
+        await assert.rejects(registry.createQuery("SELECT deviceId FROM devices").next(), {
+            name: "ArgumentError",
+            message: /only SELECT \* FROM devices is emulated/,
+        })
+        await assert.rejects(registry.createQuery("SELECT * FROM devices WHERE tags.a = 1 OR tags.b = 2").next(), {
+            name: "ArgumentError",
+            message: /OR is not emulated/,
+        })
         for (const id of ["q-1", "q-2", "q-3", "q-4"]) service.deleteDevice(id)
     })
 

@@ -172,7 +172,10 @@ describe("emulator crash: kill -9 under load, then the same state again", functi
                 assert.strictEqual(code, 0, `${registrationId} connects with its derived key`)
                 client.close()
             }
-            const queued = emulator.state.hub.device("quiet")!.c2d.undelivered().map((m) => m.messageId)
+            const queued = emulator.state.hub
+                .device("quiet")!
+                .c2d.undelivered()
+                .map((m) => m.messageId)
             assert.deepStrictEqual(queued.slice(0, acked.c2d.length), acked.c2d, "every acknowledged C2D message is queued, once, in order")
             assert.ok(queued.length <= acked.c2d.length + 1)
             const desired = emulator.service.getTwin("quiet").properties.desired as { n: number; $version: number }

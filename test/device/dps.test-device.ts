@@ -43,18 +43,14 @@ describe("dps wire format", () => {
     test("username and topics", () => {
         expect(dpsGetUsername("0ne00000A0A", "dev-01")).toBe("0ne00000A0A/registrations/dev-01/api-version=2019-03-31")
         expect(dpsGetRegisterTopic("7")).toBe("$dps/registrations/PUT/iotdps-register/?$rid=7")
-        expect(dpsGetPollTopic("8", "4.65f6a")).toBe(
-            "$dps/registrations/GET/iotdps-get-operationstatus/?$rid=8&operationId=4.65f6a"
-        )
+        expect(dpsGetPollTopic("8", "4.65f6a")).toBe("$dps/registrations/GET/iotdps-get-operationstatus/?$rid=8&operationId=4.65f6a")
     })
     test("register body with model id or custom payload", () => {
         expect(dpsBuildRegisterBody("dev-01")).toBe('{"registrationId":"dev-01"}')
         expect(dpsBuildRegisterBody("dev-01", "dtmi:com:example:Thermostat;1")).toBe(
             '{"registrationId":"dev-01","payload":{"modelId":"dtmi:com:example:Thermostat;1"}}'
         )
-        expect(dpsBuildRegisterBody("dev-01", undefined, '{"site":"b7"}')).toBe(
-            '{"registrationId":"dev-01","payload":{"site":"b7"}}'
-        )
+        expect(dpsBuildRegisterBody("dev-01", undefined, '{"site":"b7"}')).toBe('{"registrationId":"dev-01","payload":{"site":"b7"}}')
     })
     test("response topic with rid and retry-after", () => {
         const r = resp("$dps/registrations/res/202/?$rid=12&retry-after=3", '{"operationId":"4.a","status":"assigning"}')
@@ -113,7 +109,10 @@ describe("dps answers read into typed fields", () => {
         expect(r.deviceId).toBe("d1")
         let long = ""
         for (let i = 0; i < 13; i++) long += "0123456789"
-        const bad = resp("$dps/registrations/res/200/?$rid=2", '{"operationId":"","status":"assigned","registrationState":{"assignedHub":7,"deviceId":"' + long + '"}}')
+        const bad = resp(
+            "$dps/registrations/res/200/?$rid=2",
+            '{"operationId":"","status":"assigned","registrationState":{"assignedHub":7,"deviceId":"' + long + '"}}'
+        )
         expect(bad.operationId).toBe(null)
         expect(bad.assignedHub).toBe(null)
         expect(bad.deviceId).toBe(null)
@@ -125,7 +124,10 @@ describe("dps answers read into typed fields", () => {
         expect(top.errorMessage).toBe("Unauthorized")
         expect(resp("$dps/registrations/res/400/?$rid=3", '{"errorMessage":"bad"}').errorMessage).toBe("bad")
         expect(resp("$dps/registrations/res/400/?$rid=3", '{"message":5,"errorMessage":"bad"}').errorMessage).toBe("bad")
-        const failed = resp("$dps/registrations/res/200/?$rid=3", '{"errorCode":1,"status":"failed","registrationState":{"errorCode":400209,"errorMessage":"no hub","message":"not this"}}')
+        const failed = resp(
+            "$dps/registrations/res/200/?$rid=3",
+            '{"errorCode":1,"status":"failed","registrationState":{"errorCode":400209,"errorMessage":"no hub","message":"not this"}}'
+        )
         expect(failed.errorCode).toBe("400209")
         expect(failed.errorMessage).toBe("no hub")
         const none = resp("$dps/registrations/res/200/?$rid=3", '{"status":"failed","registrationState":{"message":"not this"}}')
@@ -148,10 +150,16 @@ describe("dps decisions", () => {
         expect(poll(dpsDecide(resp("$dps/registrations/res/202/?$rid=1", '{"operationId":"4.y","status":"unassigned"}'), 0, 0)).message).toBe("unassigned")
     })
     test("assigned needs hub and device id", () => {
-        const d = assigned(dpsDecide(
-            resp("$dps/registrations/res/200/?$rid=2", '{"operationId":"4.x","status":"assigned","registrationState":{"assignedHub":"h.azure-devices.net","deviceId":"d1","status":"assigned"}}'),
-            0, 0
-        ))
+        const d = assigned(
+            dpsDecide(
+                resp(
+                    "$dps/registrations/res/200/?$rid=2",
+                    '{"operationId":"4.x","status":"assigned","registrationState":{"assignedHub":"h.azure-devices.net","deviceId":"d1","status":"assigned"}}'
+                ),
+                0,
+                0
+            )
+        )
         expect(d.assignedHub).toBe("h.azure-devices.net")
         expect(d.deviceId).toBe("d1")
     })
@@ -166,14 +174,22 @@ describe("dps decisions", () => {
         expect(retried(dpsDecide(resp("$dps/registrations/res/202/?$rid=2", '{"status":"assigning"}'), 0, 0)).message).toBe(
             "malformed DPS response (no operationId to poll)"
         )
-        expect(retried(dpsDecide(resp("$dps/registrations/res/200/?$rid=2", '{"status":"someday"}'), 0, 0)).message).toBe("unknown registration status (someday)")
+        expect(retried(dpsDecide(resp("$dps/registrations/res/200/?$rid=2", '{"status":"someday"}'), 0, 0)).message).toBe(
+            "unknown registration status (someday)"
+        )
         retried(dpsDecide(resp("$dps/registrations/res/200/?$rid=2", '{"status":"assigned","registrationState":{"assignedHub":7,"deviceId":"d"}}'), 0, 0))
     })
     test("failed and disabled are refusals with the reason", () => {
-        const f = refusal(dpsDecide(
-            resp("$dps/registrations/res/200/?$rid=2", '{"operationId":"4.x","status":"failed","registrationState":{"errorCode":400209,"errorMessage":"no hub"}}'),
-            0, 0
-        ))
+        const f = refusal(
+            dpsDecide(
+                resp(
+                    "$dps/registrations/res/200/?$rid=2",
+                    '{"operationId":"4.x","status":"failed","registrationState":{"errorCode":400209,"errorMessage":"no hub"}}'
+                ),
+                0,
+                0
+            )
+        )
         expect(f.message).toBe("allocation failed: 400209 no hub")
         expect(refusal(dpsDecide(resp("$dps/registrations/res/200/?$rid=2", '{"status":"failed"}'), 0, 0)).message).toBe("allocation failed: no reason given")
         const d = refusal(dpsDecide(resp("$dps/registrations/res/200/?$rid=2", '{"operationId":"4.x","status":"disabled"}'), 0, 0))

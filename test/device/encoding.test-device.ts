@@ -13,7 +13,6 @@ const REG_ID = "sn-007-888-abc-mac-a1-b2-c3-d4-e5-f6"
 const DERIVED = "Jsm0lyGpjaVYVP2g3FnmnmG9dI/9qU24wNoykUmermc="
 const SE = 1893456000
 
-
 describe("base64", () => {
     yieldBetweenTests()
     test("RFC 4648 vectors", () => {
@@ -134,31 +133,23 @@ describe("sas", () => {
     })
     test("DPS token", () => {
         expect(sasBuildDpsToken("0ne00000A0A", REG_ID, DERIVED, SE)).toBe(
-            "SharedAccessSignature sr=0ne00000A0A/registrations/" + REG_ID +
+            "SharedAccessSignature sr=0ne00000A0A/registrations/" +
+                REG_ID +
                 "&sig=qpIsrloi8Jvjr6VNlLd1Nyl5psB5KmjNgq%2FDdK0dP4Y%3D&skn=registration&se=1893456000"
         )
     })
     test("hub token", () => {
         expect(sasBuildHubToken("contoso.azure-devices.net", REG_ID, DERIVED, SE)).toBe(
-            "SharedAccessSignature sr=contoso.azure-devices.net%2Fdevices%2F" + REG_ID +
-                "&sig=pfFrkV5hapK3r7irQpcafnu9CT7Qayzc7xdjcvEJR%2Bw%3D&se=1893456000"
+            "SharedAccessSignature sr=contoso.azure-devices.net%2Fdevices%2F" + REG_ID + "&sig=pfFrkV5hapK3r7irQpcafnu9CT7Qayzc7xdjcvEJR%2Bw%3D&se=1893456000"
         )
     })
     test("module token", () => {
-        expect(
-            sasBuildToken(
-                urlEncode("contoso.azure-devices.net/devices/dev1/modules/mod1"),
-                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-                SE
-            )
-        ).toBe(
+        expect(sasBuildToken(urlEncode("contoso.azure-devices.net/devices/dev1/modules/mod1"), "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", SE)).toBe(
             "SharedAccessSignature sr=contoso.azure-devices.net%2Fdevices%2Fdev1%2Fmodules%2Fmod1" +
                 "&sig=qlZoHzU3fhemQiB7UbAzmWuvSCqTaAV0to0yy%2FQgQoU%3D&se=1893456000"
         )
     })
     test("C-SDK style lower-case %2f resource", () => {
-        expect(urlEncode(sasSign(DERIVED, "0ne00000A0A%2fregistrations%2f" + REG_ID, SE))).toBe(
-            "Ftn5QKUtT2hR5dOiEsitm1UvvDZqKKXLu%2FdyVyNhXoA%3D"
-        )
+        expect(urlEncode(sasSign(DERIVED, "0ne00000A0A%2fregistrations%2f" + REG_ID, SE))).toBe("Ftn5QKUtT2hR5dOiEsitm1UvvDZqKKXLu%2FdyVyNhXoA%3D")
     })
 })

@@ -106,16 +106,12 @@ describe("HTS221 driver", () => {
     })
     test("another part at 0x5F is refused by its WHO_AM_I", async () => {
         const chip = new Hts221Model(DATASHEET_FACTORY, 0x6a)
-        expect(await errorOf(async () => await new Hts221(busWith(0x5f, chip)).init())).toBe(
-            "SensorError: HTS221: WHO_AM_I at I2C 0x5F is 0x6A, expected 0xBC"
-        )
+        expect(await errorOf(async () => await new Hts221(busWith(0x5f, chip)).init())).toBe("SensorError: HTS221: WHO_AM_I at I2C 0x5F is 0x6A, expected 0xBC")
     })
     test("data never ready ends in an error, not a hang", async () => {
         const chip = new Hts221Model(DATASHEET_FACTORY)
         chip.neverReady = true
-        expect(await errorOf(async () => await new Hts221(busWith(0x5f, chip)).init())).toBe(
-            "SensorError: HTS221: data not ready within 500 ms (status 0x00)"
-        )
+        expect(await errorOf(async () => await new Hts221(busWith(0x5f, chip)).init())).toBe("SensorError: HTS221: data not ready within 500 ms (status 0x00)")
     })
 })
 

@@ -26,8 +26,18 @@ describe("npm start -- --device-only", function () {
     it("provisions and sends telemetry with the settings' endpoints and no emulator of its own, stops on SIGTERM", async () => {
         const dir = tempDir("device-only")
         const env = path.join(dir, ".env")
-        fs.writeFileSync(env, [`ID_SCOPE=${ID_SCOPE}`, "REG_ID=device-only-01", `DEVICE_KEY=${dev.attestation.primaryKey}`,
-            `DPS_HOST=localhost:${emu.mqttPort}`, `TIME_HOST=localhost:${emu.httpsPort}`, "INTERVAL=1", ""].join("\n"))
+        fs.writeFileSync(
+            env,
+            [
+                `ID_SCOPE=${ID_SCOPE}`,
+                "REG_ID=device-only-01",
+                `DEVICE_KEY=${dev.attestation.primaryKey}`,
+                `DPS_HOST=localhost:${emu.mqttPort}`,
+                `TIME_HOST=localhost:${emu.httpsPort}`,
+                "INTERVAL=1",
+                "",
+            ].join("\n")
+        )
         const ca = path.join(dir, "ca.pem")
         fs.writeFileSync(ca, emu.ca)
         let out = ""

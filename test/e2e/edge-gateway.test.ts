@@ -71,13 +71,20 @@ describe("firmware through an IoT Edge gateway end to end", function () {
         const before = service.telemetry("leaf-01").length
         const d = devices[0]
         const acked = d.device.consoleLines.filter((l) => l.startsWith("hub: telemetry #")).length
-        await until("5 messages accepted by the gateway during the outage", () =>
-            d.device.consoleLines.filter((l) => l.startsWith("hub: telemetry #")).length >= acked + 5, 15000)
+        await until(
+            "5 messages accepted by the gateway during the outage",
+            () => d.device.consoleLines.filter((l) => l.startsWith("hub: telemetry #")).length >= acked + 5,
+            15000
+        )
         assert.strictEqual(service.telemetry("leaf-01").length, before, "nothing reached the hub while the uplink was down")
         service.setEdgeUplink("edge-gw-01", true)
         await until("the stored messages at the hub", () => service.telemetry("leaf-01").length >= before + 5, 20000)
         const seqs = service.telemetry("leaf-01").map((m) => JSON.parse(m.body.toString()).seq)
-        assert.deepStrictEqual(seqs, seqs.map((_, i) => i + 1), `hub saw ${seqs.join(",")}`)
+        assert.deepStrictEqual(
+            seqs,
+            seqs.map((_, i) => i + 1),
+            `hub saw ${seqs.join(",")}`
+        )
     })
 
     it("refuses a gateway whose chain does not lead to an embedded root", async () => {

@@ -11,7 +11,6 @@ function seqs(emu: RunningEmulator, deviceId: string): number[] {
     return emu.emulator.service.telemetry(deviceId).map((m) => JSON.parse(m.body.toString()).seq)
 }
 
-
 function dpsConnects(emu: RunningEmulator, regId: string): number {
     return emu.events.filter((e) => e.name === "dps.connect" && e.data.registrationId === regId).length
 }
@@ -124,7 +123,11 @@ describe("firmware hub session end to end", function () {
         await connectedAgain(emu, "hub-e2e", connects, 20000)
         await until("reconnected and more telemetry", () => seqs(emu, "hub-e2e").length >= before + 4 || undefined, 20000)
         const s = seqs(emu, "hub-e2e")
-        assert.deepStrictEqual(s, s.map((_, i) => i + 1), `hub saw ${s.join(",")}`)
+        assert.deepStrictEqual(
+            s,
+            s.map((_, i) => i + 1),
+            `hub saw ${s.join(",")}`
+        )
     })
 
     it("reboots with the stored assignment: straight to the hub, no DPS traffic", async () => {
@@ -146,7 +149,13 @@ describe("firmware hub session end to end", function () {
 
     it("a damaged stored assignment leads to provisioning, not a boot loop", async () => {
         const [assigned, connects] = [assignments(emu, "hub-renew"), hubConnects(emu, "hub-renew")]
-        const r = await bootDevice(emu, { REG_ID: "hub-renew", DEVICE_KEY: renew.attestation.primaryKey, ASG_HUB: "not a host", ASG_DEVICE: "hub-renew", ASG_OWNER: "x" })
+        const r = await bootDevice(emu, {
+            REG_ID: "hub-renew",
+            DEVICE_KEY: renew.attestation.primaryKey,
+            ASG_HUB: "not a host",
+            ASG_DEVICE: "hub-renew",
+            ASG_OWNER: "x",
+        })
         try {
             await r.line(/^store: stored assignment unusable, provisioning again/)
             await assignedAgain(emu, "hub-renew", assigned)
@@ -159,7 +168,13 @@ describe("firmware hub session end to end", function () {
     it("an assignment stored for another ID scope is not reused: DPS runs", async () => {
         // Plausible in every value, but owned by the same registration id under another scope.
         const assigned = assignments(emu, "hub-renew")
-        const r = await bootDevice(emu, { REG_ID: "hub-renew", DEVICE_KEY: renew.attestation.primaryKey, ASG_HUB: "localhost", ASG_DEVICE: "hub-renew", ASG_OWNER: "0ne0000FFFF/hub-renew" })
+        const r = await bootDevice(emu, {
+            REG_ID: "hub-renew",
+            DEVICE_KEY: renew.attestation.primaryKey,
+            ASG_HUB: "localhost",
+            ASG_DEVICE: "hub-renew",
+            ASG_OWNER: "0ne0000FFFF/hub-renew",
+        })
         try {
             await r.line(/^store: stored assignment unusable, provisioning again/)
             await assignedAgain(emu, "hub-renew", assigned)
@@ -199,7 +214,10 @@ describe("firmware hub session end to end", function () {
             await r.line(/^hub: renewing SAS token/, 10000)
             await connectedAgain(emu, "hub-renew", connects + 1)
             const s = seqs(emu, "hub-renew").slice(earlier)
-            assert.deepStrictEqual(s, s.map((_, i) => i + 1))
+            assert.deepStrictEqual(
+                s,
+                s.map((_, i) => i + 1)
+            )
         } finally {
             await r.stop()
         }

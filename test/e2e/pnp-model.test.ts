@@ -46,15 +46,28 @@ describe("IoT Plug and Play model against the device", function () {
 
     it("telemetry: every message conforms, and every Telemetry of the model is sent", async () => {
         // Button A is pressed 5 s after the board boots (sim/sensor-models/mxchip-board.ts).
-        await until("a reading with pressure and button A's message", () => {
-            const b = bodies()
-            return b.some((m) => m.pressure !== undefined) && b.some((m) => m.button !== undefined)
-        }, 20000)
+        await until(
+            "a reading with pressure and button A's message",
+            () => {
+                const b = bodies()
+                return b.some((m) => m.pressure !== undefined) && b.some((m) => m.button !== undefined)
+            },
+            20000
+        )
         const all = bodies()
-        assert.deepStrictEqual(all.flatMap((b) => telemetryProblems(model, b)), [])
+        assert.deepStrictEqual(
+            all.flatMap((b) => telemetryProblems(model, b)),
+            []
+        )
         const sent = new Set(all.flatMap((b) => Object.keys(b)))
-        const declared = Object.values(model.contents).filter((c) => c.entityKind === "telemetry").map((c) => c.name)
-        assert.deepStrictEqual(declared.filter((n) => !sent.has(n)), [], "Telemetry in the model the device never sends")
+        const declared = Object.values(model.contents)
+            .filter((c) => c.entityKind === "telemetry")
+            .map((c) => c.name)
+        assert.deepStrictEqual(
+            declared.filter((n) => !sent.has(n)),
+            [],
+            "Telemetry in the model the device never sends"
+        )
     })
 
     it("properties: reported values and acknowledgements conform, and every Property is reported", async () => {
@@ -65,8 +78,14 @@ describe("IoT Plug and Play model against the device", function () {
             return r.telemetryInterval?.av === version && r.firmwareVersion !== undefined ? r : undefined
         })
         assert.deepStrictEqual(reportedProblems(model, reported), [])
-        const declared = Object.values(model.contents).filter((c) => c.entityKind === "property").map((c) => c.name)
-        assert.deepStrictEqual(declared.filter((n) => !(n in reported)), [], "Property in the model the device never reports")
+        const declared = Object.values(model.contents)
+            .filter((c) => c.entityKind === "property")
+            .map((c) => c.name)
+        assert.deepStrictEqual(
+            declared.filter((n) => !(n in reported)),
+            [],
+            "Property in the model the device never reports"
+        )
         const refused = service.updateDesired("pnp-board", { telemetryInterval: 0 })
         const nack = await until("the refusal", () => {
             const r = service.getTwin("pnp-board").properties.reported as Record<string, any>

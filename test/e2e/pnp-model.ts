@@ -56,8 +56,12 @@ export function schemaProblems(schema: SchemaInfo, value: unknown, where: string
             if (typeof value !== "object" || value === null || Array.isArray(value)) return [`${where}: not an object`]
             const fields = schema.fields ?? []
             const v = value as Record<string, unknown>
-            const extra = Object.keys(v).filter((k) => !fields.some((f) => f.name === k)).map((k) => `${where}.${k}: not in the model`)
-            return extra.concat(fields.flatMap((f) => (f.name in v ? schemaProblems(f.schema, v[f.name], `${where}.${f.name}`) : [`${where}.${f.name}: missing`])))
+            const extra = Object.keys(v)
+                .filter((k) => !fields.some((f) => f.name === k))
+                .map((k) => `${where}.${k}: not in the model`)
+            return extra.concat(
+                fields.flatMap((f) => (f.name in v ? schemaProblems(f.schema, v[f.name], `${where}.${f.name}`) : [`${where}.${f.name}: missing`]))
+            )
         }
         default:
             return [`${where}: schema ${schema.entityKind} not checked here`]

@@ -11,7 +11,17 @@ import { endpointSettings } from "../../sim/demo-ports"
 import { loadConfig } from "../../sim/emulator"
 import { buildFirmware } from "../../sim/host/build"
 import { readEnvSettings } from "../../sim/host/image"
-import { EMULATOR_CONFIG, ENV_DEFAULTS, ENV_LOCAL, FIRMWARE_ENTRY, FIRMWARE_IMAGE, ROOT, SIMULATED_BOARDS, X509_CERTS_DIR, X509_DEMO_DIR } from "../../sim/paths"
+import {
+    EMULATOR_CONFIG,
+    ENV_DEFAULTS,
+    ENV_LOCAL,
+    FIRMWARE_ENTRY,
+    FIRMWARE_IMAGE,
+    ROOT,
+    SIMULATED_BOARDS,
+    X509_CERTS_DIR,
+    X509_DEMO_DIR,
+} from "../../sim/paths"
 
 const ALL = process.env.DEMO_SCENARIOS === "all"
 /** A scenario alone takes 17-33 s here; the margin is for a machine busy with the rest of `npm test`. */
@@ -44,7 +54,11 @@ function runStart(flags: string[]): Promise<Run> {
         c.once("error", reject)
         c.once("close", (code) => {
             clearTimeout(timer)
-            const lines = output.split("\n").map((l) => l.match(/^(\S+) +│ (.*)$/)).filter((m) => m !== null).map((m) => ({ who: m![1], text: m![2] }))
+            const lines = output
+                .split("\n")
+                .map((l) => l.match(/^(\S+) +│ (.*)$/))
+                .filter((m) => m !== null)
+                .map((m) => ({ who: m![1], text: m![2] }))
             resolve({ code, lines, output })
         })
     })
@@ -98,7 +112,11 @@ async function scenario(flags: string[], images: string[]): Promise<Run> {
         ["device", new RegExp(`^dps: connecting to localhost:${mqtt} `)],
     ])
     assert.deepStrictEqual(userFiles(), before, "the demo wrote .env.local or certs/x509")
-    assert.deepStrictEqual(images.map((f) => fs.statSync(f).mtimeMs), built, "the demo rebuilt a program that was up to date")
+    assert.deepStrictEqual(
+        images.map((f) => fs.statSync(f).mtimeMs),
+        built,
+        "the demo rebuilt a program that was up to date"
+    )
     return run
 }
 
@@ -184,31 +202,40 @@ describe("npm start scenarios (sim/start.ts, ephemeral ports)", function () {
         // What the hub got, by its own log: every reading once, in order, none while the uplink was down.
         const down = run.lines.findIndex((l) => l.text === "edge edge-gw-01: uplink down")
         const up = run.lines.findIndex((l) => l.text.startsWith("edge edge-gw-01: uplink up"))
-        const atHub = run.lines.map((l, i) => ({ i, m: l.who === "emulator" ? l.text.match(/^hub: sim-leaf-01 telemetry #\d+ via edge-gw-01: .*"seq":(\d+)/) : null })).filter((x) => x.m)
+        const atHub = run.lines
+            .map((l, i) => ({ i, m: l.who === "emulator" ? l.text.match(/^hub: sim-leaf-01 telemetry #\d+ via edge-gw-01: .*"seq":(\d+)/) : null }))
+            .filter((x) => x.m)
         assert.ok(atHub.length >= 5, run.output)
-        assert.deepStrictEqual(atHub.map((x) => Number(x.m![1])), atHub.map((_, k) => k + 1), run.output)
+        assert.deepStrictEqual(
+            atHub.map((x) => Number(x.m![1])),
+            atHub.map((_, k) => k + 1),
+            run.output
+        )
         assert.ok(!atHub.some((x) => x.i > down && x.i < up), "the hub got a reading while the uplink was down")
     })
 
-    ;(ALL ? it : it.skip)("npm start -- --board mxchip_s3: the board's sensors' readings with pressure, and button A's message (npm run test:demo)", async () => {
-        const run = await scenario(["--board", "mxchip_s3"], [FIRMWARE_IMAGE, board.image])
-        // Button A is pressed 5 s after boot, before or after the hub connection (the message waits in the queue).
-        const [, , [, press]] = story(run, [
-            ["demo", /^board mxchip_s3: its HTS221, LPS22HB and button models run under the real drivers/],
-            ["device", /^app: button A pressed/],
-            ["demo", /^service: button A's message: (.*)$/],
-            ...serviceSide("sim-device-01"),
-            ["demo", /^done: provisioned, connected, /],
-        ])
-        const [, , [, reading]] = story(run, [
-            ["device", /^dps: assigned to localhost as sim-device-01$/],
-            ["device", /^hub: connected$/],
-            ["demo", /^service: telemetry from the board's sensors: (.*)$/],
-            ["demo", /^service: button A's message: /],
-        ])
-        const r = JSON.parse(reading)
-        // The part models' climate and the LPS22HB's range (260..1260 hPa), as the drivers read them.
-        assert.ok(r.pressure >= 260 && r.pressure <= 1260 && typeof r.temperature === "number" && typeof r.humidity === "number", reading)
-        assert.strictEqual(JSON.parse(press).button, "A")
-    })
+    ;(ALL ? it : it.skip)(
+        "npm start -- --board mxchip_s3: the board's sensors' readings with pressure, and button A's message (npm run test:demo)",
+        async () => {
+            const run = await scenario(["--board", "mxchip_s3"], [FIRMWARE_IMAGE, board.image])
+            // Button A is pressed 5 s after boot, before or after the hub connection (the message waits in the queue).
+            const [, , [, press]] = story(run, [
+                ["demo", /^board mxchip_s3: its HTS221, LPS22HB and button models run under the real drivers/],
+                ["device", /^app: button A pressed/],
+                ["demo", /^service: button A's message: (.*)$/],
+                ...serviceSide("sim-device-01"),
+                ["demo", /^done: provisioned, connected, /],
+            ])
+            const [, , [, reading]] = story(run, [
+                ["device", /^dps: assigned to localhost as sim-device-01$/],
+                ["device", /^hub: connected$/],
+                ["demo", /^service: telemetry from the board's sensors: (.*)$/],
+                ["demo", /^service: button A's message: /],
+            ])
+            const r = JSON.parse(reading)
+            // The part models' climate and the LPS22HB's range (260..1260 hPa), as the drivers read them.
+            assert.ok(r.pressure >= 260 && r.pressure <= 1260 && typeof r.temperature === "number" && typeof r.humidity === "number", reading)
+            assert.strictEqual(JSON.parse(press).button, "A")
+        }
+    )
 })

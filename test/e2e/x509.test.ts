@@ -149,7 +149,11 @@ describe("firmware X.509 attestation end to end", function () {
 
     it("ATTESTATION=x509 next to a key is a configuration error, before any connection", async () => {
         const connects = emu.events.length
-        const d = await bootDevice(emu, { REG_ID: "e2e-x509-ind", ATTESTATION: "x509", DEVICE_KEY: "AAAAAAAAAAAAAAAAAAAAAA==" }, { clientIdentity: await clientCert(selfSigned) })
+        const d = await bootDevice(
+            emu,
+            { REG_ID: "e2e-x509-ind", ATTESTATION: "x509", DEVICE_KEY: "AAAAAAAAAAAAAAAAAAAAAA==" },
+            { clientIdentity: await clientCert(selfSigned) }
+        )
         devices.push(d)
         assert.match((await provisioningOutcome(d)).fatal ?? "", /ATTESTATION=x509 authenticates with the image's client certificate; remove DEVICE_KEY/)
         assert.ok(!emu.events.slice(connects).some((e) => e.name === "dps.connect" || e.name === "dps.refused"))

@@ -31,7 +31,8 @@ describe("CONNECT decisions", () => {
             ],
         })
         const user = (id: string, scope = ID_SCOPE) => `${scope}/registrations/${id}/api-version=2021-06-01`
-        const token = (id: string, key: string, skn: string | undefined = "registration", scope = ID_SCOPE) => sasBuildToken(`${scope}/registrations/${id}`, SE, key, skn)
+        const token = (id: string, key: string, skn: string | undefined = "registration", scope = ID_SCOPE) =>
+            sasBuildToken(`${scope}/registrations/${id}`, SE, key, skn)
         const connect = (clientId: string, username: string | undefined, password?: string) =>
             dpsAuthenticate({ clientId, username, password: password === undefined ? undefined : Buffer.from(password) }, [], config, new CaStore(), NOW)
 
@@ -104,14 +105,34 @@ describe("CONNECT decisions", () => {
                 ["no user name", "dev-a", undefined, token("hub-a.local%2Fdevices%2Fdev-a")],
                 ["a malformed user name", "dev-a", "hub-a.local", token("hub-a.local%2Fdevices%2Fdev-a")],
                 ["a module of the device", "dev-a", "hub-a.local/dev-a/mod-1/?api-version=2021-04-12", token("hub-a.local%2Fdevices%2Fdev-a")],
-                ["a device of another hub, signed with its own key", "dev-b", "hub-a.local/dev-b/?api-version=2021-04-12", token("hub-a.local%2Fdevices%2Fdev-b")],
+                [
+                    "a device of another hub, signed with its own key",
+                    "dev-b",
+                    "hub-a.local/dev-b/?api-version=2021-04-12",
+                    token("hub-a.local%2Fdevices%2Fdev-b"),
+                ],
                 ["a disabled device", "dev-off", "hub-a.local/dev-off/?api-version=2021-04-12", token("hub-a.local%2Fdevices%2Fdev-off")],
                 ["a token for a module of the device", "dev-a", "hub-a.local/dev-a/?api-version=2021-04-12", token("hub-a.local/devices/dev-a/modules/m")],
                 ["a token for a longer path ending in the device", "dev-a", "hub-a.local/dev-a/?api-version=2021-04-12", token("x/hub-a.local/devices/dev-a")],
-                ["an sr that is not percent-encoded correctly", "dev-a", "hub-a.local/dev-a/?api-version=2021-04-12", token("hub-a.local%2Fdevices%2Fdev-a%E0")],
+                [
+                    "an sr that is not percent-encoded correctly",
+                    "dev-a",
+                    "hub-a.local/dev-a/?api-version=2021-04-12",
+                    token("hub-a.local%2Fdevices%2Fdev-a%E0"),
+                ],
                 ["a malformed token", "dev-a", "hub-a.local/dev-a/?api-version=2021-04-12", "SharedAccessSignature sr=hub-a.local%2Fdevices%2Fdev-a"],
-                ["a policy without DeviceConnect", "dev-a", "hub-a.local/dev-a/?api-version=2021-04-12", token("hub-a.local%2Fdevices%2Fdev-a", policyKey, "reader")],
-                ["a policy the hub does not have", "dev-b", "hub-b.local/dev-b/?api-version=2021-04-12", token("hub-b.local%2Fdevices%2Fdev-b", policyKey, "connector")],
+                [
+                    "a policy without DeviceConnect",
+                    "dev-a",
+                    "hub-a.local/dev-a/?api-version=2021-04-12",
+                    token("hub-a.local%2Fdevices%2Fdev-a", policyKey, "reader"),
+                ],
+                [
+                    "a policy the hub does not have",
+                    "dev-b",
+                    "hub-b.local/dev-b/?api-version=2021-04-12",
+                    token("hub-b.local%2Fdevices%2Fdev-b", policyKey, "connector"),
+                ],
                 ["no password and no certificate", "dev-a", "hub-a.local/dev-a/?api-version=2021-04-12", undefined],
             ]
             for (const [what, clientId, username, password] of refusals) {
@@ -124,7 +145,8 @@ describe("CONNECT decisions", () => {
     describe("SAS tokens", () => {
         const key = randomKey()
         const resource = { resource: "h/devices/d", skn: null }
-        const signed = (fields: string) => `SharedAccessSignature sr=h%2Fdevices%2Fd&sig=${encodeURIComponent(sasSign("h%2Fdevices%2Fd", SE, key))}&se=${SE}${fields}`
+        const signed = (fields: string) =>
+            `SharedAccessSignature sr=h%2Fdevices%2Fd&sig=${encodeURIComponent(sasSign("h%2Fdevices%2Fd", SE, key))}&se=${SE}${fields}`
 
         it("is valid up to and including se plus the skew", () => {
             assert.ok(sasVerify(signed(""), resource, { primaryKey: key }, SE + SAS_SKEW_SEC).ok)

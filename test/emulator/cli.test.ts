@@ -36,7 +36,15 @@ describe("emulator command line", function () {
         fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(config))
         child = spawn(
             process.execPath,
-            ["-r", "ts-node/register/transpile-only", "sim/emulator/cli.ts", "--config", path.join(dir, "config.json"), "--secrets", path.join(dir, "secrets.json")],
+            [
+                "-r",
+                "ts-node/register/transpile-only",
+                "sim/emulator/cli.ts",
+                "--config",
+                path.join(dir, "config.json"),
+                "--secrets",
+                path.join(dir, "secrets.json"),
+            ],
             { cwd: ROOT }
         )
         child.stdout!.on("data", (d) => (out += d))
@@ -102,11 +110,21 @@ describe("emulator command line with --state", function () {
         const config = generateMissingKeys(loadConfig(configFile, secretsFile), secretsFile)
         const earlier = new Emulator(config, { stateDir })
         const { servicePort } = await earlier.start()
-        const client = new ServiceClient({ host: "localhost", port: servicePort!, ca: fs.readFileSync(pki.rootCertFile, "utf8"), hub: "localhost", serviceKey: config.service.primaryKey! })
+        const client = new ServiceClient({
+            host: "localhost",
+            port: servicePort!,
+            ca: fs.readFileSync(pki.rootCertFile, "utf8"),
+            hub: "localhost",
+            serviceKey: config.service.primaryKey!,
+        })
         await client.azure("dps", "PUT", "/enrollments/from-api", { attestation: { type: "symmetricKey" } })
         await earlier.stop()
 
-        const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "sim/emulator/cli.ts", "--config", configFile, "--secrets", secretsFile, "--state", stateDir], { cwd: ROOT })
+        const child = spawn(
+            process.execPath,
+            ["-r", "ts-node/register/transpile-only", "sim/emulator/cli.ts", "--config", configFile, "--secrets", secretsFile, "--state", stateDir],
+            { cwd: ROOT }
+        )
         let out = ""
         child.stdout!.on("data", (d) => (out += d))
         child.stderr!.on("data", (d) => (out += d))

@@ -15,16 +15,28 @@ describe("emulator configuration", () => {
         assert.ok(!/primaryKey|secondaryKey/.test(text))
         const c = loadConfig(DEFAULT_CONFIG)
         assert.deepStrictEqual(c.ports, { mqtt: 8883, https: 8443, service: 8444, edge: 8884 })
-        assert.deepStrictEqual(c.enrollments.map((e) => [e.kind, e.kind === "individual" ? e.registrationId : e.enrollmentGroupId]), [
-            ["individual", "sim-device-01"],
-            ["group", "sim-group"],
-            ["individual", "sim-leaf-01"],
-            ["group", "sim-x509-group"],
-        ])
+        assert.deepStrictEqual(
+            c.enrollments.map((e) => [e.kind, e.kind === "individual" ? e.registrationId : e.enrollmentGroupId]),
+            [
+                ["individual", "sim-device-01"],
+                ["group", "sim-group"],
+                ["individual", "sim-leaf-01"],
+                ["group", "sim-x509-group"],
+            ]
+        )
         // The X.509 group trusts a CA uploaded and verified at run time (npm start -- --x509).
         assert.deepStrictEqual(c.enrollments[3].attestation, { type: "x509", ca: { caName: "sim-x509-root" } })
-        assert.deepStrictEqual(c.edges.map((e) => [e.deviceId, e.hostName]), [["edge-gw-01", "localhost"]])
-        assert.deepStrictEqual(c.devices.map((d) => [d.deviceId, d.parent]), [["edge-gw-01", undefined], ["sim-leaf-01", "edge-gw-01"]])
+        assert.deepStrictEqual(
+            c.edges.map((e) => [e.deviceId, e.hostName]),
+            [["edge-gw-01", "localhost"]]
+        )
+        assert.deepStrictEqual(
+            c.devices.map((d) => [d.deviceId, d.parent]),
+            [
+                ["edge-gw-01", undefined],
+                ["sim-leaf-01", "edge-gw-01"],
+            ]
+        )
         assert.deepStrictEqual(c.hubs, [{ hostName: "localhost", applyAllocationPolicy: true, latencyMs: 0, authorizationPolicies: [] }])
         // Paths resolve against the config file, so any working directory works.
         assert.strictEqual(c.tls.ca, path.join(ROOT, "certs", "test-pki", "emulator-root.pem"))
@@ -46,14 +58,24 @@ describe("emulator configuration", () => {
         assert.deepStrictEqual(again.enrollments, first.enrollments)
         const saved = JSON.parse(fs.readFileSync(secrets, "utf8"))
         // The service policy's key sits beside the enrollments'.
-        assert.deepStrictEqual(Object.keys(saved).sort(), ["$iothubowner", "devices/edge-gw-01", "devices/sim-leaf-01", "sim-device-01", "sim-group", "sim-leaf-01"])
+        assert.deepStrictEqual(Object.keys(saved).sort(), [
+            "$iothubowner",
+            "devices/edge-gw-01",
+            "devices/sim-leaf-01",
+            "sim-device-01",
+            "sim-group",
+            "sim-leaf-01",
+        ])
     })
 
     it("takes keys from the secrets file when the config leaves them out, and config keys win", () => {
         const dir = tempDir("emulator-config")
         const key = Buffer.alloc(32, 7).toString("base64")
         const own = Buffer.alloc(32, 9).toString("base64")
-        fs.writeFileSync(path.join(dir, "secrets.json"), JSON.stringify({ a: { primaryKey: key, secondaryKey: key }, b: { primaryKey: key, secondaryKey: key } }))
+        fs.writeFileSync(
+            path.join(dir, "secrets.json"),
+            JSON.stringify({ a: { primaryKey: key, secondaryKey: key }, b: { primaryKey: key, secondaryKey: key } })
+        )
         fs.writeFileSync(
             path.join(dir, "config.json"),
             JSON.stringify({
@@ -79,21 +101,45 @@ describe("emulator configuration", () => {
         const dir = tempDir("emulator-config")
         const key = Buffer.alloc(32, 5).toString("base64")
         fs.writeFileSync(path.join(dir, "secrets.json"), JSON.stringify({ "hubs/hub.local/device": { primaryKey: key, secondaryKey: key } }))
-        const policies = [{ keyName: "device", rights: "DeviceConnect" }, { keyName: "reader", rights: ["RegistryRead", "ServiceConnect"] }]
-        fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ tls: { cert: "s.pem", key: "s.key" }, dps: { idScope: "0ne00000001" }, hubs: [{ hostName: "hub.local", authorizationPolicies: policies }] }))
+        const policies = [
+            { keyName: "device", rights: "DeviceConnect" },
+            { keyName: "reader", rights: ["RegistryRead", "ServiceConnect"] },
+        ]
+        fs.writeFileSync(
+            path.join(dir, "config.json"),
+            JSON.stringify({
+                tls: { cert: "s.pem", key: "s.key" },
+                dps: { idScope: "0ne00000001" },
+                hubs: [{ hostName: "hub.local", authorizationPolicies: policies }],
+            })
+        )
         const c = generateMissingKeys(loadConfig(path.join(dir, "config.json"), path.join(dir, "secrets.json")), path.join(dir, "secrets.json"))
         const [device, reader] = c.hubs[0].authorizationPolicies
         assert.deepStrictEqual([device.keyName, device.rights, device.primaryKey], ["device", ["DeviceConnect"], key])
         assert.deepStrictEqual(reader.rights, ["RegistryRead", "ServiceConnect"])
         assert.strictEqual(JSON.parse(fs.readFileSync(path.join(dir, "secrets.json"), "utf8"))["hubs/hub.local/reader"].primaryKey, reader.primaryKey)
-        const bad = { tls: { cert: "s.pem", key: "s.key" }, dps: { idScope: "0ne00000001" }, hubs: [{ hostName: "h", authorizationPolicies: [{ keyName: "a b", rights: "DeviceConnect, Everything" }] }] }
+        const bad = {
+            tls: { cert: "s.pem", key: "s.key" },
+            dps: { idScope: "0ne00000001" },
+            hubs: [{ hostName: "h", authorizationPolicies: [{ keyName: "a b", rights: "DeviceConnect, Everything" }] }],
+        }
         assert.throws(() => validateConfig(bad), /keyName: must be .*rights\[1\]: must list RegistryRead, RegistryWrite, ServiceConnect, DeviceConnect/)
     })
 
     it("reads allocation as DPS's service API writes it, and refuses a webhook off loopback or an unknown policy", () => {
-        const base = { tls: { cert: "s.pem", key: "s.key" }, dps: { idScope: "0ne00000001" }, hubs: [{ hostName: "a" }, { hostName: "b", latencyMs: 4, applyAllocationPolicy: false }] }
-        const c = validateConfig({ ...base, enrollments: [{ registrationId: "d", attestation: { type: "symmetricKey", primaryKey: Buffer.alloc(32).toString("base64") } }] })
-        assert.deepStrictEqual([c.dps.allocationPolicy, c.enrollments[0].allocationPolicy, c.enrollments[0].reprovisionPolicy], ["hashed", "hashed", { updateHubAssignment: true, migrateDeviceData: true }])
+        const base = {
+            tls: { cert: "s.pem", key: "s.key" },
+            dps: { idScope: "0ne00000001" },
+            hubs: [{ hostName: "a" }, { hostName: "b", latencyMs: 4, applyAllocationPolicy: false }],
+        }
+        const c = validateConfig({
+            ...base,
+            enrollments: [{ registrationId: "d", attestation: { type: "symmetricKey", primaryKey: Buffer.alloc(32).toString("base64") } }],
+        })
+        assert.deepStrictEqual(
+            [c.dps.allocationPolicy, c.enrollments[0].allocationPolicy, c.enrollments[0].reprovisionPolicy],
+            ["hashed", "hashed", { updateHubAssignment: true, migrateDeviceData: true }]
+        )
         assert.deepStrictEqual([c.hubs[1].latencyMs, c.hubs[1].applyAllocationPolicy], [4, false])
         const bad = {
             ...base,
@@ -103,7 +149,10 @@ describe("emulator configuration", () => {
                 { registrationId: "z", iotHubs: ["c"], reprovisionPolicy: { updateHubAssignment: "yes" } },
             ],
         }
-        assert.throws(() => validateConfig(bad), /allocationPolicy: must be one of hashed, geoLatency, static, custom.*webhookUrl: must be an http\(s\) URL on a loopback host.*iotHubs: must list some of hubs.*reprovisionPolicy.updateHubAssignment: must be/)
+        assert.throws(
+            () => validateConfig(bad),
+            /allocationPolicy: must be one of hashed, geoLatency, static, custom.*webhookUrl: must be an http\(s\) URL on a loopback host.*iotHubs: must list some of hubs.*reprovisionPolicy.updateHubAssignment: must be/
+        )
     })
 
     it("names every problem of an invalid configuration at once", () => {
@@ -122,7 +171,18 @@ describe("emulator configuration", () => {
             () => validateConfig(bad),
             (e: Error) => {
                 assert.ok(e instanceof ConfigError)
-                for (const needle of ["bind", "ports", "tls.key", "idScope", "attestation.type", "iotHubHostName", "used twice", "primaryKey", "throttle", "serverErrorStatus"])
+                for (const needle of [
+                    "bind",
+                    "ports",
+                    "tls.key",
+                    "idScope",
+                    "attestation.type",
+                    "iotHubHostName",
+                    "used twice",
+                    "primaryKey",
+                    "throttle",
+                    "serverErrorStatus",
+                ])
                     assert.ok(e.message.includes(needle), `${needle} missing in: ${e.message}`)
                 return true
             }
@@ -233,8 +293,17 @@ describe("emulator configuration", () => {
             assert.ok(r.kind === "individual" && s.kind === "individual")
             assert.deepStrictEqual([r.iotHubHostName, r.allocationPolicy, r.deviceId], ["hub-a", "geoLatency", "r"])
             assert.deepStrictEqual([s.iotHubHostName, s.allocationPolicy, s.deviceId], ["hub-b", "static", "dev-s"])
-            assert.deepStrictEqual(c.devices.map((d) => d.hub), ["hub-a", "hub-b"])
-            assert.deepStrictEqual(c.edges.map((e) => [e.hub, e.port, e.hostName]), [["hub-a", 9000, "localhost"], ["hub-b", 9001, "localhost"]])
+            assert.deepStrictEqual(
+                c.devices.map((d) => d.hub),
+                ["hub-a", "hub-b"]
+            )
+            assert.deepStrictEqual(
+                c.edges.map((e) => [e.hub, e.port, e.hostName]),
+                [
+                    ["hub-a", 9000, "localhost"],
+                    ["hub-b", 9001, "localhost"],
+                ]
+            )
             assert.strictEqual(c.edges[0].tls.cert, path.resolve("e.pem"))
         })
     })

@@ -18,19 +18,22 @@ interface Stream {
 function openStream(emu: RunningEmulator): Promise<Stream> {
     const token = sasBuildToken("localhost", Math.floor(Date.now() / 1000) + 600, emu.serviceKey, "iothubowner")
     return new Promise((resolve, reject) => {
-        const req = https.get({ host: "localhost", port: emu.servicePort, path: "/dashboard/api/stream", ca: emu.ca, headers: { Authorization: token } }, (res: http.IncomingMessage) => {
-            assert.strictEqual(res.statusCode, 200)
-            assert.strictEqual(res.headers["content-type"], "application/x-ndjson")
-            const lines: any[] = []
-            let buffered = ""
-            res.on("data", (c: Buffer) => {
-                buffered += c.toString()
-                const parts = buffered.split("\n")
-                buffered = parts.pop()!
-                lines.push(...parts.map((l) => JSON.parse(l)))
-                if (lines.length === 1) resolve({ lines, close: () => req.destroy() })
-            })
-        })
+        const req = https.get(
+            { host: "localhost", port: emu.servicePort, path: "/dashboard/api/stream", ca: emu.ca, headers: { Authorization: token } },
+            (res: http.IncomingMessage) => {
+                assert.strictEqual(res.statusCode, 200)
+                assert.strictEqual(res.headers["content-type"], "application/x-ndjson")
+                const lines: any[] = []
+                let buffered = ""
+                res.on("data", (c: Buffer) => {
+                    buffered += c.toString()
+                    const parts = buffered.split("\n")
+                    buffered = parts.pop()!
+                    lines.push(...parts.map((l) => JSON.parse(l)))
+                    if (lines.length === 1) resolve({ lines, close: () => req.destroy() })
+                })
+            }
+        )
         req.on("error", (e) => (e.message === "socket hang up" ? undefined : reject(e)))
     })
 }

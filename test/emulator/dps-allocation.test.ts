@@ -20,7 +20,12 @@ describe("DPS allocation", () => {
     const geoDev = individual("geo-dev", { allocationPolicy: "geoLatency" })
     const twinDev = individual("twin-dev", { initialTwin: { tags: { site: "lab" }, properties: { desired: { interval: 10 } } } })
     const custom = (id: string, path: string, extra: object = {}) =>
-        individual(id, { allocationPolicy: "custom", iotHubs: ["localhost", "hub-b", "hub-c"], customAllocationDefinition: { webhookUrl: `http://127.0.0.1:{port}${path}`, apiVersion: "2021-10-01" }, ...extra })
+        individual(id, {
+            allocationPolicy: "custom",
+            iotHubs: ["localhost", "hub-b", "hub-c"],
+            customAllocationDefinition: { webhookUrl: `http://127.0.0.1:{port}${path}`, apiVersion: "2021-10-01" },
+            ...extra,
+        })
     const customDev = custom("custom-dev", "/ok")
     const brokenDev = custom("broken-dev", "/fail")
     const slowDev = custom("slow-dev", "/slow")
@@ -48,12 +53,24 @@ describe("DPS allocation", () => {
         await new Promise<void>((resolve) => webhook.listen(0, "127.0.0.1", resolve))
         const port = (webhook.address() as AddressInfo).port
         const enrollments = [hashedFleet, staticDev, geoDev, twinDev, customDev, brokenDev, slowDev, reMigrate, reReset, reNever].map((e: any) =>
-            e.customAllocationDefinition ? { ...e, customAllocationDefinition: { ...e.customAllocationDefinition, webhookUrl: e.customAllocationDefinition.webhookUrl.replace("{port}", String(port)) } } : e
+            e.customAllocationDefinition
+                ? {
+                      ...e,
+                      customAllocationDefinition: {
+                          ...e.customAllocationDefinition,
+                          webhookUrl: e.customAllocationDefinition.webhookUrl.replace("{port}", String(port)),
+                      },
+                  }
+                : e
         )
         emu = await startTestEmulator({
             enrollments,
             dps: { webhookTimeoutMs: 300 },
-            hubs: [{ hostName: "localhost", latencyMs: 30 }, { hostName: "hub-b", latencyMs: 5 }, { hostName: "hub-c", applyAllocationPolicy: false }],
+            hubs: [
+                { hostName: "localhost", latencyMs: 30 },
+                { hostName: "hub-b", latencyMs: 5 },
+                { hostName: "hub-c", applyAllocationPolicy: false },
+            ],
         })
     })
     after(async () => {
@@ -87,7 +104,10 @@ describe("DPS allocation", () => {
             hubs[id] = answers[answers.length - 1].body.registrationState.assignedHub
         }
         assert.deepStrictEqual(new Set(Object.values(hubs)), new Set(["localhost", "hub-b"]))
-        const again = await provision(emu.mqttPort, emu.ca, { registrationId: "hashed-0", key: sasDeriveDeviceKey(hashedFleet.attestation.primaryKey, "hashed-0") })
+        const again = await provision(emu.mqttPort, emu.ca, {
+            registrationId: "hashed-0",
+            key: sasDeriveDeviceKey(hashedFleet.attestation.primaryKey, "hashed-0"),
+        })
         const s = again[again.length - 1].body.registrationState
         assert.deepStrictEqual([s.assignedHub, s.substatus], [hubs["hashed-0"], "reprovisionedToInitialAssignment"])
     })
@@ -120,7 +140,10 @@ describe("DPS allocation", () => {
 
     it("custom: a webhook that fails or times out ends the registration `failed` with 400207", async () => {
         const broken = await final(brokenDev)
-        assert.deepStrictEqual([broken.status, broken.registrationState.errorCode, broken.registrationState.errorMessage], ["failed", 400207, "Custom allocation failed with status code: 500"])
+        assert.deepStrictEqual(
+            [broken.status, broken.registrationState.errorCode, broken.registrationState.errorMessage],
+            ["failed", 400207, "Custom allocation failed with status code: 500"]
+        )
         const slow = await final(slowDev)
         assert.deepStrictEqual([slow.status, slow.registrationState.errorCode], ["failed", 400207])
         assert.match(slow.registrationState.errorMessage, /^Custom allocation failed: the webhook did not answer within 300 ms/)
@@ -137,7 +160,12 @@ describe("DPS allocation", () => {
         }
         const outcome = async (d: typeof reMigrate) => {
             const s = (await final(d)).registrationState
-            return [s.assignedHub, s.substatus, emu.emulator.service.getTwin(d.registrationId).properties.desired.v, emu.emulator.state.hub.device(d.registrationId)?.hub]
+            return [
+                s.assignedHub,
+                s.substatus,
+                emu.emulator.service.getTwin(d.registrationId).properties.desired.v,
+                emu.emulator.state.hub.device(d.registrationId)?.hub,
+            ]
         }
         assert.deepStrictEqual(await outcome(reMigrate), ["hub-b", "deviceDataMigrated", "changed", "hub-b"])
         assert.deepStrictEqual(await outcome(reReset), ["hub-b", "deviceDataReset", "initial", "hub-b"])

@@ -51,7 +51,10 @@ describe("DPS certificates (proof of possession)", () => {
             assert.throws(() => dps.verifyCaCertificate("fleet-root", certToPem(root.cert)), refusedWith(400, /is not the verification code/))
             const wrongKey = await verificationPem(other, verificationCode)
             assert.throws(() => dps.verifyCaCertificate("fleet-root", wrongKey), refusedWith(400, /not signed by the private key of fleet-root/))
-            const expired = await verificationPem(root, verificationCode, { notBefore: new Date(Date.now() - 2 * 864e5), notAfter: new Date(Date.now() - 864e5) })
+            const expired = await verificationPem(root, verificationCode, {
+                notBefore: new Date(Date.now() - 2 * 864e5),
+                notAfter: new Date(Date.now() - 864e5),
+            })
             assert.throws(() => dps.verifyCaCertificate("fleet-root", expired), refusedWith(400, /expired/))
             assert.strictEqual(dps.getCaCertificate("fleet-root").isVerified, false)
 
@@ -59,14 +62,20 @@ describe("DPS certificates (proof of possession)", () => {
             assert.strictEqual(dps.getCaCertificate("fleet-root").isVerified, true)
             assert.throws(() => dps.verifyCaCertificate("fleet-root", wrongKey), refusedWith(400, /no verification code/))
             // Each change is reported once; refused attempts change nothing.
-            assert.deepStrictEqual(changes.map((c) => JSON.parse(c.slice(c.indexOf(" ") + 1)).change), ["uploaded", "verification code issued", "verified"])
+            assert.deepStrictEqual(
+                changes.map((c) => JSON.parse(c.slice(c.indexOf(" ") + 1)).change),
+                ["uploaded", "verification code issued", "verified"]
+            )
         })
 
         it("accepts only the latest code", async () => {
             dps.uploadCaCertificate("fleet-root", certToPem(root.cert))
             const first = dps.generateVerificationCode("fleet-root").verificationCode
             dps.generateVerificationCode("fleet-root")
-            await assert.rejects(async () => dps.verifyCaCertificate("fleet-root", await verificationPem(root, first)), refusedWith(400, /is not the verification code/))
+            await assert.rejects(
+                async () => dps.verifyCaCertificate("fleet-root", await verificationPem(root, first)),
+                refusedWith(400, /is not the verification code/)
+            )
         })
 
         it("takes base64 DER and --verified, refuses leaves and junk, and re-uploading resets verification", async () => {
@@ -115,7 +124,10 @@ describe("DPS certificates (proof of possession)", () => {
             assert.strictEqual((await client.verifyCaCertificate("https-root", der)).isVerified, true)
             assert.strictEqual(emu.emulator.state.certificates.get("https-root")?.verified, true)
             assert.deepStrictEqual(await client.getCaCertificate("https-root"), emu.emulator.dps.getCaCertificate("https-root"))
-            assert.deepStrictEqual((await client.listCaCertificates()).map((c) => c.name), ["https-root"])
+            assert.deepStrictEqual(
+                (await client.listCaCertificates()).map((c) => c.name),
+                ["https-root"]
+            )
 
             await client.deleteCaCertificate("https-root")
             await assert.rejects(client.getCaCertificate("https-root"), (e: ServiceRequestError) => e.status === 404 && e.errorCode === 404000)
@@ -136,7 +148,10 @@ describe("DPS certificates (proof of possession)", () => {
 
             const wrongFile = path.join(dir, "wrong.pem")
             fs.writeFileSync(wrongFile, await verificationPem(other, verificationCode))
-            await assert.rejects(cli("dps", "certificate", "verify", "--name", "cli-root", "--path", wrongFile), /400 400004: verification certificate is not signed/)
+            await assert.rejects(
+                cli("dps", "certificate", "verify", "--name", "cli-root", "--path", wrongFile),
+                /400 400004: verification certificate is not signed/
+            )
 
             const verificationFile = path.join(dir, "verification.pem")
             fs.writeFileSync(verificationFile, await verificationPem(root, verificationCode))

@@ -73,13 +73,25 @@ describe("DPS REST face", () => {
     it("follows the seed's curl walkthrough: PUT register with a SAS header, then GET the operation until assigned", async () => {
         const auth = `Authorization: ${dpsToken({ registrationId: "rest-dev", key: dev.attestation.primaryKey })}`
         const json = ["-H", "Content-Type: application/json", "-H", "Content-Encoding: utf-8"]
-        const reg = await curl(emu.httpsPort, caFile, ["-X", "PUT", ...json, "-H", auth, "-d", '{"registrationId":"rest-dev"}', url("rest-dev/register?api-version=2021-06-01")])
+        const reg = await curl(emu.httpsPort, caFile, [
+            "-X",
+            "PUT",
+            ...json,
+            "-H",
+            auth,
+            "-d",
+            '{"registrationId":"rest-dev"}',
+            url("rest-dev/register?api-version=2021-06-01"),
+        ])
         assert.deepStrictEqual([reg.status, reg.body.status, reg.headers["retry-after"]], [202, "assigning", "1"])
         assert.match(reg.headers.date, IMF_DATE)
         let op = reg
         for (let i = 0; op.status === 202 && i < 5; i++)
             op = await curl(emu.httpsPort, caFile, ["-H", auth, url(`rest-dev/operations/${reg.body.operationId}?api-version=2021-06-01`)])
-        assert.deepStrictEqual([op.status, op.body.status, op.body.registrationState.deviceId, op.body.registrationState.assignedHub], [200, "assigned", "rest-dev", "localhost"])
+        assert.deepStrictEqual(
+            [op.status, op.body.status, op.body.registrationState.deviceId, op.body.registrationState.assignedHub],
+            [200, "assigned", "rest-dev", "localhost"]
+        )
         // Device Registration Status Lookup (POST on the registration) gives the same state.
         const lookup = await curl(emu.httpsPort, caFile, ["-X", "POST", "-H", auth, ...json, "-d", "{}", url("rest-dev?api-version=2021-06-01")])
         assert.deepStrictEqual([lookup.status, lookup.body.status, lookup.body.etag], [200, "assigned", op.body.registrationState.etag])

@@ -46,7 +46,11 @@ describe("DPS face", () => {
         const rid2 = randomUUID()
         const first = await c.poll(rid2, reg.body.operationId, " ")
         assert.strictEqual(first.topic, `$dps/registrations/res/202/?$rid=${rid2}&retry-after=3`)
-        assert.deepStrictEqual(first.body, { operationId: reg.body.operationId, status: "assigning", registrationState: { registrationId: "dev-01", status: "assigning" } })
+        assert.deepStrictEqual(first.body, {
+            operationId: reg.body.operationId,
+            status: "assigning",
+            registrationState: { registrationId: "dev-01", status: "assigning" },
+        })
 
         const rid3 = randomUUID()
         const done = await c.poll(rid3, reg.body.operationId, " ")
@@ -55,7 +59,14 @@ describe("DPS face", () => {
         assert.strictEqual(done.body.status, "assigned")
         const s = done.body.registrationState
         assert.deepStrictEqual(Object.keys(s), [
-            "registrationId", "createdDateTimeUtc", "assignedHub", "deviceId", "status", "substatus", "lastUpdatedDateTimeUtc", "etag",
+            "registrationId",
+            "createdDateTimeUtc",
+            "assignedHub",
+            "deviceId",
+            "status",
+            "substatus",
+            "lastUpdatedDateTimeUtc",
+            "etag",
         ])
         assert.deepStrictEqual(
             { registrationId: s.registrationId, assignedHub: s.assignedHub, deviceId: s.deviceId, status: s.status, substatus: s.substatus },
@@ -114,9 +125,15 @@ describe("DPS face", () => {
 
     it("polls as often as pollsBeforeAssigned says (0 and 3)", async () => {
         const q = await provision(emu.mqttPort, emu.ca, { registrationId: "dev-quick", key: key(quick) })
-        assert.deepStrictEqual(q.map((a) => a.status), [202, 200])
+        assert.deepStrictEqual(
+            q.map((a) => a.status),
+            [202, 200]
+        )
         const s = await provision(emu.mqttPort, emu.ca, { registrationId: "dev-slow", key: key(slow) })
-        assert.deepStrictEqual(s.map((a) => a.status), [202, 202, 202, 202, 200])
+        assert.deepStrictEqual(
+            s.map((a) => a.status),
+            [202, 202, 202, 202, 200]
+        )
         assert.ok(s.slice(0, 4).every((a) => a.topic.endsWith("&retry-after=1")))
     })
 
@@ -211,7 +228,10 @@ describe("DPS face", () => {
     })
 
     it("refuses MQTT 3.1 and 5 with CONNACK 1 (unacceptable protocol version)", async () => {
-        for (const version of [{ protocolId: "MQIsdp", protocolVersion: 3 }, { protocolId: "MQTT", protocolVersion: 5 }]) {
+        for (const version of [
+            { protocolId: "MQIsdp", protocolVersion: 3 },
+            { protocolId: "MQTT", protocolVersion: 5 },
+        ]) {
             const c = await RawClient.open(emu.mqttPort, emu.ca)
             assert.strictEqual(await c.connect({ ...dpsConnectPacket({ registrationId: "dev-01", key: key(dev) }), ...version } as mqtt.IConnectPacket), 1)
             await c.closed
@@ -268,7 +288,15 @@ describe("DPS face", () => {
             const valid = [
                 mqtt.generate(dpsConnectPacket({ registrationId: "dev-01", key: key(dev) })),
                 mqtt.generate({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "$dps/registrations/res/#", qos: 1 }] }),
-                mqtt.generate({ cmd: "publish", topic: "$dps/registrations/PUT/iotdps-register/?$rid=1", payload: '{"registrationId":"dev-01"}', qos: 1, messageId: 2, dup: false, retain: false }),
+                mqtt.generate({
+                    cmd: "publish",
+                    topic: "$dps/registrations/PUT/iotdps-register/?$rid=1",
+                    payload: '{"registrationId":"dev-01"}',
+                    qos: 1,
+                    messageId: 2,
+                    dup: false,
+                    retain: false,
+                }),
             ]
             const seed = fuzzSeed(1101)
             const fuzz = fuzzPackets(seed, 300, valid, 97)

@@ -6,7 +6,11 @@ import { X509Certificate } from "crypto"
 import { writeEdgePki } from "../../sim/pki"
 import { tempDir } from "../support/emulator"
 
-const certs = (file: string) => fs.readFileSync(file, "utf8").split(/(?=-----BEGIN CERTIFICATE-----)/).map((pem) => new X509Certificate(pem))
+const certs = (file: string) =>
+    fs
+        .readFileSync(file, "utf8")
+        .split(/(?=-----BEGIN CERTIFICATE-----)/)
+        .map((pem) => new X509Certificate(pem))
 
 describe("edge PKI", () => {
     it("writes root -> edge CA -> edgeHub certificate for the gateway host name, keys 0600, then leaves them alone", async () => {

@@ -11,7 +11,14 @@ const PREFIX = "edge-queue/gw-1/"
 const T0 = Date.parse("2026-01-01T00:00:00Z")
 
 function message(n: number, atMs = T0): UpstreamMessage {
-    return { deviceId: "leaf-1", hub: "localhost", properties: {}, systemProperties: {}, body: Buffer.from(`m${n}`), enqueuedTimeUtc: new Date(atMs).toISOString() }
+    return {
+        deviceId: "leaf-1",
+        hub: "localhost",
+        properties: {},
+        systemProperties: {},
+        body: Buffer.from(`m${n}`),
+        enqueuedTimeUtc: new Date(atMs).toISOString(),
+    }
 }
 const bodies = (ms: UpstreamMessage[]) => ms.map((m) => m.body.toString())
 

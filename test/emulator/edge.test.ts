@@ -74,7 +74,10 @@ describe("IoT Edge face", () => {
             const c = await throughEdge(orphan)
             await direct.client.closed
             c.close()
-            assert.throws(() => svc().setParent("leaf-01", "leaf-02"), (e: HubServiceError) => e.errorCode === 400004)
+            assert.throws(
+                () => svc().setParent("leaf-01", "leaf-02"),
+                (e: HubServiceError) => e.errorCode === 400004
+            )
         })
 
         it("refuses bad credentials and unknown devices", async () => {
@@ -147,12 +150,21 @@ describe("IoT Edge face", () => {
             stop()
             assert.deepStrictEqual(delivered, sent)
             const stored = svc().telemetry("leaf-02").slice(before)
-            assert.deepStrictEqual(stored.map((m) => m.body.toString()), sent)
+            assert.deepStrictEqual(
+                stored.map((m) => m.body.toString()),
+                sent
+            )
             assert.ok(stored.every((m, i) => m.via === EDGE && (i === 0 || m.sequenceNumber > stored[i - 1].sequenceNumber)))
             assert.strictEqual((await c2d).payload.toString(), "after the outage")
             // Up again: straight through, nothing replayed.
             await sendTelemetry(c, "leaf-02", "live")
-            assert.deepStrictEqual(svc().telemetry("leaf-02").slice(before).map((m) => m.body.toString()), [...sent, "live"])
+            assert.deepStrictEqual(
+                svc()
+                    .telemetry("leaf-02")
+                    .slice(before)
+                    .map((m) => m.body.toString()),
+                [...sent, "live"]
+            )
             c.close()
         })
 
@@ -216,7 +228,10 @@ describe("IoT Edge store and forward: message TTL", () => {
             await new Promise((done) => setTimeout(done, 1100))
             await send("fresh")
             emu.emulator.service.setEdgeUplink(EDGE, true)
-            assert.deepStrictEqual(emu.emulator.service.telemetry("leaf-ttl").map((m) => m.body.toString()), ["fresh"])
+            assert.deepStrictEqual(
+                emu.emulator.service.telemetry("leaf-ttl").map((m) => m.body.toString()),
+                ["fresh"]
+            )
             assert.strictEqual(dropped.length, 2)
             assert.match(dropped[0], /TTL \(1 s\)/)
             r.client.close()
@@ -238,7 +253,10 @@ describe("IoT Edge store and forward: message TTL", () => {
             }
             assert.match((await dropped).reason, /store is full/)
             emu.emulator.service.setEdgeUplink(EDGE, true)
-            assert.deepStrictEqual(emu.emulator.service.telemetry("leaf-full").map((m) => m.body.toString()), ["c", "d", "e"])
+            assert.deepStrictEqual(
+                emu.emulator.service.telemetry("leaf-full").map((m) => m.body.toString()),
+                ["c", "d", "e"]
+            )
             r.client.close()
         } finally {
             await emu.emulator.stop()

@@ -13,7 +13,16 @@ import { until } from "../../sim/wait"
 
 interface Delivery {
     headers: Record<string, string | string[] | undefined>
-    events: { eventType: string; subject: string; data: Record<string, any>; topic: string; id: string; eventTime: string; dataVersion: string; metadataVersion: string }[]
+    events: {
+        eventType: string
+        subject: string
+        data: Record<string, any>
+        topic: string
+        id: string
+        eventTime: string
+        dataVersion: string
+        metadataVersion: string
+    }[]
 }
 
 /** A webhook on loopback: echoes validation codes (unless told not to) and answers notifications with `status(n)`. */
@@ -43,7 +52,10 @@ class Webhook {
     }
 
     notifications(type?: string): Delivery["events"] {
-        return this.deliveries.filter((d) => d.headers["aeg-event-type"] === "Notification").flatMap((d) => d.events).filter((e) => !type || e.eventType === type)
+        return this.deliveries
+            .filter((d) => d.headers["aeg-event-type"] === "Notification")
+            .flatMap((d) => d.events)
+            .filter((e) => !type || e.eventType === type)
     }
 
     close(): Promise<void> {
@@ -72,7 +84,13 @@ describe("Event Grid: device events to webhooks", function () {
                 subscriptions: [
                     { name: "all-events", endpoint: await good.listen(cert, key) },
                     { name: "flaky", endpoint: await flaky.listen(cert, key), includedEventTypes: ["Microsoft.Devices.DeviceConnected"], ...fast },
-                    { name: "broken", endpoint: await broken.listen(cert, key), includedEventTypes: ["Microsoft.Devices.DeviceConnected"], maxDeliveryAttempts: 3, ...fast },
+                    {
+                        name: "broken",
+                        endpoint: await broken.listen(cert, key),
+                        includedEventTypes: ["Microsoft.Devices.DeviceConnected"],
+                        maxDeliveryAttempts: 3,
+                        ...fast,
+                    },
                     { name: "refusing", endpoint: await refusing.listen(cert, key), includedEventTypes: ["Microsoft.Devices.DeviceConnected"], ...fast },
                     { name: "unvalidated", endpoint: await unvalidated.listen(cert, key) },
                 ],
@@ -138,8 +156,14 @@ describe("Event Grid: device events to webhooks", function () {
     it("filters by event type and retries a failing endpoint until it takes the event", async () => {
         await until("the flaky endpoint's third try", () => flaky.notifications().length >= 3, 10000)
         const tries = flaky.deliveries.filter((d) => d.headers["aeg-event-type"] === "Notification")
-        assert.deepStrictEqual(tries.map((d) => d.headers["aeg-delivery-count"]), ["0", "1", "2"])
-        assert.ok(tries.every((d) => d.events[0].id === tries[0].events[0].id), "a retry is the same event")
+        assert.deepStrictEqual(
+            tries.map((d) => d.headers["aeg-delivery-count"]),
+            ["0", "1", "2"]
+        )
+        assert.ok(
+            tries.every((d) => d.events[0].id === tries[0].events[0].id),
+            "a retry is the same event"
+        )
         assert.deepStrictEqual([...new Set(flaky.notifications().map((e) => e.eventType))], ["Microsoft.Devices.DeviceConnected"])
     })
 
@@ -153,7 +177,11 @@ describe("Event Grid: device events to webhooks", function () {
         const fromRefusing = letters.find((d) => d.subscription === "refusing")!
         assert.strictEqual(fromRefusing.deliveryAttempts, 1)
         assert.match(fromRefusing.reason, /HTTP 400: not retried/)
-        assert.ok(emu.events.some((e) => e.name === "eventgrid.subscription" && /dead-lettered Microsoft\.Devices\.DeviceConnected/.test((e.data as { what: string }).what)))
+        assert.ok(
+            emu.events.some(
+                (e) => e.name === "eventgrid.subscription" && /dead-lettered Microsoft\.Devices\.DeviceConnected/.test((e.data as { what: string }).what)
+            )
+        )
     })
 })
 
@@ -164,7 +192,9 @@ describe("Event Grid: dead letters across a restart", function () {
         const pki = await testPki()
         const refusing = new Webhook({ status: () => 400 })
         const endpoint = await refusing.listen(fs.readFileSync(pki.serverCertFile, "utf8"), fs.readFileSync(pki.serverKeyFile, "utf8"))
-        const config = await testConfig({ eventGrid: { subscriptions: [{ name: "refusing", endpoint, includedEventTypes: ["Microsoft.Devices.DeviceCreated"] }] } })
+        const config = await testConfig({
+            eventGrid: { subscriptions: [{ name: "refusing", endpoint, includedEventTypes: ["Microsoft.Devices.DeviceCreated"] }] },
+        })
         const stateDir = tempDir("eg-dead-letters")
         let emulator = new Emulator(config, { stateDir })
         try {
@@ -177,7 +207,10 @@ describe("Event Grid: dead letters across a restart", function () {
             emulator = new Emulator(config, { stateDir })
             await emulator.start()
             const kept = emulator.eventGrid!.deadLetters
-            assert.deepStrictEqual(kept.map((d) => [d.subscription, d.event.subject, d.deliveryAttempts]), [["refusing", "devices/dl-1", 1]])
+            assert.deepStrictEqual(
+                kept.map((d) => [d.subscription, d.event.subject, d.deliveryAttempts]),
+                [["refusing", "devices/dl-1", 1]]
+            )
             assert.match(kept[0].reason, /HTTP 400: not retried/)
             emulator.service.createDevice("dl-2", "localhost")
             await until("the second dead letter", () => emulator.eventGrid!.deadLetters.length === 2, 10000)
@@ -186,7 +219,10 @@ describe("Event Grid: dead letters across a restart", function () {
 
             emulator = new Emulator(config, { stateDir })
             await emulator.start()
-            assert.deepStrictEqual(emulator.eventGrid!.deadLetters.map((d) => d.event.subject), ["devices/dl-1", "devices/dl-2"])
+            assert.deepStrictEqual(
+                emulator.eventGrid!.deadLetters.map((d) => d.event.subject),
+                ["devices/dl-1", "devices/dl-2"]
+            )
         } finally {
             await emulator.stop()
             await refusing.close()

@@ -35,7 +35,7 @@ describe("IoT Hub limits", () => {
     const svc = () => emu.emulator.service
 
     before(async () => {
-        emu = await startTestEmulator({ devices: [dev, taken],  enrollments: [fleet, chosen] })
+        emu = await startTestEmulator({ devices: [dev, taken], enrollments: [fleet, chosen] })
     })
     after(() => emu.stop())
 
@@ -109,7 +109,14 @@ describe("IoT Hub limits", () => {
         for (const body of ["null", "42", "[]", '"text"']) {
             const status = await new Promise<number>((resolve, reject) => {
                 const req = https.request(
-                    { host: "localhost", port: emu.servicePort, path: "/devices/lim-dev", method: "PATCH", ca: emu.ca, headers: { Authorization: token, "Content-Type": "application/json" } },
+                    {
+                        host: "localhost",
+                        port: emu.servicePort,
+                        path: "/devices/lim-dev",
+                        method: "PATCH",
+                        ca: emu.ca,
+                        headers: { Authorization: token, "Content-Type": "application/json" },
+                    },
                     (res) => {
                         res.resume()
                         resolve(res.statusCode!)
@@ -132,7 +139,10 @@ describe("IoT Hub limits", () => {
                 assert.deepStrictEqual([final.status, final.body.status, final.body.registrationState.errorCode], [200, "failed", 409000], id)
             }
             // The owners' keys still work.
-            for (const [id, key] of [["lab-01", taken.primaryKey], ["chosen-id", chosen.attestation.primaryKey]]) {
+            for (const [id, key] of [
+                ["lab-01", taken.primaryKey],
+                ["chosen-id", chosen.attestation.primaryKey],
+            ]) {
                 const r = await hubConnect(emu.mqttPort, emu.ca, { deviceId: id, key })
                 assert.strictEqual(r.code, 0, id)
                 r.client.close()

@@ -35,7 +35,10 @@ describe("IoT Hub service REST API: hubs and IoT Edge devices", function () {
             assert.deepStrictEqual((await c.azure("hub", "GET", "/devices/leaf-1")).parentScopes, [edge.deviceScope])
             const disabled = await c.azure("hub", "PUT", `/devices/${EDGE}`, { ...edge, status: "disabled" }, edge.etag)
             assert.deepStrictEqual([disabled.status, disabled.capabilities.iotEdge], ["disabled", true])
-            await assert.rejects(c.azure("hub", "PUT", "/devices/leaf-1", { capabilities: { iotEdge: true } }, "*"), /400 ArgumentInvalid: IoT Edge devices come from the emulator's config/)
+            await assert.rejects(
+                c.azure("hub", "PUT", "/devices/leaf-1", { capabilities: { iotEdge: true } }, "*"),
+                /400 ArgumentInvalid: IoT Edge devices come from the emulator's config/
+            )
         } finally {
             await emu.emulator.stop()
         }
@@ -48,7 +51,14 @@ describe("IoT Hub service REST API: hubs and IoT Edge devices", function () {
             const send = (path: string, body: string) =>
                 new Promise<{ status: number; text: string }>((resolve, reject) => {
                     const req = https.request(
-                        { host: "localhost", port: emu.servicePort, path, method: "POST", ca: emu.ca, headers: { Authorization: token, "Content-Type": "application/json" } },
+                        {
+                            host: "localhost",
+                            port: emu.servicePort,
+                            path,
+                            method: "POST",
+                            ca: emu.ca,
+                            headers: { Authorization: token, "Content-Type": "application/json" },
+                        },
                         (res) => {
                             let text = ""
                             res.on("data", (c: Buffer) => (text += c.toString()))

@@ -19,7 +19,7 @@ describe("hub service side", () => {
     let client: ServiceClient
 
     before(async () => {
-        emu = await startTestEmulator({ devices: [dev, idle],  enrollments: [ind, grp] })
+        emu = await startTestEmulator({ devices: [dev, idle], enrollments: [ind, grp] })
         client = new ServiceClient({ host: "localhost", port: emu.servicePort, ca: emu.ca, hub: "localhost", serviceKey: emu.serviceKey })
     })
     after(() => emu.stop())
@@ -35,13 +35,19 @@ describe("hub service side", () => {
         await provision(emu.mqttPort, emu.ca, { registrationId: "dps-dev", key: ind.attestation.primaryKey })
         const derived = sasDeriveDeviceKey(grp.attestation.primaryKey, "fleet-9")
         await provision(emu.mqttPort, emu.ca, { registrationId: "fleet-9", key: derived })
-        for (const [id, key] of [["dps-device", ind.attestation.primaryKey], ["fleet-9", derived]]) {
+        for (const [id, key] of [
+            ["dps-device", ind.attestation.primaryKey],
+            ["fleet-9", derived],
+        ]) {
             const r = await hubConnect(emu.mqttPort, emu.ca, { deviceId: id, key })
             assert.strictEqual(r.code, 0, id)
             r.client.close()
         }
         const ids = emu.emulator.service.listDevices().map((d) => d.deviceId)
-        assert.ok(["dps-device", "fleet-9"].every((id) => ids.includes(id)), ids.join())
+        assert.ok(
+            ["dps-device", "fleet-9"].every((id) => ids.includes(id)),
+            ids.join()
+        )
     })
 
     describe("HTTPS endpoint", () => {
@@ -62,7 +68,13 @@ describe("hub service side", () => {
             assert.deepStrictEqual([none.status, none.body.errorCode], [401, 401002])
             const wrongKey = new ServiceClient({ host: "localhost", port: emu.servicePort, ca: emu.ca, hub: "localhost", serviceKey: randomKey() })
             await assert.rejects(wrongKey.listDevices(), (e: ServiceRequestError) => e.status === 401 && /signature/.test(e.message))
-            const otherHub = new ServiceClient({ host: "localhost", port: emu.servicePort, ca: emu.ca, hub: "other.azure-devices.net", serviceKey: emu.serviceKey })
+            const otherHub = new ServiceClient({
+                host: "localhost",
+                port: emu.servicePort,
+                ca: emu.ca,
+                hub: "other.azure-devices.net",
+                serviceKey: emu.serviceKey,
+            })
             await assert.rejects(otherHub.listDevices(), (e: ServiceRequestError) => e.status === 401)
         })
 
@@ -112,7 +124,13 @@ describe("hub service side", () => {
             publish(c, "devices/svc-dev/messages/events/", '{"n":2}')
             await two
             m.stop()
-            assert.deepStrictEqual(seen.map((e) => [e.deviceId, e.body, e.properties]), [["svc-dev", '{"n":1}', { a: "1" }], ["svc-dev", '{"n":2}', {}]])
+            assert.deepStrictEqual(
+                seen.map((e) => [e.deviceId, e.body, e.properties]),
+                [
+                    ["svc-dev", '{"n":1}', { a: "1" }],
+                    ["svc-dev", '{"n":2}', {}],
+                ]
+            )
             c.close()
             other.close()
         })

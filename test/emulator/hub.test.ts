@@ -20,7 +20,7 @@ describe("IoT Hub face", () => {
 
     before(async () => {
         // No clock skew, so a token expiring in 2 s really expires in 2 s.
-        emu = await startTestEmulator({ devices: [a, b, off, spare, c2d, full],  sasSkewSec: 0 })
+        emu = await startTestEmulator({ devices: [a, b, off, spare, c2d, full], sasSkewSec: 0 })
     })
     after(() => emu.stop())
 
@@ -44,8 +44,16 @@ describe("IoT Hub face", () => {
             ["a good SAS (Node SDK form)", { deviceId: "dev-a", key: a.primaryKey }, "primary"],
             ["the secondary key", { deviceId: "dev-a", key: a.secondaryKey }, "secondary"],
             ["a host with a port, in user name and sr", { deviceId: "dev-a", key: a.primaryKey, host: "localhost:8883" }, "primary"],
-            ["an upper-case host and an unencoded sr", { deviceId: "dev-a", key: a.primaryKey, host: "LOCALHOST", srRaw: "LOCALHOST/devices/dev-a" }, "primary"],
-            ["a user name without `?` (azure-sdk-for-c)", { deviceId: "dev-a", key: a.primaryKey, username: "localhost/dev-a/api-version=2020-09-30" }, "primary"],
+            [
+                "an upper-case host and an unencoded sr",
+                { deviceId: "dev-a", key: a.primaryKey, host: "LOCALHOST", srRaw: "LOCALHOST/devices/dev-a" },
+                "primary",
+            ],
+            [
+                "a user name without `?` (azure-sdk-for-c)",
+                { deviceId: "dev-a", key: a.primaryKey, username: "localhost/dev-a/api-version=2020-09-30" },
+                "primary",
+            ],
         ]
         for (const [what, o, key] of accepted)
             it(`accepts ${what}`, async () => {
@@ -109,7 +117,10 @@ describe("IoT Hub face", () => {
             assert.deepStrictEqual([m2.properties, m2.systemProperties], [{}, {}])
             assert.ok(m2.sequenceNumber > m.sequenceNumber)
             const stored = svc().telemetry("dev-a").slice(-2)
-            assert.deepStrictEqual(stored.map((s) => s.body.toString()), ['{"t":21.5}', "plain"])
+            assert.deepStrictEqual(
+                stored.map((s) => s.body.toString()),
+                ['{"t":21.5}', "plain"]
+            )
             c.close()
         })
 
@@ -209,7 +220,10 @@ describe("IoT Hub face", () => {
             await gone
             // Offline: stored, not replayed (the device compares $version after its GET).
             assert.deepStrictEqual(svc().updateDesired("dev-b", { interval: null }), { version: 3, delivered: false })
-            assert.throws(() => svc().updateDesired("dev-b", { "$bad": 1 }), (e: HubServiceError) => e.errorCode === 400004)
+            assert.throws(
+                () => svc().updateDesired("dev-b", { $bad: 1 }),
+                (e: HubServiceError) => e.errorCode === 400004
+            )
         })
     })
 
@@ -294,7 +308,10 @@ describe("IoT Hub face", () => {
 
         it("holds at most 50 pending messages per device", () => {
             for (let i = 0; i < 50; i++) svc().sendC2d("dev-full", `m${i}`)
-            assert.throws(() => svc().sendC2d("dev-full", "one too many"), (e: HubServiceError) => e.errorCode === 403004 && /50/.test(e.message))
+            assert.throws(
+                () => svc().sendC2d("dev-full", "one too many"),
+                (e: HubServiceError) => e.errorCode === 403004 && /50/.test(e.message)
+            )
             assert.strictEqual(svc().getDevice("dev-full").cloudToDeviceMessageCount, 50)
         })
     })
@@ -315,7 +332,11 @@ describe("IoT Hub face", () => {
             svc().deleteDevice("dev-spare")
             await c.closed
             assert.strictEqual((await hubConnect(emu.mqttPort, emu.ca, { deviceId: "dev-spare", key: spare.primaryKey })).code, 5)
-            assert.ok(!svc().listDevices().some((d) => d.deviceId === "dev-spare"))
+            assert.ok(
+                !svc()
+                    .listDevices()
+                    .some((d) => d.deviceId === "dev-spare")
+            )
         })
     })
 

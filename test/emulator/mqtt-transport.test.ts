@@ -77,7 +77,10 @@ describe("MQTT transport", () => {
                 const r1 = f.push(stream.subarray(0, cut))
                 const r2 = f.push(stream.subarray(cut))
                 assert.ok("frames" in r1 && "frames" in r2)
-                assert.deepStrictEqual([...r1.frames, ...r2.frames].map((x) => x.toString("hex")), [a, b, a, b].map((x) => x.toString("hex")))
+                assert.deepStrictEqual(
+                    [...r1.frames, ...r2.frames].map((x) => x.toString("hex")),
+                    [a, b, a, b].map((x) => x.toString("hex"))
+                )
             }
             const big = Buffer.concat([Buffer.from([0x10, 0x90, 0x01]), Buffer.alloc(0x90)])
             assert.deepStrictEqual(new MqttFramer(1024, 100).push(big), { error: "first packet of 147 bytes exceeds 100" })
@@ -86,7 +89,11 @@ describe("MQTT transport", () => {
         })
 
         it("cuts a stream of several packets sent one byte at a time into exactly those packets", () => {
-            const packets = [Buffer.from([0xc0, 0x00]), Buffer.concat([Buffer.from([0x30, 0x05, 0x00, 0x01, 0x74]), Buffer.from("hi")]), Buffer.from([0xe0, 0x00])]
+            const packets = [
+                Buffer.from([0xc0, 0x00]),
+                Buffer.concat([Buffer.from([0x30, 0x05, 0x00, 0x01, 0x74]), Buffer.from("hi")]),
+                Buffer.from([0xe0, 0x00]),
+            ]
             const stream = Buffer.concat([...packets, ...packets])
             const f = new MqttFramer(100)
             const frames: string[] = []
@@ -95,7 +102,10 @@ describe("MQTT transport", () => {
                 assert.ok("frames" in r)
                 frames.push(...r.frames.map((x) => x.toString("hex")))
             }
-            assert.deepStrictEqual(frames, [...packets, ...packets].map((x) => x.toString("hex")))
+            assert.deepStrictEqual(
+                frames,
+                [...packets, ...packets].map((x) => x.toString("hex"))
+            )
         })
 
         it("reads remaining lengths of one to four bytes and refuses a fifth", () => {
@@ -113,7 +123,10 @@ describe("MQTT transport", () => {
             const f = new MqttFramer(100, 50)
             const r = f.push(Buffer.concat([packet(50), packet(100)]))
             assert.ok("frames" in r)
-            assert.deepStrictEqual(r.frames.map((x) => x.length), [50, 100])
+            assert.deepStrictEqual(
+                r.frames.map((x) => x.length),
+                [50, 100]
+            )
             assert.deepStrictEqual(f.push(packet(101)), { error: "packet of 101 bytes exceeds 100" })
             assert.deepStrictEqual(new MqttFramer(100, 50).push(packet(51)), { error: "first packet of 51 bytes exceeds 50" })
         })
@@ -194,7 +207,15 @@ describe("MQTT transport", () => {
             const wireOut = async (n: number) => {
                 const { client } = await hubConnect(emu.mqttPort, emu.ca, { deviceId: "dev-t", key: dev.primaryKey })
                 const packets = [...Array(n).keys()].map((i) =>
-                    mqtt.generate({ cmd: "publish", topic: "devices/dev-t/messages/events/", payload: `m${i}`, qos: 1, messageId: i + 1, dup: false, retain: false })
+                    mqtt.generate({
+                        cmd: "publish",
+                        topic: "devices/dev-t/messages/events/",
+                        payload: `m${i}`,
+                        qos: 1,
+                        messageId: i + 1,
+                        dup: false,
+                        retain: false,
+                    })
                 )
                 client.write(Buffer.concat(packets))
                 await until("every PUBACK", () => client.received.filter((p) => p.cmd === "puback").length === n, 5000)
@@ -244,7 +265,14 @@ describe("MQTT transport", () => {
         const material = { cert: fs.readFileSync(files.serverCertFile, "utf8"), key: fs.readFileSync(files.serverKeyFile, "utf8") }
         const admit: (() => void)[] = []
         const refused: string[] = []
-        const listener = await startTlsListener(material, "127.0.0.1", 0, (_sock, _wire, authenticated) => admit.push(authenticated), (_r, reason) => refused.push(reason), 2)
+        const listener = await startTlsListener(
+            material,
+            "127.0.0.1",
+            0,
+            (_sock, _wire, authenticated) => admit.push(authenticated),
+            (_r, reason) => refused.push(reason),
+            2
+        )
         const open = () =>
             new Promise<net.Socket>((resolve) => {
                 const s = net.connect(listener.port, "127.0.0.1", () => resolve(s))

@@ -2,9 +2,7 @@
 import * as assert from "assert"
 import * as fs from "fs"
 import * as tls from "tls"
-import {
-    CertifiedKey, certToPem, chainToPem, createRootCa, issueIntermediateCa, issueServerCert, privateKeyToPem, writeTestPki,
-} from "../../sim/pki"
+import { CertifiedKey, certToPem, chainToPem, createRootCa, issueIntermediateCa, issueServerCert, privateKeyToPem, writeTestPki } from "../../sim/pki"
 import { tempDir } from "../support/emulator"
 
 /** Serves the chain and completes a TLS handshake as `host` trusting only `rootPem`; resolves to the error, if any. */
@@ -33,7 +31,10 @@ describe("test PKI", () => {
         const before = [first.rootCertFile, first.serverCertFile, first.serverKeyFile].map((f) => fs.readFileSync(f, "utf8"))
         const second = await writeTestPki(dir)
         assert.strictEqual(second.generated, "nothing")
-        assert.deepStrictEqual([second.rootCertFile, second.serverCertFile, second.serverKeyFile].map((f) => fs.readFileSync(f, "utf8")), before)
+        assert.deepStrictEqual(
+            [second.rootCertFile, second.serverCertFile, second.serverKeyFile].map((f) => fs.readFileSync(f, "utf8")),
+            before
+        )
         const root = fs.readFileSync(first.rootCertFile, "utf8")
         const [cert, key] = [fs.readFileSync(first.serverCertFile, "utf8"), fs.readFileSync(first.serverKeyFile, "utf8")]
         assert.strictEqual(await handshake(cert, key, root, "localhost"), undefined)

@@ -3,14 +3,7 @@
 // match (response topics, property bags). The TLS suites reach these through real sessions; here each
 // rule is pinned at its boundary.
 import * as assert from "assert"
-import {
-    dpsErrorBody,
-    dpsNewEtag,
-    dpsNewOperationId,
-    dpsParseRequestTopic,
-    dpsParseUsername,
-    dpsResponseTopic,
-} from "../../sim/emulator/dps/dps-protocol"
+import { dpsErrorBody, dpsNewEtag, dpsNewOperationId, dpsParseRequestTopic, dpsParseUsername, dpsResponseTopic } from "../../sim/emulator/dps/dps-protocol"
 import {
     hubC2dTopic,
     hubDesiredPatchTopic,
@@ -29,10 +22,13 @@ describe("protocol parsing", () => {
     describe("query tails", () => {
         it("keeps the first of repeated keys, raw values, and skips pairs without a name", () => {
             const q = parseQuery("$rid=%41&$rid=2&=x&flag&k=a=b")
-            assert.deepStrictEqual([...q], [
-                ["$rid", "%41"],
-                ["k", "a=b"],
-            ])
+            assert.deepStrictEqual(
+                [...q],
+                [
+                    ["$rid", "%41"],
+                    ["k", "a=b"],
+                ]
+            )
         })
     })
 
@@ -124,12 +120,27 @@ describe("protocol parsing", () => {
             const mixed = hubParseUsername("h/dev-1/DeviceClientType=c/1.0/model-id=dtmi:x;1")
             assert.strictEqual(mixed?.modelId, "dtmi:x;1")
             assert.strictEqual(mixed?.moduleId, undefined)
-            assert.deepStrictEqual(hubParseUsername("h/dev-1/"), { hostName: "h", deviceId: "dev-1", moduleId: undefined, apiVersion: undefined, modelId: undefined })
+            assert.deepStrictEqual(hubParseUsername("h/dev-1/"), {
+                hostName: "h",
+                deviceId: "dev-1",
+                moduleId: undefined,
+                apiVersion: undefined,
+                modelId: undefined,
+            })
             assert.strictEqual(hubParseUsername("h/dev-1/mod-1/")?.moduleId, "mod-1")
         })
 
         it("refuses user names without host or device, with empty or extra segments", () => {
-            for (const u of ["h", "h/?api-version=1", "/dev/?api-version=1", ":8883/dev/?api-version=1", "h//?api-version=1", "h/a/b/c/?api-version=1", "h/a//", "h//m/"])
+            for (const u of [
+                "h",
+                "h/?api-version=1",
+                "/dev/?api-version=1",
+                ":8883/dev/?api-version=1",
+                "h//?api-version=1",
+                "h/a/b/c/?api-version=1",
+                "h/a//",
+                "h//m/",
+            ])
                 assert.strictEqual(hubParseUsername(u), undefined, u)
         })
     })
@@ -145,7 +156,10 @@ describe("protocol parsing", () => {
 
         it("needs a `$rid` on twin requests and method responses, and a three-digit status", () => {
             assert.deepStrictEqual(hubParseRequestTopic("$iothub/twin/GET/?$rid=10", "d"), { kind: "twin-get", rid: "10" })
-            assert.deepStrictEqual(hubParseRequestTopic("$iothub/twin/PATCH/properties/reported/?$rid=11&$version=4", "d"), { kind: "twin-reported", rid: "11" })
+            assert.deepStrictEqual(hubParseRequestTopic("$iothub/twin/PATCH/properties/reported/?$rid=11&$version=4", "d"), {
+                kind: "twin-reported",
+                rid: "11",
+            })
             assert.deepStrictEqual(hubParseRequestTopic("$iothub/methods/res/404/?$rid=ab", "d"), { kind: "method-response", rid: "ab", status: 404 })
             for (const topic of [
                 "$iothub/twin/GET/?rid=10",

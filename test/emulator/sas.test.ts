@@ -79,7 +79,15 @@ describe("SAS tokens: verification rules", () => {
     it("rejects another resource, a changed signature, and malformed tokens", () => {
         assert.strictEqual(sasVerify(DPS_VECTOR, { ...DPS_RESOURCE, resource: "0ne00000A0A/registrations/other" }, key, BEFORE_SE).ok, false)
         assert.strictEqual(sasVerify(DPS_VECTOR.replace("qpIs", "qpIt"), DPS_RESOURCE, key, BEFORE_SE).ok, false)
-        for (const bad of ["", "SharedAccessSignature", "Bearer sr=a&sig=b&se=1", "SharedAccessSignature sr=a&sig=b", "SharedAccessSignature sr=a&sig=b&se=soon", "SharedAccessSignature sr=a&sr=a&sig=b&se=1", "SharedAccessSignature sr=a&sig=%E0%A4%A&se=1"])
+        for (const bad of [
+            "",
+            "SharedAccessSignature",
+            "Bearer sr=a&sig=b&se=1",
+            "SharedAccessSignature sr=a&sig=b",
+            "SharedAccessSignature sr=a&sig=b&se=soon",
+            "SharedAccessSignature sr=a&sr=a&sig=b&se=1",
+            "SharedAccessSignature sr=a&sig=%E0%A4%A&se=1",
+        ])
             assert.strictEqual(sasParse(bad).ok, false, bad)
     })
 })
@@ -132,15 +140,29 @@ describe("SAS tokens: CONNECT accept/reject matrix over TLS", () => {
     const accepted: [string, () => Promise<number>][] = [
         ["a good token", () => connack({ registrationId: "matrix-dev", key: devKey })],
         ["the secondary key", () => connack({ registrationId: "matrix-dev", key: dev.attestation.secondaryKey })],
-        ["a C-SDK token (lower-case %2f sr, api-version 2021-06-01)", () =>
-            connack({ registrationId: "matrix-dev", key: devKey, srRaw: `${ID_SCOPE}%2fregistrations%2fmatrix-dev`, apiVersion: "2021-06-01" })],
-        ["an ID scope and registration id in other case", () =>
-            connack({ registrationId: "MATRIX-DEV", key: devKey, idScope: ID_SCOPE.toUpperCase(), srRaw: `${ID_SCOPE.toUpperCase()}/registrations/MATRIX-DEV` })],
+        [
+            "a C-SDK token (lower-case %2f sr, api-version 2021-06-01)",
+            () => connack({ registrationId: "matrix-dev", key: devKey, srRaw: `${ID_SCOPE}%2fregistrations%2fmatrix-dev`, apiVersion: "2021-06-01" }),
+        ],
+        [
+            "an ID scope and registration id in other case",
+            () =>
+                connack({
+                    registrationId: "MATRIX-DEV",
+                    key: devKey,
+                    idScope: ID_SCOPE.toUpperCase(),
+                    srRaw: `${ID_SCOPE.toUpperCase()}/registrations/MATRIX-DEV`,
+                }),
+        ],
         ["a token expired less than 5 minutes ago", () => connack({ registrationId: "matrix-dev", key: devKey, se: now() - 200 })],
-        ["a group device with its derived key", () =>
-            connack({ registrationId: "grp-dev-7", key: sasDeriveDeviceKey(grp.attestation.primaryKey, "grp-dev-7") })],
-        ["a valid key of a disabled enrollment (DPS answers `disabled` at registration)", () =>
-            connack({ registrationId: "matrix-off", key: off.attestation.primaryKey })],
+        [
+            "a group device with its derived key",
+            () => connack({ registrationId: "grp-dev-7", key: sasDeriveDeviceKey(grp.attestation.primaryKey, "grp-dev-7") }),
+        ],
+        [
+            "a valid key of a disabled enrollment (DPS answers `disabled` at registration)",
+            () => connack({ registrationId: "matrix-off", key: off.attestation.primaryKey }),
+        ],
     ]
     for (const [name, run] of accepted) it(`accepts ${name}`, async () => assert.strictEqual(await run(), 0))
 
@@ -183,19 +205,21 @@ describe("SAS tokens: CONNECT accept/reject matrix over TLS", () => {
         const from = emu.events.length
         for (const [, run] of refused.slice(0, 3)) assert.strictEqual(await run(), 5)
         assert.strictEqual(await connack({ registrationId: "matrix-dev", key: devKey, clientId: "someone-else" }), 5)
-        const refusals = emu.events.slice(from).filter((e) => e.name === "dps.refused").map((e) => e.data.reason as string)
+        const refusals = emu.events
+            .slice(from)
+            .filter((e) => e.name === "dps.refused")
+            .map((e) => e.data.reason as string)
         assert.ok(refusals.some((r) => /signature/.test(r)))
         assert.ok(refusals.some((r) => /expired/.test(r)))
         assert.ok(refusals.some((r) => /skn/.test(r)))
         assert.ok(refusals.some((r) => /client id/.test(r)))
         const log = JSON.stringify(emu.events)
-        for (const secret of [devKey, dev.attestation.secondaryKey, grp.attestation.primaryKey, off.attestation.primaryKey])
-            assert.ok(!log.includes(secret))
+        for (const secret of [devKey, dev.attestation.secondaryKey, grp.attestation.primaryKey, off.attestation.primaryKey]) assert.ok(!log.includes(secret))
         assert.ok(!/sig=/.test(log))
     })
 })
 
-describe("SAS tokens: bad credentials answered at registration (dps.authFailure \"register\", as Azure DPS)", () => {
+describe('SAS tokens: bad credentials answered at registration (dps.authFailure "register", as Azure DPS)', () => {
     let emu: RunningEmulator
     const dev = individual("late-dev")
     before(async () => {

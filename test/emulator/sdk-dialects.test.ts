@@ -14,7 +14,13 @@ import { hubDevice, publish } from "./hub-fixtures"
 function token(sr: string, key: string, order: string[], skn?: string): string {
     const se = Math.floor(Date.now() / 1000) + 3600
     const fields: Record<string, string | undefined> = { sr, sig: encodeURIComponent(sasSign(sr, se, key)), se: String(se), skn }
-    return "SharedAccessSignature " + order.filter((k) => fields[k] !== undefined).map((k) => `${k}=${fields[k]}`).join("&")
+    return (
+        "SharedAccessSignature " +
+        order
+            .filter((k) => fields[k] !== undefined)
+            .map((k) => `${k}=${fields[k]}`)
+            .join("&")
+    )
 }
 
 interface Dialect {
@@ -133,7 +139,8 @@ describe("SDK dialects", () => {
     const target = hubDevice("policy-target")
 
     before(async () => {
-        emu = await startTestEmulator({ devices: [target], 
+        emu = await startTestEmulator({
+            devices: [target],
             enrollments,
             hubs: [
                 {
@@ -198,9 +205,15 @@ describe("SDK dialects", () => {
     it("admits a device token signed with a DeviceConnect policy's key (skn = policy), iothubowner's too", async () => {
         const sr = `localhost%2Fdevices%2F${target.deviceId}`
         const ev = nextEvent(emu.emulator, "hub.connect")
-        assert.strictEqual(await hubCode(`localhost/${target.deviceId}/?api-version=2021-04-12`, token(sr, policyKeys.device, ["sr", "sig", "se", "skn"], "device")), 0)
+        assert.strictEqual(
+            await hubCode(`localhost/${target.deviceId}/?api-version=2021-04-12`, token(sr, policyKeys.device, ["sr", "sig", "se", "skn"], "device")),
+            0
+        )
         assert.deepStrictEqual([(await ev).policy, (await ev).key], ["device", "primary"])
-        assert.strictEqual(await hubCode(`localhost/${target.deviceId}/?api-version=2021-04-12`, token(sr, emu.serviceKey, ["sr", "sig", "se", "skn"], "iothubowner")), 0)
+        assert.strictEqual(
+            await hubCode(`localhost/${target.deviceId}/?api-version=2021-04-12`, token(sr, emu.serviceKey, ["sr", "sig", "se", "skn"], "iothubowner")),
+            0
+        )
     })
 
     it("refuses a policy without DeviceConnect, an unknown policy, a policy name on the device's own key", async () => {

@@ -28,7 +28,21 @@ describe("service CLI: az iot dps enrollment vocabulary", function () {
     afterEach(() => emu.stop())
 
     it("creates an individual enrollment with az's flags; keys only with --show-keys; the device provisions; update and delete", async () => {
-        const created = await run("dps", "enrollment", "create", "--eid", "cli-enr", "--at", "symmetrickey", "--props", '{"interval":7}', "--ap", "static", "--ih", "localhost")
+        const created = await run(
+            "dps",
+            "enrollment",
+            "create",
+            "--eid",
+            "cli-enr",
+            "--at",
+            "symmetrickey",
+            "--props",
+            '{"interval":7}',
+            "--ap",
+            "static",
+            "--ih",
+            "localhost"
+        )
         assert.deepStrictEqual([created.registrationId, created.provisioningStatus, created.allocationPolicy], ["cli-enr", "enabled", "static"])
         assert.deepStrictEqual(created.attestation, { type: "symmetricKey", symmetricKey: {} })
         assert.deepStrictEqual((await run("dps", "enrollment", "show", "--enrollment-id", "cli-enr")).attestation.symmetricKey, {})
@@ -40,7 +54,11 @@ describe("service CLI: az iot dps enrollment vocabulary", function () {
 
         const updated = await run("dps", "enrollment", "update", "--eid", "cli-enr", "--ps", "disabled")
         assert.strictEqual(updated.provisioningStatus, "disabled")
-        assert.strictEqual((await run("dps", "enrollment", "show", "--eid", "cli-enr", "--keys")).attestation.symmetricKey.primaryKey, keys.primaryKey, "an update keeps the keys")
+        assert.strictEqual(
+            (await run("dps", "enrollment", "show", "--eid", "cli-enr", "--keys")).attestation.symmetricKey.primaryKey,
+            keys.primaryKey,
+            "an update keeps the keys"
+        )
         await assert.rejects(run("dps", "enrollment", "delete", "--eid", "cli-enr", "-e", created.etag), /412 412000/)
         assert.deepStrictEqual(await run("dps", "enrollment", "delete", "--eid", "cli-enr"), { deleted: "cli-enr" })
         assert.deepStrictEqual(await run("dps", "enrollment", "list"), [])
@@ -51,7 +69,13 @@ describe("service CLI: az iot dps enrollment vocabulary", function () {
         await run("dps", "enrollment-group", "create", "--gid", "cli-grp", "--pk", pk)
         await run("dps", "enrollment-group", "create", "--enrollment-id", "cli-x509", "--cn", "fleet-root", "--ps", "disabled")
         const list = await run("dps", "enrollment-group", "list")
-        assert.deepStrictEqual(list.map((g: any) => [g.enrollmentGroupId, g.attestation.type, g.provisioningStatus]), [["cli-grp", "symmetricKey", "enabled"], ["cli-x509", "x509", "disabled"]])
+        assert.deepStrictEqual(
+            list.map((g: any) => [g.enrollmentGroupId, g.attestation.type, g.provisioningStatus]),
+            [
+                ["cli-grp", "symmetricKey", "enabled"],
+                ["cli-x509", "x509", "disabled"],
+            ]
+        )
         assert.deepStrictEqual(list[1].attestation.x509, { caReferences: { primary: "fleet-root" } })
         assert.strictEqual((await run("dps", "enrollment-group", "show", "--gid", "cli-grp", "--show-keys")).attestation.symmetricKey.primaryKey, pk)
         const moved = await run("dps", "enrollment-group", "update", "--gid", "cli-grp", "--rp", "never")
@@ -60,12 +84,21 @@ describe("service CLI: az iot dps enrollment vocabulary", function () {
 
     it("refuses flags az does not take there, bad values, and TPM", async () => {
         assert.throws(() => parseCliArgs(["dps", "enrollment", "create", "--eid", "x", "--registration", "y"]), /Unknown option '--registration'/)
-        await assert.rejects(run("dps", "enrollment", "create", "--eid", "x", "--at", "symmetrickey", "--mn", "m"), /--method-name does not apply to dps enrollment create/)
+        await assert.rejects(
+            run("dps", "enrollment", "create", "--eid", "x", "--at", "symmetrickey", "--mn", "m"),
+            /--method-name does not apply to dps enrollment create/
+        )
         await assert.rejects(run("dps", "enrollment", "show", "--gid", "x"), /--group-id does not apply to dps enrollment show/)
-        await assert.rejects(run("dps", "enrollment", "create", "--eid", "x", "--at", "symmetrickey", "--ap", "fastest"), /--allocation-policy takes hashed, geolatency, static, custom/)
+        await assert.rejects(
+            run("dps", "enrollment", "create", "--eid", "x", "--at", "symmetrickey", "--ap", "fastest"),
+            /--allocation-policy takes hashed, geolatency, static, custom/
+        )
         await assert.rejects(run("dps", "enrollment", "create", "--eid", "x", "--at", "tpm"), /TPM attestation is not emulated/)
         await assert.rejects(run("dps", "enrollment", "create", "--eid", "x"), /--attestation-type \(--at\) symmetrickey\|x509 is required/)
-        await assert.rejects(run("dps", "enrollment", "create", "--eid", "x", "--at", "symmetrickey", "--pk", "c2hvcnQ="), /400 400004: enrollment.attestation.primaryKey: must be base64 of at least 16 bytes/)
+        await assert.rejects(
+            run("dps", "enrollment", "create", "--eid", "x", "--at", "symmetrickey", "--pk", "c2hvcnQ="),
+            /400 400004: enrollment.attestation.primaryKey: must be base64 of at least 16 bytes/
+        )
         await assert.rejects(run("dps", "enrollment", "show", "--eid", "nobody"), /404 404000: enrollment nobody not found/)
     })
 
@@ -76,7 +109,10 @@ describe("service CLI: az iot dps enrollment vocabulary", function () {
         assert.strictEqual(emu.emulator.service.getDevice("cli-upd").status, "disabled")
         const pk = Buffer.alloc(32, 2).toString("base64")
         await run("device", "update", "-d", "cli-upd", "--pk", pk, "--sta", "enabled")
-        assert.deepStrictEqual(emu.emulator.service.authentication("cli-upd"), { type: "sas", keys: { primaryKey: pk, secondaryKey: out.authentication.symmetricKey.secondaryKey } })
+        assert.deepStrictEqual(emu.emulator.service.authentication("cli-upd"), {
+            type: "sas",
+            keys: { primaryKey: pk, secondaryKey: out.authentication.symmetricKey.secondaryKey },
+        })
         await assert.rejects(run("device", "update", "-d", "cli-upd", "--sta", "disabled", "-e", out.etag), /412 PreconditionFailed/)
         await assert.rejects(run("device", "update", "-d", "cli-upd", "--ps", "disabled"), /--provisioning-status does not apply to device update/)
     })

@@ -43,7 +43,9 @@ export async function serviceCliFor(emu: ServiceEndpoint, hub = "localhost"): Pr
     const argv = await cliArgv(emu, hub)
     return (...args) =>
         new Promise((resolve, reject) =>
-            execFile(process.execPath, argv(args), { cwd: ROOT }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve({ stdout, stderr })))
+            execFile(process.execPath, argv(args), { cwd: ROOT }, (err, stdout, stderr) =>
+                err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve({ stdout, stderr })
+            )
         )
 }
 

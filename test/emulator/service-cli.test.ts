@@ -15,7 +15,7 @@ describe("service CLI with az's vocabulary", function () {
     const dev = hubDevice("cli-dev")
 
     before(async () => {
-        emu = await startTestEmulator({ devices: [dev],  enrollments: [individual("cli-unused")] })
+        emu = await startTestEmulator({ devices: [dev], enrollments: [individual("cli-unused")] })
         cli = await serviceCliFor(emu)
     })
     after(async () => {

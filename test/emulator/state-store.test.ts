@@ -99,7 +99,10 @@ describe("emulator state across restarts", () => {
             const twin = e.service.getTwin("fleet-dev-1").properties
             assert.deepStrictEqual(twin.reported, { fw: "1.0", $version: 2 })
             assert.deepStrictEqual(twin.desired, { interval: 5, $version: 2 })
-            assert.deepStrictEqual(e.service.telemetry("fleet-dev-1").map((m) => m.body.toString()), ["reading 1", "reading 2"])
+            assert.deepStrictEqual(
+                e.service.telemetry("fleet-dev-1").map((m) => m.body.toString()),
+                ["reading 1", "reading 2"]
+            )
             assert.strictEqual(e.service.getDevice("lab-01").status, "disabled")
             assert.throws(() => e.service.getDevice("lab-gone"), /not found/)
             const cas = Object.fromEntries(e.dps.listCaCertificates().map((c) => [c.name, c.isVerified]))
@@ -107,7 +110,10 @@ describe("emulator state across restarts", () => {
             assert.ok(e.state.certificates.get("other-root")!.verificationCode)
             // The edge still holds its queue; the uplink back up delivers it, in order.
             e.service.setEdgeUplink(edgeId, true)
-            assert.deepStrictEqual(e.service.telemetry("leaf-1").map((m) => m.body.toString()), ["stored 1", "stored 2"])
+            assert.deepStrictEqual(
+                e.service.telemetry("leaf-1").map((m) => m.body.toString()),
+                ["stored 1", "stored 2"]
+            )
             // The device's keys, disabled status and queue are as they were.
             const refused = await hubConnect(mqttPort, caPem, { deviceId: "lab-01", key: lab.primaryKey })
             assert.strictEqual(refused.code, 5)

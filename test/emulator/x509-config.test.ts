@@ -53,14 +53,20 @@ describe("emulator configuration: X.509", () => {
 
     it("reads CA certificates, X.509 enrollments and X.509 devices from PEM text or files next to the config", () => {
         const c = valid()
-        assert.deepStrictEqual(c.certificates.map((x) => [x.name, x.verified]), [["fleet-root", true]])
+        assert.deepStrictEqual(
+            c.certificates.map((x) => [x.name, x.verified]),
+            [["fleet-root", true]]
+        )
         const [byCert, byThumb, byName, byIntermediate] = c.enrollments.map((e) => e.attestation)
         assert.ok(byCert.type === "x509" && "primary" in byCert && "certificate" in byCert.primary)
         assert.strictEqual(x509CommonName(byCert.primary.certificate), "cfg-dev")
         assert.deepStrictEqual(byThumb.type === "x509" && "primary" in byThumb && byThumb.primary, { thumbprint: x509Thumbprints(nodeCert(device)).sha1 })
         assert.deepStrictEqual(byName.type === "x509" && "ca" in byName && byName.ca, { caName: "fleet-root" })
         assert.ok(byIntermediate.type === "x509" && "ca" in byIntermediate && "certificate" in byIntermediate.ca)
-        assert.deepStrictEqual(c.devices.map((d) => d.authentication.type), ["selfSigned", "certificateAuthority", "sas"])
+        assert.deepStrictEqual(
+            c.devices.map((d) => d.authentication.type),
+            ["selfSigned", "certificateAuthority", "sas"]
+        )
     })
 
     it("generates and requires keys only for SAS enrollments and devices", () => {

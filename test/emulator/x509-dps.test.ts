@@ -45,7 +45,10 @@ describe("DPS X.509 attestation", () => {
         emu = await startTestEmulator({
             enrollments: [
                 { registrationId: "x-ind-cert", attestation: { type: "x509", certificate: pem(certs["x-ind-cert"]) } },
-                { registrationId: "x-ind-thumb", attestation: { type: "x509", thumbprint: "00".repeat(20), secondaryThumbprint: x509Thumbprints(nodeCert(certs["x-ind-thumb"])).sha256 } },
+                {
+                    registrationId: "x-ind-thumb",
+                    attestation: { type: "x509", thumbprint: "00".repeat(20), secondaryThumbprint: x509Thumbprints(nodeCert(certs["x-ind-thumb"])).sha256 },
+                },
                 { registrationId: "x-ind-mismatch", attestation: { type: "x509", certificate: pem(certs["x-ind-mismatch"]) } },
                 { registrationId: "x-ind-disabled", attestation: { type: "x509", certificate: pem(certs["x-ind-disabled"]) }, enabled: false },
                 sas,
@@ -123,7 +126,10 @@ describe("DPS X.509 attestation", () => {
     })
 
     it("answers a disabled individual or group enrollment with status disabled", async () => {
-        for (const [regId, ck] of [["x-ind-disabled", certs["x-ind-disabled"]], ["x-disabled-group", certs["x-disabled-group"]]] as const) {
+        for (const [regId, ck] of [
+            ["x-ind-disabled", certs["x-ind-disabled"]],
+            ["x-disabled-group", certs["x-disabled-group"]],
+        ] as const) {
             const answer = await provisionX509(regId, ck)
             assert.strictEqual(answer.body.registrationState.status, "disabled", regId)
             assert.strictEqual(emu.emulator.state.hub.device(regId), undefined, `${regId} has no hub identity`)
@@ -169,7 +175,13 @@ describe("DPS X.509 attestation", () => {
     it("refuses an X.509 device at a symmetric key enrollment, and keeps the SAS path when a client certificate is presented", async () => {
         const r = await refusal("x-sas", await clientCert(certs["x-sas"]))
         assert.match(r.reason, /individual enrollment x-sas uses symmetric key attestation/)
-        const answers = await provision(emu.mqttPort, emu.ca, { registrationId: "x-sas", key: sas.attestation.primaryKey }, undefined, await clientCert(certs["x-sas"]))
+        const answers = await provision(
+            emu.mqttPort,
+            emu.ca,
+            { registrationId: "x-sas", key: sas.attestation.primaryKey },
+            undefined,
+            await clientCert(certs["x-sas"])
+        )
         assert.strictEqual(answers[answers.length - 1].body.registrationState.status, "assigned")
         const ev = emu.events.find((e) => e.name === "dps.connect" && e.data.registrationId === "x-sas")!.data
         assert.deepStrictEqual([ev.attestation, ev.key], ["symmetricKey", "primary"])

@@ -68,7 +68,10 @@ describe("IoT Hub X.509 authentication", () => {
     }
 
     it("admits a selfSigned device by its (secondary) thumbprint and a CA device by its chain; telemetry gets through", async () => {
-        for (const [deviceId, ck, type] of [["x-self", certs.self, "selfSigned"], ["x-ca", certs.ca, "certificateAuthority"]] as const) {
+        for (const [deviceId, ck, type] of [
+            ["x-self", certs.self, "selfSigned"],
+            ["x-ca", certs.ca, "certificateAuthority"],
+        ] as const) {
             const ev = nextEvent(emu.emulator, "hub.connect")
             const c = await connected(deviceId, await clientCert(ck))
             const connect = await ev

@@ -62,13 +62,21 @@ describe("X.509 checks", () => {
     it("refuses an expired leaf and an expired intermediate with the date", async () => {
         const old = await issueClientCert(intermediate, { commonName: "old-dev", ...expired() })
         assert.match(x509ValidityProblem(nodeCert(old), now())!, /"old-dev" expired on/)
-        const early = await issueClientCert(intermediate, { commonName: "early-dev", notBefore: new Date(Date.now() + DAY_MS), notAfter: new Date(Date.now() + 9 * DAY_MS) })
+        const early = await issueClientCert(intermediate, {
+            commonName: "early-dev",
+            notBefore: new Date(Date.now() + DAY_MS),
+            notAfter: new Date(Date.now() + 9 * DAY_MS),
+        })
         assert.match(x509ValidityProblem(nodeCert(early), now())!, /"early-dev" is not valid before/)
         const r1 = x509BuildChain([nodeCert(old)], [nodeCert(root)], now())
         assert.ok(!r1.ok && /expired/.test(r1.reason))
 
         const oldIntermediate = await issueIntermediateCa(root, { commonName: "Old Intermediate", ...expired() })
-        const child = await issueClientCert(oldIntermediate, { commonName: "child-dev", notBefore: new Date(Date.now() - 20 * DAY_MS), notAfter: new Date(Date.now() + DAY_MS) })
+        const child = await issueClientCert(oldIntermediate, {
+            commonName: "child-dev",
+            notBefore: new Date(Date.now() - 20 * DAY_MS),
+            notAfter: new Date(Date.now() + DAY_MS),
+        })
         const r2 = x509BuildChain([nodeCert(child), nodeCert(oldIntermediate)], [nodeCert(root)], now())
         assert.ok(!r2.ok)
         assert.match(r2.reason, /"Old Intermediate" expired/)

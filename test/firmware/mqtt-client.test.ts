@@ -40,7 +40,10 @@ describe("firmware MQTT client against a scripted peer", function () {
         assert.match(result.output.join("\n"), /tests: 13, pass: 13, error: 0/)
     })
     it("acknowledged every QoS 1 message of the split and joined writes", () => {
-        const acks = peer.record("split").packets.filter((p) => p.cmd === "puback").map((p) => (p as { messageId: number }).messageId)
+        const acks = peer
+            .record("split")
+            .packets.filter((p) => p.cmd === "puback")
+            .map((p) => (p as { messageId: number }).messageId)
         assert.deepStrictEqual(acks.sort(), [1, 2, 3])
     })
     it("reconnected after the drop with a fresh CONNECT", () => {
@@ -58,7 +61,10 @@ describe("firmware MQTT client against a scripted peer", function () {
         assert.strictEqual(peer.record("lingering").packets.filter((p) => p.cmd === "disconnect").length, 1)
     })
     it("used distinct packet ids for consecutive publishes, never 0", () => {
-        const ids = peer.record("puback").packets.filter((p) => p.cmd === "publish").map((p) => (p as { messageId: number }).messageId)
+        const ids = peer
+            .record("puback")
+            .packets.filter((p) => p.cmd === "publish")
+            .map((p) => (p as { messageId: number }).messageId)
         assert.strictEqual(new Set(ids).size, ids.length)
         const all = peer.records.flatMap((r) => r.packets).filter((p) => p.cmd === "publish" || p.cmd === "subscribe")
         assert.ok(all.length > 0)
@@ -68,12 +74,23 @@ describe("firmware MQTT client against a scripted peer", function () {
         }
     })
     it("wrote a PUBACK and the next PUBLISH in one write, and a lone PUBACK within its hold", () => {
-        const chunks = peer.record("coalesce").chunks.map((c) => c.map((p) => (p.cmd === "publish" ? `publish ${p.topic}` : p.cmd === "puback" ? `puback ${p.messageId}` : p.cmd)))
-        assert.ok(chunks.some((c) => c.join(",") === "puback 1,publish out/1"), JSON.stringify(chunks))
-        assert.ok(chunks.some((c) => c.join(",") === "puback 2"), JSON.stringify(chunks))
+        const chunks = peer
+            .record("coalesce")
+            .chunks.map((c) => c.map((p) => (p.cmd === "publish" ? `publish ${p.topic}` : p.cmd === "puback" ? `puback ${p.messageId}` : p.cmd)))
+        assert.ok(
+            chunks.some((c) => c.join(",") === "puback 1,publish out/1"),
+            JSON.stringify(chunks)
+        )
+        assert.ok(
+            chunks.some((c) => c.join(",") === "puback 2"),
+            JSON.stringify(chunks)
+        )
     })
     it("sent the SUBSCRIBEs together", () => {
         const chunks = peer.record("pipeline").chunks
-        assert.ok(chunks.some((c) => c.filter((p) => p.cmd === "subscribe").length === 3), JSON.stringify(chunks.map((c) => c.map((p) => p.cmd))))
+        assert.ok(
+            chunks.some((c) => c.filter((p) => p.cmd === "subscribe").length === 3),
+            JSON.stringify(chunks.map((c) => c.map((p) => p.cmd)))
+        )
     })
 })

@@ -125,8 +125,7 @@ function endOnDisconnect(sock: tls.TLSSocket, pkt: mqtt.Packet, clientId: string
 
 /** Acknowledges the device's final "done" publish in every script. */
 function ackDone(sock: tls.TLSSocket, pkt: mqtt.Packet) {
-    if (pkt.cmd === "publish" && pkt.topic === "done" && pkt.qos === 1)
-        sock.write(gen({ cmd: "puback", messageId: pkt.messageId }))
+    if (pkt.cmd === "publish" && pkt.topic === "done" && pkt.qos === 1) sock.write(gen({ cmd: "puback", messageId: pkt.messageId }))
 }
 
 export class ScriptedPeer {

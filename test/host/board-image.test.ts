@@ -65,7 +65,10 @@ describe("board image (devs bundle) decoded", function () {
     })
 
     it("keeps the runtime image and writes the board's configuration at 0x9000, within 8 KB", () => {
-        assert.ok(image.subarray(0, 0x9000).every((b) => b === 0xff), "the stand-in runtime bytes before the configuration")
+        assert.ok(
+            image.subarray(0, 0x9000).every((b) => b === 0xff),
+            "the stand-in runtime bytes before the configuration"
+        )
         const cfg = decodeImageConfig(image, ESP32_CONFIG_OFFSET)
         const board = readBoardFile("mxchip_s3")
         assert.strictEqual(cfg.get("devName"), board.devName)
@@ -80,7 +83,10 @@ describe("board image (devs bundle) decoded", function () {
     it("carries the trust anchors and the X.509 chain and key in the configuration, and the simulator reads them there", () => {
         const loaded = loadImage({ bytecodeFile: FIRMWARE_IMAGE, boardImageFile: outFile })
         assert.deepStrictEqual(fingerprints(loaded.trustAnchors), fingerprints([...AZURE_ROOT_CAS, emulatorCaFile].flatMap(readPemCertificates)))
-        assert.deepStrictEqual(fingerprints(readPemCertificates(pki.chainFile)), fingerprints(loaded.clientIdentity!.cert.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)!))
+        assert.deepStrictEqual(
+            fingerprints(readPemCertificates(pki.chainFile)),
+            fingerprints(loaded.clientIdentity!.cert.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)!)
+        )
         assert.ok(new crypto.X509Certificate(pki.chain[0]).checkPrivateKey(crypto.createPrivateKey(loaded.clientIdentity!.key)))
     })
 

@@ -9,7 +9,10 @@ import { parseCliArgs } from "../../sim/emulator/service/service-cli"
 describe("command lines", () => {
     it("npm run certs: options anywhere, unknown ones refused with the usage", () => {
         const c = parseCertArgs(["device", "dev-1", "--ca", "My Root", "--days", "7", "--rsa", "--dir", "out"], "/work")
-        assert.deepStrictEqual([c.command, c.words, c.ca, c.dir, c.opts], ["device", ["dev-1"], "My Root", path.resolve("/work", "out"), { algorithm: "rsa-2048", days: 7, force: false }])
+        assert.deepStrictEqual(
+            [c.command, c.words, c.ca, c.dir, c.opts],
+            ["device", ["dev-1"], "My Root", path.resolve("/work", "out"), { algorithm: "rsa-2048", days: 7, force: false }]
+        )
         assert.throws(() => parseCertArgs(["root", "--ecc"], "/work"), /Unknown option '--ecc'[\s\S]*usage: npm run certs/)
         assert.throws(() => parseCertArgs(["device", "d", "--ca"], "/work"), /argument missing[\s\S]*usage:/)
         assert.throws(() => parseCertArgs(["root", "--days", "ten"], "/work"), /--days needs a whole number/)

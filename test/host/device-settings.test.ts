@@ -57,5 +57,4 @@ describe("device settings", () => {
         )
         assert.doesNotThrow(() => encodeSettingsSet("KEY", "s".repeat(225)))
     })
-
 })

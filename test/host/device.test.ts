@@ -90,10 +90,7 @@ describe("simulated device", function () {
         fs.writeFileSync(bytecodeFile, bytecode)
         const pem = path.join(dir, "none.pem")
         fs.writeFileSync(pem, "not a certificate")
-        assert.throws(
-            () => loadImage({ bytecodeFile, envFiles: [env], trustAnchorFiles: [pem] }),
-            /none\.pem: no PEM certificate found/
-        )
+        assert.throws(() => loadImage({ bytecodeFile, envFiles: [env], trustAnchorFiles: [pem] }), /none\.pem: no PEM certificate found/)
         const image = loadImage({ bytecodeFile, envFiles: [env], trustAnchorFiles: [], settings: { COUNT: 7 } })
         assert.deepStrictEqual(image.settings, { TEXT: "from env", COUNT: 7 })
         const d = new SimulatedDevice(image)

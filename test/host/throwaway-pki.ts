@@ -38,8 +38,21 @@ export function issue(dir: string, ca: Issued, name: string, sans: string[]): Is
     openssl(dir, ["req", "-new", ...EC_KEY, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`])
     fs.writeFileSync(path.join(dir, `${name}.ext`), `subjectAltName=${sans.join(",")}\n`)
     openssl(dir, [
-        "x509", "-req", "-in", `${name}.csr`, "-CA", ca.certFile, "-CAkey", ca.keyFile, "-CAcreateserial",
-        "-days", "2", "-out", `${name}.pem`, "-extfile", `${name}.ext`,
+        "x509",
+        "-req",
+        "-in",
+        `${name}.csr`,
+        "-CA",
+        ca.certFile,
+        "-CAkey",
+        ca.keyFile,
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        `${name}.pem`,
+        "-extfile",
+        `${name}.ext`,
     ])
     return read(dir, name)
 }

@@ -10,9 +10,7 @@ import mqtt = require("mqtt-packet")
 export type Kind = "dps" | "hub"
 
 /** What the peer sends, named so that a case or the fuzzer can pick its target. */
-export type OutKind =
-    | "connack" | "suback" | "puback" | "pingresp"
-    | "dps-response" | "twin-response" | "desired" | "method" | "c2d"
+export type OutKind = "connack" | "suback" | "puback" | "pingresp" | "dps-response" | "twin-response" | "desired" | "method" | "c2d"
 
 export interface Connection {
     readonly id: number
@@ -110,8 +108,7 @@ export class CloudPeer {
     }
 
     async listen(): Promise<{ mqttPort: number; timePort: number }> {
-        const on = (s: net.Server) =>
-            new Promise<number>((resolve) => s.listen(0, "127.0.0.1", () => resolve((s.address() as net.AddressInfo).port)))
+        const on = (s: net.Server) => new Promise<number>((resolve) => s.listen(0, "127.0.0.1", () => resolve((s.address() as net.AddressInfo).port)))
         return { mqttPort: await on(this.mqttServer), timePort: await on(this.timeServer) }
     }
 

@@ -11,7 +11,8 @@ const report: string[] = []
 
 function push(c: Connection, n: number): void {
     const what = n % 3
-    if (what === 0) serverPublish(c, "desired", `$iothub/twin/PATCH/properties/desired/?$version=${10 + n}`, JSON.stringify({ $version: 10 + n, telemetryInterval: 1 }))
+    if (what === 0)
+        serverPublish(c, "desired", `$iothub/twin/PATCH/properties/desired/?$version=${10 + n}`, JSON.stringify({ $version: 10 + n, telemetryInterval: 1 }))
     else if (what === 1) serverPublish(c, "method", `$iothub/methods/POST/getDeviceState/?$rid=f${n}`, "{}")
     else serverPublish(c, "c2d", `devices/${c.clientId}/messages/devicebound/%24.mid=m${n}&k=v`, `c2d ${n}`, 1, (n % 60000) + 1)
 }

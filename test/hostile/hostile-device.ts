@@ -91,23 +91,25 @@ export function defineCases(cases: Case[]): void {
         const pki = makePeerPki()
         const only = process.env.HOSTILE_ONLY ? new RegExp(process.env.HOSTILE_ONLY) : undefined
         await Promise.all(
-            cases.filter((k) => !only || only.test(k.name)).map(async (k, i) => {
-                const peer = new CloudPeer({ cert: pki.server.cert, key: pki.server.key, script: k.script })
-                const ports = await peer.listen()
-                let d: Watched | undefined
-                try {
-                    d = await bootAgainst(ports, pki, { REG_ID: `hostile-${i}`, ...k.settings })
-                    await k.run(peer, d)
-                    assert.deepStrictEqual(d.failures, [], "the VM must not panic or give up")
-                    outcomes.set(k.name, null)
-                } catch (e) {
-                    const tail = d ? `\nlast lines:\n  ${d.lines.slice(-12).join("\n  ")}\nfailures: ${d.failures.join("; ")}` : ""
-                    outcomes.set(k.name, new Error(`${(e as Error).message}${tail}`))
-                } finally {
-                    await d?.stop()
-                    await peer.close()
-                }
-            })
+            cases
+                .filter((k) => !only || only.test(k.name))
+                .map(async (k, i) => {
+                    const peer = new CloudPeer({ cert: pki.server.cert, key: pki.server.key, script: k.script })
+                    const ports = await peer.listen()
+                    let d: Watched | undefined
+                    try {
+                        d = await bootAgainst(ports, pki, { REG_ID: `hostile-${i}`, ...k.settings })
+                        await k.run(peer, d)
+                        assert.deepStrictEqual(d.failures, [], "the VM must not panic or give up")
+                        outcomes.set(k.name, null)
+                    } catch (e) {
+                        const tail = d ? `\nlast lines:\n  ${d.lines.slice(-12).join("\n  ")}\nfailures: ${d.failures.join("; ")}` : ""
+                        outcomes.set(k.name, new Error(`${(e as Error).message}${tail}`))
+                    } finally {
+                        await d?.stop()
+                        await peer.close()
+                    }
+                })
         )
     })
     for (const k of cases) {

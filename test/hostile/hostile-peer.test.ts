@@ -69,7 +69,10 @@ const CASES: Case[] = [
         },
         async run(peer, d) {
             const answer = (rid: string) =>
-                peer.of("hub").flatMap((c) => c.received).find((p) => p.cmd === "publish" && publishOf(p).topic.startsWith("$iothub/methods/res/") && publishOf(p).topic.endsWith(`?$rid=${rid}`))
+                peer
+                    .of("hub")
+                    .flatMap((c) => c.received)
+                    .find((p) => p.cmd === "publish" && publishOf(p).topic.startsWith("$iothub/methods/res/") && publishOf(p).topic.endsWith(`?$rid=${rid}`))
             const long = publishOf(await until("the long-named method's answer", () => answer("7"), 20000))
             assert.match(long.topic, /^\$iothub\/methods\/res\/(400|404)\//)
             assert.ok(long.payload.length < 200, "the answer echoes the whole name")
@@ -113,7 +116,12 @@ const CASES: Case[] = [
         script: {
             dpsRegister(c, pkt) {
                 pubackIfQos1(c, publishOf(pkt))
-                serverPublish(c, "dps-response", dpsResponseTopic(202, ridOf(publishOf(pkt)), 1e9), JSON.stringify({ operationId: "op-1", status: "assigning" }))
+                serverPublish(
+                    c,
+                    "dps-response",
+                    dpsResponseTopic(202, ridOf(publishOf(pkt)), 1e9),
+                    JSON.stringify({ operationId: "op-1", status: "assigning" })
+                )
             },
         },
         async run(_peer, d) {
@@ -138,7 +146,7 @@ const CASES: Case[] = [
         name: "a 200 with a malformed body, then a good answer",
         script: firstN("dpsPoll", 1, (c, pkt) => {
             pubackIfQos1(c, publishOf(pkt))
-            serverPublish(c, "dps-response", dpsResponseTopic(200, ridOf(publishOf(pkt))), "{\"status\":\"assigned\"")
+            serverPublish(c, "dps-response", dpsResponseTopic(200, ridOf(publishOf(pkt))), '{"status":"assigned"')
         }),
         async run(_peer, d) {
             await d.line(/^dps: .*malformed/)
@@ -150,7 +158,8 @@ const CASES: Case[] = [
         script: firstN("dpsPoll", 1, (c, pkt, peer) => {
             const rid = ridOf(publishOf(pkt))
             // The register's rid (stale) and one this rid is a prefix of, each claiming another identity, then the answer.
-            const wrong = (deviceId: string) => JSON.stringify({ operationId: "op-1", status: "assigned", registrationState: { status: "assigned", assignedHub: "localhost", deviceId } })
+            const wrong = (deviceId: string) =>
+                JSON.stringify({ operationId: "op-1", status: "assigned", registrationState: { status: "assigned", assignedHub: "localhost", deviceId } })
             serverPublish(c, "dps-response", dpsResponseTopic(200, String(Number(rid) - 1)), wrong("stale-device"))
             serverPublish(c, "dps-response", dpsResponseTopic(200, rid + "0"), wrong("other-device"))
             peer.defaults.dpsPoll(c, pkt, peer)
@@ -239,9 +248,14 @@ function outageCase(outageSec: number, intervalSec: number): Case {
             // The wait in progress when the service returned began at most one capped step (1 s doubling, 60 s cap) earlier.
             let step = 1000
             for (let t = 1000; t < back - down; t += step) step = Math.min(step * 2, 60000)
-            console.log(`      outage ${outageSec} s: ${readings} readings taken meanwhile, none lost; first telemetry ${waited} ms after the service returned (one step: ${step} ms)`)
+            console.log(
+                `      outage ${outageSec} s: ${readings} readings taken meanwhile, none lost; first telemetry ${waited} ms after the service returned (one step: ${step} ms)`
+            )
             assert.ok(waited <= step + 2000, `back ${waited} ms after the service, one step is ${step} ms`)
-            assert.deepStrictEqual(peer.seqs().slice(0, want), Array.from({ length: want }, (_, i) => i + 1))
+            assert.deepStrictEqual(
+                peer.seqs().slice(0, want),
+                Array.from({ length: want }, (_, i) => i + 1)
+            )
             assert.strictEqual(peer.of("dps").length, 1, "an outage made the device provision again")
             assert.strictEqual(d.count(/dropped/), 0)
         },

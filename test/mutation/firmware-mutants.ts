@@ -35,8 +35,8 @@ export const FIRMWARE_MUTANTS: FirmwareMutant[] = [
     {
         name: "a publish completed by whichever PUBACK came",
         file: "src/mqtt/client.ts",
-        from: "await this.waitFor(() => listRemove(self.acked, id), this.opts.ackTimeoutMs, \"PUBACK\")",
-        to: "await this.waitFor(() => self.acked.pop() !== undefined, this.opts.ackTimeoutMs, \"PUBACK\")",
+        from: 'await this.waitFor(() => listRemove(self.acked, id), this.opts.ackTimeoutMs, "PUBACK")',
+        to: 'await this.waitFor(() => self.acked.pop() !== undefined, this.opts.ackTimeoutMs, "PUBACK")',
         tests: [CLIENT],
     },
     {

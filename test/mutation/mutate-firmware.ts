@@ -27,7 +27,19 @@ function copyCheckout(): string {
 /** Runs the mutant's tests in `dir`; resolves with its exit code (null if killed) and output. */
 function runTests(dir: string, m: FirmwareMutant): Promise<{ code: number | null; output: string }> {
     return new Promise((resolve) => {
-        const args = [MOCHA, "--no-config", "-r", "ts-node/register/transpile-only", "--extension", "ts", "--timeout", "120000", "--exit", ...(m.grep ? ["--grep", m.grep] : []), ...m.tests]
+        const args = [
+            MOCHA,
+            "--no-config",
+            "-r",
+            "ts-node/register/transpile-only",
+            "--extension",
+            "ts",
+            "--timeout",
+            "120000",
+            "--exit",
+            ...(m.grep ? ["--grep", m.grep] : []),
+            ...m.tests,
+        ]
         const child = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, ...m.env }, stdio: ["ignore", "pipe", "pipe"] })
         let output = ""
         child.stdout.on("data", (d) => (output += d))

@@ -27,7 +27,14 @@ const mode = (file: string) => fs.statSync(file).mode & 0o777
 async function clientAuthenticates(certPem: string, keyPem: string, caPem: string): Promise<boolean> {
     const serverCa = await createRootCa({ commonName: "server root" })
     const server = await issueServerCert(serverCa, { commonName: "localhost", dnsNames: ["localhost"] })
-    const serverOpts = { cert: certToPem(server.cert), key: await privateKeyToPem(server.keys), ca: caPem, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" as const }
+    const serverOpts = {
+        cert: certToPem(server.cert),
+        key: await privateKeyToPem(server.keys),
+        ca: caPem,
+        requestCert: true,
+        rejectUnauthorized: true,
+        minVersion: "TLSv1.2" as const,
+    }
     return new Promise((resolve) => {
         const srv = tls.createServer(serverOpts, (s) => {
             s.on("error", () => {})
@@ -66,7 +73,11 @@ describe("X.509 test certificate tooling", function () {
         assert.ok(!d.verify(r.publicKey), "the device is signed by the intermediate, not the root")
         assert.deepStrictEqual(d.keyUsage, [CLIENT_AUTH])
         const fullchain = pemBlocks(device.fullchainFile!).map((p) => new X509Certificate(p).fingerprint256)
-        assert.deepStrictEqual(fullchain, [d, i, r].map((c) => c.fingerprint256), "leaf first, then the issuers up to the root")
+        assert.deepStrictEqual(
+            fullchain,
+            [d, i, r].map((c) => c.fingerprint256),
+            "leaf first, then the issuers up to the root"
+        )
         assert.strictEqual(pemBlocks(root.fullchainFile!).length, 1)
         const rootPem = fs.readFileSync(root.certFile, "utf8")
         const deviceKey = fs.readFileSync(device.keyFile, "utf8")
@@ -78,7 +89,10 @@ describe("X.509 test certificate tooling", function () {
 
     it("names files after the common name, reports the thumbprints az shows, and keeps keys 0600 in a 0700 folder", () => {
         assert.deepStrictEqual(
-            fs.readdirSync(dir).filter((f) => !f.startsWith("stranger")).sort(),
+            fs
+                .readdirSync(dir)
+                .filter((f) => !f.startsWith("stranger"))
+                .sort(),
             ["Test_Intermediate", "Test_Root_CA", "dev-01"].flatMap((n) => [`${n}_cert.pem`, `${n}_fullchain.pem`, `${n}_key.pem`]).sort()
         )
         assert.strictEqual(mode(dir), 0o700)

@@ -90,7 +90,17 @@ export async function startTestEmulator(settings: TestSettings = {}, options: Em
     emulator.on("event", (name, data) => events.push({ name, data }))
     const { mqttPort, httpsPort, servicePort, edgePorts } = await emulator.start()
     const ca = fs.readFileSync((await testPki()).rootCertFile, "utf8")
-    return { emulator, mqttPort, httpsPort, servicePort: servicePort!, serviceKey: config.service.primaryKey!, edgePorts, ca, events, stop: () => emulator.stop() }
+    return {
+        emulator,
+        mqttPort,
+        httpsPort,
+        servicePort: servicePort!,
+        serviceKey: config.service.primaryKey!,
+        edgePorts,
+        ca,
+        events,
+        stop: () => emulator.stop(),
+    }
 }
 
 /** Resolves with the data of the next event of that name. */

@@ -151,9 +151,7 @@ export class RawClient {
     async request(topic: string, rid: string, body: string | Buffer, qos: 0 | 1 = 1): Promise<DpsAnswer> {
         this.send({ cmd: "publish", topic, payload: body, qos, messageId: qos ? this.nextId++ : undefined, dup: false, retain: false })
         const prefix = "$dps/registrations/res/"
-        const p = (await this.next(
-            (x) => x.cmd === "publish" && x.topic.startsWith(prefix) && x.topic.includes(`?$rid=${rid}`)
-        )) as mqtt.IPublishPacket
+        const p = (await this.next((x) => x.cmd === "publish" && x.topic.startsWith(prefix) && x.topic.includes(`?$rid=${rid}`))) as mqtt.IPublishPacket
         const status = Number(p.topic.slice(prefix.length).split("/")[0])
         return { topic: p.topic, status, body: JSON.parse(p.payload.toString()) }
     }

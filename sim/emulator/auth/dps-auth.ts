@@ -89,7 +89,10 @@ export function dpsAuthenticateClaim(
     if (individual) {
         const att = individual.attestation
         if (att.type !== "symmetricKey")
-            return { ok: false, reason: `individual enrollment ${individual.registrationId} uses X.509 attestation: connect with its certificate and no password` }
+            return {
+                ok: false,
+                reason: `individual enrollment ${individual.registrationId} uses X.509 attestation: connect with its certificate and no password`,
+            }
         const key = sasMatchKey(parsed.token, att as SasKeys)
         return key ? ok(individual, { kind: "symmetricKey", key }) : { ok: false, reason: "signature does not match the individual enrollment's keys" }
     }
@@ -100,4 +103,3 @@ export function dpsAuthenticateClaim(
     }
     return { ok: false, reason: `no enrollment for registration id ${user.registrationId} (no individual enrollment, no group key signs it)` }
 }
-

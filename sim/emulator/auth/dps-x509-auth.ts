@@ -5,15 +5,7 @@
 import { X509Certificate } from "crypto"
 import { CaStore } from "../state/ca-store"
 import { EmulatorConfig, GroupEnrollment, GroupX509Attestation, IndividualEnrollment, X509EnrolledCert, individualEnrollment } from "../config"
-import {
-    X509_MAX_CN_LENGTH,
-    x509BuildChain,
-    x509CommonName,
-    x509MatchesThumbprint,
-    x509SameCert,
-    x509Thumbprints,
-    x509ValidityProblem,
-} from "./x509"
+import { X509_MAX_CN_LENGTH, x509BuildChain, x509CommonName, x509MatchesThumbprint, x509SameCert, x509Thumbprints, x509ValidityProblem } from "./x509"
 
 export type DpsX509Result =
     | {
@@ -63,7 +55,11 @@ export function dpsAuthenticateX509(
         const ca = group.attestation.ca
         return { group, cert: "certificate" in ca ? ca.certificate : certificates.get(ca.caName)?.cert }
     })
-    const built = x509BuildChain(chain, cas.flatMap((c) => (c.cert ? [c.cert] : [])), now)
+    const built = x509BuildChain(
+        chain,
+        cas.flatMap((c) => (c.cert ? [c.cert] : [])),
+        now
+    )
     if (!built.ok) {
         if (built.unknownIssuer === undefined) return fail(built.reason)
         const missing = groups.flatMap((g) => ("caName" in g.attestation.ca && !certificates.get(g.attestation.ca.caName) ? [g.attestation.ca.caName] : []))

@@ -92,8 +92,7 @@ function sameText(a: string, b: string): boolean {
 export function sasCheckClaims(token: SasToken, expect: SasExpectation, nowSec: number, skewSec = SAS_SKEW_SEC): string | undefined {
     const resource = urlDecode(token.sr)
     if (resource === undefined) return "sr is not URL-encoded correctly"
-    if (resource.toLowerCase() !== expect.resource.toLowerCase())
-        return `sr ${JSON.stringify(resource)} does not name ${JSON.stringify(expect.resource)}`
+    if (resource.toLowerCase() !== expect.resource.toLowerCase()) return `sr ${JSON.stringify(resource)} does not name ${JSON.stringify(expect.resource)}`
     if (expect.skn === null && token.skn !== undefined) return "unexpected skn"
     if (expect.skn !== null && token.skn !== expect.skn && !(expect.sknOptional && token.skn === undefined))
         return `skn must be ${expect.skn}${expect.sknOptional ? " or absent" : ""}`

@@ -66,7 +66,9 @@ export function groupCa(caName: string | undefined, certificate: X509Certificate
     if (!ca.ca) return void problem(ctx, "is not a CA certificate (basicConstraints CA:TRUE)", ["certificate"])
     // A root proves possession first (DPS requires it): uploaded under certificates, then verified.
     if (selfSigned(ca))
-        return void problem(ctx, "is a root CA; add it to certificates and name it in caCertificate (it must be verified by proof of possession)", ["certificate"])
+        return void problem(ctx, "is a root CA; add it to certificates and name it in caCertificate (it must be verified by proof of possession)", [
+            "certificate",
+        ])
     return { certificate: ca }
 }
 

@@ -58,7 +58,8 @@ export function checkReferences(value: unknown, ctx: z.RefinementCtx): void {
         // As `complete` fills it in: naming a hub makes an enrollment static, else DPS's default applies.
         const policy = e.allocationPolicy ?? (e.iotHubHostName !== undefined ? "static" : (dps?.allocationPolicy ?? "hashed"))
         const webhook = e.customAllocationDefinition !== undefined
-        if (policy === "custom" && !webhook) problem(["enrollments", i, "customAllocationDefinition", "webhookUrl"], "must be an http(s) URL on a loopback host")
+        if (policy === "custom" && !webhook)
+            problem(["enrollments", i, "customAllocationDefinition", "webhookUrl"], "must be an http(s) URL on a loopback host")
         if (policy !== "custom" && webhook) problem(["enrollments", i, "customAllocationDefinition"], "is for allocationPolicy custom")
     })
     devices.forEach((d, i) => {

@@ -171,7 +171,11 @@ function attestationSchema(files: ConfigFiles) {
                 ctx.issues.push({ code: "custom", message: "needs a certificate (PEM or path) or a thumbprint", input: a })
                 return z.NEVER
             }
-            return { type: "x509", primary, ...(secondary && { secondary }) } as { type: "x509"; primary: X509EnrolledCert; secondary?: X509EnrolledCert } & NoKeys
+            return { type: "x509", primary, ...(secondary && { secondary }) } as {
+                type: "x509"
+                primary: X509EnrolledCert
+                secondary?: X509EnrolledCert
+            } & NoKeys
         })
     const FOR_INDIVIDUAL = "is for individual enrollments (thumbprints and secondary certificates)"
     const group = z
@@ -302,69 +306,73 @@ function documentSchema(files: ConfigFiles) {
         .min(1, { error: "must be a file path or PEM text" })
         .transform((v) => files.resolve(v))
     const certs = certificatesField(files)
-    return z
-        .object(
-            {
-                bind: z.enum(LOOPBACK, { error: (i) => `must be a loopback address (${LOOPBACK.join(", ")}), not ${String(i.input)}` }).default("127.0.0.1"),
-                /** `service`: the HTTPS management endpoint; `edge`: the first IoT Edge gateway, further ones on the next ports (0: any free port each). */
-                ports: z.object({ mqtt: port.default(8883), https: port.default(8443), service: port.default(8444), edge: port.default(8884) }).prefault({}),
-                /** PEM text or file paths (absolute after loading). */
-                tls: section(z.object({ cert: pemOrPath, key: pemOrPath, ca: pemOrPath.optional() })),
-                dps: section(
+    return z.object(
+        {
+            bind: z.enum(LOOPBACK, { error: (i) => `must be a loopback address (${LOOPBACK.join(", ")}), not ${String(i.input)}` }).default("127.0.0.1"),
+            /** `service`: the HTTPS management endpoint; `edge`: the first IoT Edge gateway, further ones on the next ports (0: any free port each). */
+            ports: z.object({ mqtt: port.default(8883), https: port.default(8443), service: port.default(8444), edge: port.default(8884) }).prefault({}),
+            /** PEM text or file paths (absolute after loading). */
+            tls: section(z.object({ cert: pemOrPath, key: pemOrPath, ca: pemOrPath.optional() })),
+            dps: section(
+                z.object({
+                    idScope: z
+                        .string({ error: "must be alphanumeric, e.g. 0ne0000E4B1" })
+                        .regex(/^[A-Za-z0-9]{1,64}$/, { error: "must be alphanumeric, e.g. 0ne0000E4B1" }),
+                    retryAfter: wholeNumber("seconds").default(3),
+                    /** The allocation policy of enrollments that name none and no iotHubHostName (DPS's default: hashed). */
+                    allocationPolicy: oneOf(ALLOCATION_POLICIES).default("hashed"),
+                    /** How long a custom allocation webhook may take before the registration fails. */
+                    webhookTimeoutMs: positive("ms").default(10_000),
+                    /**
+                     * How bad credentials are answered. "connack": CONNACK 5 (strict MQTT). "register": the CONNECT
+                     * succeeds and every request gets 401 (errorCode 401002), as Azure DPS itself was seen to do;
+                     * only then does the official Node SDK report an UnauthorizedError.
+                     */
+                    authFailure: z.enum(["connack", "register"], { error: 'must be "connack" or "register"' }).default("connack"),
+                })
+            ),
+            hubs: z.array(hub, { error: "must list at least one { hostName }" }).min(1, { error: "must list at least one { hostName }" }),
+            /** CA certificates uploaded to DPS at start (`az iot dps certificate create [--verified]`); group enrollments name them in `caCertificate`. */
+            certificates: z
+                .array(
+                    z
+                        .object({ name: z.string({ error: "must be a certificate name" }), cert: certs, verified: flag.default(false) })
+                        .transform((c, ctx) => caCertificateUpload(c, ctx)),
+                    { error: "must be a list" }
+                )
+                .default([]),
+            enrollments: z.array(enrollmentSchema(files), { error: "must be a list" }).default([]),
+            devices: z.array(device, { error: "must be a list" }).default([]),
+            /** IoT Edge devices acting as transparent gateways: their own TLS endpoint (the edge PKI) in front of their hub. */
+            edges: z
+                .array(
                     z.object({
-                        idScope: z.string({ error: "must be alphanumeric, e.g. 0ne0000E4B1" }).regex(/^[A-Za-z0-9]{1,64}$/, { error: "must be alphanumeric, e.g. 0ne0000E4B1" }),
-                        retryAfter: wholeNumber("seconds").default(3),
-                        /** The allocation policy of enrollments that name none and no iotHubHostName (DPS's default: hashed). */
-                        allocationPolicy: oneOf(ALLOCATION_POLICIES).default("hashed"),
-                        /** How long a custom allocation webhook may take before the registration fails. */
-                        webhookTimeoutMs: positive("ms").default(10_000),
-                        /**
-                         * How bad credentials are answered. "connack": CONNACK 5 (strict MQTT). "register": the CONNECT
-                         * succeeds and every request gets 401 (errorCode 401002), as Azure DPS itself was seen to do;
-                         * only then does the official Node SDK report an UnauthorizedError.
-                         */
-                        authFailure: z.enum(["connack", "register"], { error: 'must be "connack" or "register"' }).default("connack"),
-                    })
-                ),
-                hubs: z.array(hub, { error: "must list at least one { hostName }" }).min(1, { error: "must list at least one { hostName }" }),
-                /** CA certificates uploaded to DPS at start (`az iot dps certificate create [--verified]`); group enrollments name them in `caCertificate`. */
-                certificates: z
-                    .array(
-                        z
-                            .object({ name: z.string({ error: "must be a certificate name" }), cert: certs, verified: flag.default(false) })
-                            .transform((c, ctx) => caCertificateUpload(c, ctx)),
-                        { error: "must be a list" }
-                    )
-                    .default([]),
-                enrollments: z.array(enrollmentSchema(files), { error: "must be a list" }).default([]),
-                devices: z.array(device, { error: "must be a list" }).default([]),
-                /** IoT Edge devices acting as transparent gateways: their own TLS endpoint (the edge PKI) in front of their hub. */
-                edges: z
-                    .array(
-                        z.object({
-                            /** The edge device's identity in `devices` (its hub is that identity's hub). */
-                            deviceId: z.string({ error: "must name one of devices (the edge device's identity)" }),
-                            hub: z.string().optional(),
-                            /** The gateway host name leaves connect to (`GatewayHostName`); also accepted as SAS audience. */
-                            hostName: z.string({ error: "must be a host name" }).regex(/^[A-Za-z0-9.:-]{1,255}$/, { error: "must be a host name" }).default("localhost"),
-                            /** The edgeHub certificate chain and key: PEM text or file paths (absolute after loading). */
-                            tls: section(z.object({ cert: pemOrPath, key: pemOrPath })),
-                        }),
-                        { error: "must be a list" }
-                    )
-                    .default([]),
-                /** Store and forward while a gateway's uplink is down: how many messages, and for how long. */
-                edge: z.object({ messageTtlSec: positive("seconds").default(7200), maxStoredMessages: positive("messages").default(1000) }).prefault({}),
-                /** Device-to-cloud messages the hubs keep for `telemetry()` (oldest dropped first), in bytes for the whole emulator. */
-                telemetry: z.object({ retainedBytes: wholeNumber("bytes").default(DEFAULT_TELEMETRY_RETAINED_BYTES) }).prefault({}),
-                /** Keys of the service policy; without a primary key the management endpoint stays off. */
-                service: z.object(keys).prefault({}),
-                /** Clock skew allowed on hub SAS tokens, also added to their expiry (IoT Hub: 300 s). */
-                sasSkewSec: wholeNumber("seconds").default(300),
-                eventGrid: z.object({ subscriptions: z.array(eventGridSubscription, { error: "must be a list" }).default([]) }).prefault({}),
-            },
-            { error: "must be a JSON object" }
-        )
+                        /** The edge device's identity in `devices` (its hub is that identity's hub). */
+                        deviceId: z.string({ error: "must name one of devices (the edge device's identity)" }),
+                        hub: z.string().optional(),
+                        /** The gateway host name leaves connect to (`GatewayHostName`); also accepted as SAS audience. */
+                        hostName: z
+                            .string({ error: "must be a host name" })
+                            .regex(/^[A-Za-z0-9.:-]{1,255}$/, { error: "must be a host name" })
+                            .default("localhost"),
+                        /** The edgeHub certificate chain and key: PEM text or file paths (absolute after loading). */
+                        tls: section(z.object({ cert: pemOrPath, key: pemOrPath })),
+                    }),
+                    { error: "must be a list" }
+                )
+                .default([]),
+            /** Store and forward while a gateway's uplink is down: how many messages, and for how long. */
+            edge: z.object({ messageTtlSec: positive("seconds").default(7200), maxStoredMessages: positive("messages").default(1000) }).prefault({}),
+            /** Device-to-cloud messages the hubs keep for `telemetry()` (oldest dropped first), in bytes for the whole emulator. */
+            telemetry: z.object({ retainedBytes: wholeNumber("bytes").default(DEFAULT_TELEMETRY_RETAINED_BYTES) }).prefault({}),
+            /** Keys of the service policy; without a primary key the management endpoint stays off. */
+            service: z.object(keys).prefault({}),
+            /** Clock skew allowed on hub SAS tokens, also added to their expiry (IoT Hub: 300 s). */
+            sasSkewSec: wholeNumber("seconds").default(300),
+            eventGrid: z.object({ subscriptions: z.array(eventGridSubscription, { error: "must be a list" }).default([]) }).prefault({}),
+        },
+        { error: "must be a JSON object" }
+    )
 }
 
 /**

@@ -78,7 +78,10 @@ export function generateMissingKeys(config: EmulatorConfig, secretsFile: string)
     )
     const devices = config.devices.map((d) => (d.authentication.type === "sas" ? complete(deviceSecretId(d.deviceId), d) : d))
     const service = complete(SERVICE_SECRET_ID, config.service)
-    const hubs = config.hubs.map((h) => ({ ...h, authorizationPolicies: h.authorizationPolicies.map((p) => complete(policySecretId(h.hostName, p.keyName), p)) }))
+    const hubs = config.hubs.map((h) => ({
+        ...h,
+        authorizationPolicies: h.authorizationPolicies.map((p) => complete(policySecretId(h.hostName, p.keyName), p)),
+    }))
     if (changed) writePrivateJson(secretsFile, secrets)
     return { ...config, hubs, enrollments, devices, service }
 }

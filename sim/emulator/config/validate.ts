@@ -33,7 +33,14 @@ function problemsText(issues: readonly z.core.$ZodIssue[]): string {
 // Building a schema costs more than parsing with it (zod compiles its object parsers on first use): one per reader.
 const schemas = new WeakMap<ConfigFiles, ReturnType<typeof configSchema>>()
 
-const KINDS: Record<string, string> = { array: "a list", object: "an object", int: "a whole number", number: "a number", string: "a string", boolean: "true or false" }
+const KINDS: Record<string, string> = {
+    array: "a list",
+    object: "an object",
+    int: "a whole number",
+    number: "a number",
+    string: "a string",
+    boolean: "true or false",
+}
 
 /** Words for the type checks the schema states without a message of its own. */
 function typeMessage(issue: z.core.$ZodRawIssue): string | undefined {

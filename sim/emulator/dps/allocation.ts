@@ -28,7 +28,10 @@ export function builtInHub(config: EmulatorConfig, e: Enrollment, registrationId
             // Stand-in for DPS's measured latency from the device's region: the configured latencyMs; ties hash.
             const latency = (hub: string) => config.hubs.find((h) => h.hostName === hub)!.latencyMs
             const best = Math.min(...candidates.map(latency))
-            return hashed(candidates.filter((h) => latency(h) === best), registrationId)
+            return hashed(
+                candidates.filter((h) => latency(h) === best),
+                registrationId
+            )
         }
         default:
             return hashed(candidates, registrationId)

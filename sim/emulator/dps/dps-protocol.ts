@@ -25,7 +25,6 @@ export function dpsParseUsername(username: string): DpsUsername | undefined {
     return { idScope: m[1], registrationId: m[2], apiVersion }
 }
 
-
 function decode(s: string): string | undefined {
     try {
         return decodeURIComponent(s)

@@ -105,8 +105,7 @@ export class DpsRegistrar {
 
     poll(session: DpsSession, operationId: string | undefined, now: Date): DpsReply {
         const op = operationId === undefined ? undefined : this.state.operation(operationId)
-        if (!op || op.registrationId.toLowerCase() !== session.registrationId.toLowerCase())
-            return this.error(404, 404001, "Operation not found.", now)
+        if (!op || op.registrationId.toLowerCase() !== session.registrationId.toLowerCase()) return this.error(404, 404001, "Operation not found.", now)
         const decision = this.decisions.get(op.operationId)
         const waiting = !op.result && this.needsWebhook(session.enrollment) && !decision
         // A restart loses a call in flight: the next poll makes it again.
@@ -166,7 +165,10 @@ export class DpsRegistrar {
         this.calling.add(operationId)
         void postAllocationRequest(e.customAllocationDefinition!.webhookUrl, request, this.config.dps.webhookTimeoutMs).then((answer) => {
             this.calling.delete(operationId)
-            this.decisions.set(operationId, answer.ok ? customAllocationDecision(this.config, e, answer.status, answer.body) : customAllocationFailed(`: ${answer.reason}`))
+            this.decisions.set(
+                operationId,
+                answer.ok ? customAllocationDecision(this.config, e, answer.status, answer.body) : customAllocationFailed(`: ${answer.reason}`)
+            )
         })
     }
 
@@ -253,8 +255,7 @@ export class DpsRegistrar {
 export function registrationStateView(r: RegistrationRecord): object {
     const common = { registrationId: r.registrationId, createdDateTimeUtc: r.createdDateTimeUtc }
     const tail = { lastUpdatedDateTimeUtc: r.lastUpdatedDateTimeUtc, etag: r.etag }
-    if (r.status === "failed")
-        return { ...common, status: r.status, errorCode: r.errorCode, errorMessage: r.errorMessage, ...tail }
+    if (r.status === "failed") return { ...common, status: r.status, errorCode: r.errorCode, errorMessage: r.errorMessage, ...tail }
     if (r.status !== "assigned") return { ...common, status: r.status, ...tail }
     return {
         ...common,

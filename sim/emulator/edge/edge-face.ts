@@ -29,7 +29,11 @@ export class EdgeFace implements MqttFace, HubGateway, EdgeUplink {
         private readonly emit: Emit,
         private readonly now: () => Date = () => new Date()
     ) {
-        this.store = new MessageStore({ maxMessages: limits.maxStoredMessages, ttlSec: limits.messageTtlSec }, `edge-queue/${edge.deviceId}/`, () => this.journal)
+        this.store = new MessageStore(
+            { maxMessages: limits.maxStoredMessages, ttlSec: limits.messageTtlSec },
+            `edge-queue/${edge.deviceId}/`,
+            () => this.journal
+        )
     }
 
     private get uplinkKey(): string {

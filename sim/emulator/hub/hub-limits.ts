@@ -47,8 +47,7 @@ export function checkC2d(body: Buffer, properties: Record<string, string>, syste
     let size = body.length
     for (const v of Object.values(systemProperties)) size += Buffer.byteLength(v)
     for (const [k, v] of Object.entries(properties)) size += k.length + v.length
-    if (size > C2D_MAX_MESSAGE_BYTES)
-        throw new HubServiceError(413001, `C2D message of ${size} bytes (body and properties) exceeds ${C2D_MAX_MESSAGE_BYTES}`)
+    if (size > C2D_MAX_MESSAGE_BYTES) throw new HubServiceError(413001, `C2D message of ${size} bytes (body and properties) exceeds ${C2D_MAX_MESSAGE_BYTES}`)
 }
 
 /** Throws 400004 when a topic would not fit in an MQTT PUBLISH (percent-encoding can triple properties). */

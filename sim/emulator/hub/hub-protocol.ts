@@ -34,7 +34,15 @@ export function hubParseUsername(username: string): HubUsername | undefined {
     const firstParam = q < 0 ? parts.findIndex((s) => s.includes("=")) : -1
     const segments = firstParam < 0 ? parts : parts.slice(0, firstParam)
     if (segments.length > 2 && segments[segments.length - 1] === "") segments.pop()
-    const query = q >= 0 ? username.slice(q + 1) : firstParam < 0 ? "" : parts.slice(firstParam).join("/").replace(/\/(?=[A-Za-z][A-Za-z-]*=)/g, "&")
+    const query =
+        q >= 0
+            ? username.slice(q + 1)
+            : firstParam < 0
+              ? ""
+              : parts
+                    .slice(firstParam)
+                    .join("/")
+                    .replace(/\/(?=[A-Za-z][A-Za-z-]*=)/g, "&")
     if (segments.length < 2 || segments.length > 3 || segments.some((s) => !s)) return undefined
     const hostName = /^(.*?)(?::\d{1,5})?$/.exec(segments[0])![1]
     if (!hostName) return undefined
@@ -47,7 +55,6 @@ export function hubParseUsername(username: string): HubUsername | undefined {
         modelId: decodeOr(params.get("model-id")),
     }
 }
-
 
 function decodeOr(v: string | undefined): string | undefined {
     if (v === undefined) return undefined

@@ -41,8 +41,7 @@ export function propertyBagParse(bag: string): PropertyBagResult {
         const eq = pair.indexOf("=")
         const rawName = eq < 0 ? pair : pair.slice(0, eq)
         const rawValue = eq < 0 ? "" : pair.slice(eq + 1)
-        if (RAW_RESERVED.test(pair) || rawValue.includes("="))
-            return { ok: false, reason: `raw reserved character in property ${JSON.stringify(pair)}` }
+        if (RAW_RESERVED.test(pair) || rawValue.includes("=")) return { ok: false, reason: `raw reserved character in property ${JSON.stringify(pair)}` }
         const name = decode(rawName)
         const value = decode(rawValue)
         if (!name || value === undefined) return { ok: false, reason: `property ${JSON.stringify(pair)} is not percent-encoded correctly` }

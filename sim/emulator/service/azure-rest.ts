@@ -61,7 +61,8 @@ export function restIfMatch(req: http.IncomingMessage): string | undefined {
 
 /** Refuses a write whose If-Match names another version (412); no If-Match or "*" always matches. */
 export function restCheckEtag(ifMatch: string | undefined, current: string, code: string | number): void {
-    if (ifMatch !== undefined && ifMatch !== "*" && ifMatch !== current) throw new RestError(412, code, `ETag ${JSON.stringify(ifMatch)} does not match the current ${JSON.stringify(current)}`)
+    if (ifMatch !== undefined && ifMatch !== "*" && ifMatch !== current)
+        throw new RestError(412, code, `ETag ${JSON.stringify(ifMatch)} does not match the current ${JSON.stringify(current)}`)
 }
 
 /** An opaque ETag that changes whenever `content` does (base64, as IoT Hub's and DPS's look). */
@@ -80,7 +81,13 @@ export function restAudience(header: string | undefined): string | undefined {
 }
 
 /** Checks `SharedAccessSignature sr=<resource>&sig=...&se=...&skn=<policy>` against the service key; a reason when refused. */
-export function restAuthorize(header: string | undefined, expect: { resources: string[]; skn: string; what: string }, keys: { primaryKey?: string; secondaryKey?: string }, nowSec: number, skewSec: number): string | undefined {
+export function restAuthorize(
+    header: string | undefined,
+    expect: { resources: string[]; skn: string; what: string },
+    keys: { primaryKey?: string; secondaryKey?: string },
+    nowSec: number,
+    skewSec: number
+): string | undefined {
     if (!keys.primaryKey) return "the service endpoint has no key"
     if (!header) return "no Authorization header"
     const parsed = sasParse(header)

@@ -6,7 +6,19 @@ import * as fs from "fs"
 import { ServiceClient } from "./service-client"
 
 /** The long names of the flags each command takes (besides --config, --secrets, -n). */
-const ENROLLMENT_FLAGS = ["provisioning-status", "iot-hubs", "allocation-policy", "initial-twin-properties", "props", "reprovision-policy", "webhook-url", "primary-key", "secondary-key", "certificate-path", "secondary-certificate-path"]
+const ENROLLMENT_FLAGS = [
+    "provisioning-status",
+    "iot-hubs",
+    "allocation-policy",
+    "initial-twin-properties",
+    "props",
+    "reprovision-policy",
+    "webhook-url",
+    "primary-key",
+    "secondary-key",
+    "certificate-path",
+    "secondary-certificate-path",
+]
 export const COMMAND_FLAGS: Record<string, string[]> = {
     "dps enrollment list": [],
     "dps enrollment show": ["enrollment-id", "show-keys"],
@@ -55,7 +67,10 @@ function applyFlags(body: any, o: Map<string, string>, kind: "individual" | "gro
         if (kind === "individual") {
             if (!cert) throw new Error("--certificate-path (--cp) is required for x509 attestation")
             const secondary = o.get("secondary-certificate-path")
-            const clientCertificates = { primary: { certificate: readCertificate(cert) }, ...(secondary ? { secondary: { certificate: readCertificate(secondary) } } : {}) }
+            const clientCertificates = {
+                primary: { certificate: readCertificate(cert) },
+                ...(secondary ? { secondary: { certificate: readCertificate(secondary) } } : {}),
+            }
             b.attestation = { type: "x509", x509: { clientCertificates } }
         } else if (caName) b.attestation = { type: "x509", x509: { caReferences: { primary: caName } } }
         else b.attestation = { type: "x509", x509: { signingCertificates: { primary: { certificate: readCertificate(cert!) } } } }

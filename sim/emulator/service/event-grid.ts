@@ -117,7 +117,12 @@ class Subscription {
             dataVersion: "2",
             metadataVersion: "1",
         }
-        const a = await post(this.config.endpoint, this.ca, { "aeg-event-type": "SubscriptionValidation", "aeg-subscription-name": this.config.name.toUpperCase() }, [event])
+        const a = await post(
+            this.config.endpoint,
+            this.ca,
+            { "aeg-event-type": "SubscriptionValidation", "aeg-subscription-name": this.config.name.toUpperCase() },
+            [event]
+        )
         let echoed: unknown
         try {
             echoed = a.body ? JSON.parse(a.body).validationResponse : undefined
@@ -129,11 +134,16 @@ class Subscription {
     }
 
     deliver(event: EventGridEvent, attempt = 1, firstMs = Date.now()): void {
-        void post(this.config.endpoint, this.ca, {
-            "aeg-event-type": "Notification",
-            "aeg-subscription-name": this.config.name.toUpperCase(),
-            "aeg-delivery-count": String(attempt - 1),
-        }, [event]).then((a) => {
+        void post(
+            this.config.endpoint,
+            this.ca,
+            {
+                "aeg-event-type": "Notification",
+                "aeg-subscription-name": this.config.name.toUpperCase(),
+                "aeg-delivery-count": String(attempt - 1),
+            },
+            [event]
+        ).then((a) => {
             if (a.status !== undefined && a.status >= 200 && a.status <= 204) return
             const why = a.error ?? `HTTP ${a.status}`
             if (a.status !== undefined && FINAL_STATUSES.includes(a.status)) return this.deadLetter(event, attempt, `${why}: not retried`)

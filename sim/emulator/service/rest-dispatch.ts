@@ -10,7 +10,6 @@ import { DurableBarrier } from "../transport/mqtt-connection"
 import { RestAnswer, RestError, RestRoute, restAudience, restAuthorize, restIfMatch, restMatch } from "./azure-rest"
 import { MAX_BODY_BYTES, readBodyText } from "./request-body"
 
-
 /** One of Azure's service APIs: its routes, the token it takes and how it writes a failure. */
 export interface RestApi {
     routes: RestRoute[]
@@ -78,7 +77,13 @@ export function serveAzureRest(
         return reply({ status: 404, json: { Message: `ErrorCode:NotFound;no route ${method} ${url.pathname}` } })
     }
     const a = api
-    const refused = restAuthorize(req.headers.authorization, { resources: a.resources(req), skn: a.skn, what: a.what }, config.service, Math.floor(now().getTime() / 1000), config.sasSkewSec)
+    const refused = restAuthorize(
+        req.headers.authorization,
+        { resources: a.resources(req), skn: a.skn, what: a.what },
+        config.service,
+        Math.floor(now().getTime() / 1000),
+        config.sasSkewSec
+    )
     if (refused) {
         req.resume()
         return reply(a.error(new RestError(401, "IotHubUnauthorizedAccess", `unauthorized: ${refused}`), now()))

@@ -281,7 +281,10 @@ async function run(args: CliArgs): Promise<unknown> {
  * One telemetry message as `az iot hub monitor-events` prints it: {"event": {"origin", "module", "interface",
  * "component", "payload"}}, with "properties": {"system", "application"} when asked for (--props).
  */
-export function monitorEvent(m: { deviceId: string; body: string; properties: Record<string, string>; systemProperties: Record<string, string>; enqueuedTimeUtc: string }, withProps: boolean) {
+export function monitorEvent(
+    m: { deviceId: string; body: string; properties: Record<string, string>; systemProperties: Record<string, string>; enqueuedTimeUtc: string },
+    withProps: boolean
+) {
     let payload: unknown = m.body
     try {
         payload = JSON.parse(m.body)

@@ -61,7 +61,11 @@ export class ServiceClient {
     updateDesired(deviceId: string, desired: object): Promise<any> {
         return this.call("PATCH", `/twins/${encodeURIComponent(deviceId)}`, { properties: { desired } })
     }
-    sendC2d(deviceId: string, data: string, options: { properties?: Record<string, string>; contentType?: string; contentEncoding?: string } = {}): Promise<{ messageId: string }> {
+    sendC2d(
+        deviceId: string,
+        data: string,
+        options: { properties?: Record<string, string>; contentType?: string; contentEncoding?: string } = {}
+    ): Promise<{ messageId: string }> {
         return this.call("POST", `/devices/${encodeURIComponent(deviceId)}/messages/deviceBound`, { data, ...options })
     }
     invokeMethod(deviceId: string, methodName: string, payload: unknown, timeoutSec = 30): Promise<{ status: number; payload: unknown }> {
@@ -133,7 +137,12 @@ export class ServiceClient {
         })
     }
 
-    private request(method: string, path: string, auth: RequestAuth = { sr: this.o.hub, skn: SERVICE_POLICY, headers: {} }, onResponse: (res: import("http").IncomingMessage) => void) {
+    private request(
+        method: string,
+        path: string,
+        auth: RequestAuth = { sr: this.o.hub, skn: SERVICE_POLICY, headers: {} },
+        onResponse: (res: import("http").IncomingMessage) => void
+    ) {
         const se = Math.floor(Date.now() / 1000) + (this.o.tokenLifetimeSec ?? 300)
         const token = sasBuildToken(encodeURIComponent(auth.sr), se, this.o.serviceKey, auth.skn)
         return https.request(

@@ -21,7 +21,6 @@ import { serveAzureRest } from "./rest-dispatch"
 import { MAX_BODY_BYTES, readBodyText } from "./request-body"
 import { closeServer, listen, reportHttpsErrors, serverTlsOptions, TlsListener, TlsMaterial, trackSockets } from "../transport/tls-listener"
 
-
 /** The service objects the endpoint drives: the hubs' and DPS's; `durable`: the store's barrier, which every answer waits for. */
 export interface ServiceSides {
     hub: HubService

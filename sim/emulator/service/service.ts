@@ -91,7 +91,10 @@ export class HubService {
     setAuthentication(deviceId: string, request: AuthenticationRequest): DeviceView {
         const d = this.device(deviceId)
         if (request.type !== d.authentication.type)
-            throw new HubServiceError(400004, `device ${deviceId} authenticates with ${d.authentication.type}; the emulator does not change the type of an identity`)
+            throw new HubServiceError(
+                400004,
+                `device ${deviceId} authenticates with ${d.authentication.type}; the emulator does not change the type of an identity`
+            )
         if (request.type !== "certificateAuthority") d.authentication = authenticationOf(request)
         this.state.hub.changed(d)
         this.emit("hub.device", { deviceId, hub: d.hub, change: "credentials updated" })
@@ -209,8 +212,7 @@ export class HubService {
         checkMethodPayload(payload)
         if (!(timeoutSec > 0 && timeoutSec <= METHOD_MAX_TIMEOUT_SEC))
             throw new HubServiceError(400004, `timeout must be more than 0 and at most ${METHOD_MAX_TIMEOUT_SEC} s`)
-        if (!this.face.listens(deviceId, "methods"))
-            throw new HubServiceError(404103, `device ${deviceId} is not online (or not subscribed to methods)`)
+        if (!this.face.listens(deviceId, "methods")) throw new HubServiceError(404103, `device ${deviceId} is not online (or not subscribed to methods)`)
         const call = this.face.methods.start(deviceId, timeoutSec)
         this.face.sendMethodRequest(deviceId, methodName, call.rid, payload)
         this.emit("hub.method.request", { deviceId, methodName, rid: call.rid, timeoutSec })
@@ -275,7 +277,8 @@ function authenticationOf(request: AuthenticationRequest): DeviceAuthentication 
     if (request.type === "certificateAuthority") return { type: "certificateAuthority" }
     if (request.type === "selfSigned") {
         for (const t of [request.primaryThumbprint, request.secondaryThumbprint])
-            if (t !== undefined && !/^([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$/.test(t)) throw new HubServiceError(400004, "thumbprints must be SHA-1 (40) or SHA-256 (64) hex digits")
+            if (t !== undefined && !/^([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$/.test(t))
+                throw new HubServiceError(400004, "thumbprints must be SHA-1 (40) or SHA-256 (64) hex digits")
         const upper = (t?: string) => t?.toUpperCase()
         return { type: "selfSigned", primaryThumbprint: upper(request.primaryThumbprint)!, secondaryThumbprint: upper(request.secondaryThumbprint) }
     }
@@ -283,7 +286,10 @@ function authenticationOf(request: AuthenticationRequest): DeviceAuthentication 
         if (k !== undefined && !isSasKey(k)) throw new HubServiceError(400004, "keys must be base64 of 16 to 64 bytes")
     return {
         type: "sas",
-        keys: { primaryKey: request.keys.primaryKey ?? randomBytes(32).toString("base64"), secondaryKey: request.keys.secondaryKey ?? randomBytes(32).toString("base64") },
+        keys: {
+            primaryKey: request.keys.primaryKey ?? randomBytes(32).toString("base64"),
+            secondaryKey: request.keys.secondaryKey ?? randomBytes(32).toString("base64"),
+        },
     }
 }
 

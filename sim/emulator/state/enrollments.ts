@@ -42,7 +42,9 @@ export class EnrollmentStore {
             try {
                 e = validateEnrollment(this.config, v.raw)
             } catch (err) {
-                throw new Error(`enrollment ${id} kept in the state no longer fits the config (${(err as Error).message}); fix the config or start with --fresh`)
+                throw new Error(
+                    `enrollment ${id} kept in the state no longer fits the config (${(err as Error).message}); fix the config or start with --fresh`
+                )
             }
             this.place(e, { etag: v.etag, createdDateTimeUtc: v.createdDateTimeUtc, lastUpdatedDateTimeUtc: v.lastUpdatedDateTimeUtc })
         }

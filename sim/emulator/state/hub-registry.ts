@@ -185,8 +185,7 @@ export class HubRegistry {
             else if (key === TELEMETRY_SEQUENCE_KEY) sequence = value as number
         }
         // C2D records sort before their devices' ("c2d/" < "device/"): a second pass finds the queues.
-        for (const [key, value] of entries)
-            if (key.startsWith(C2D_KEY_PREFIX)) this.devices.get(c2dKeyDevice(key))?.c2d.restore(value as StoredC2dMessage)
+        for (const [key, value] of entries) if (key.startsWith(C2D_KEY_PREFIX)) this.devices.get(c2dKeyDevice(key))?.c2d.restore(value as StoredC2dMessage)
         this.telemetry.restore(telemetry, sequence)
     }
 }

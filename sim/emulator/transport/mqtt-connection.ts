@@ -154,11 +154,11 @@ export class MqttConnection extends EventEmitter {
      */
     publish(topic: string, payload: string | Buffer, qos: 0 | 1): number | undefined {
         const topicBytes = Buffer.byteLength(topic)
-        if (topicBytes > MQTT_MAX_TOPIC_BYTES) return void this.violation(`an answer would need a topic of ${topicBytes} bytes (MQTT allows ${MQTT_MAX_TOPIC_BYTES})`)
+        if (topicBytes > MQTT_MAX_TOPIC_BYTES)
+            return void this.violation(`an answer would need a topic of ${topicBytes} bytes (MQTT allows ${MQTT_MAX_TOPIC_BYTES})`)
         if (this.phase !== "connected") return undefined
         if (qos === 0) return void this.send({ cmd: "publish", topic, payload, qos: 0, dup: false, retain: false })
-        if (this.inflight.size >= this.limits.maxInflight)
-            return void this.violation(`${this.inflight.size} messages left unacknowledged`)
+        if (this.inflight.size >= this.limits.maxInflight) return void this.violation(`${this.inflight.size} messages left unacknowledged`)
         while (this.inflight.has(this.nextMessageId)) this.advanceMessageId()
         const messageId = this.nextMessageId
         this.advanceMessageId()
@@ -212,8 +212,7 @@ export class MqttConnection extends EventEmitter {
 
     private queue(buf: Buffer, at = this.out.length) {
         if (this.closeReason) return
-        if (this.sock.writableLength + this.queuedBytes > this.limits.maxWriteBufferBytes)
-            return this.violation("client does not read its messages")
+        if (this.sock.writableLength + this.queuedBytes > this.limits.maxWriteBufferBytes) return this.violation("client does not read its messages")
         const barrier = this.durable()
         const entry: OutPacket = { buf, ready: barrier === undefined }
         if (at === this.out.length) this.out.push(entry)
@@ -241,7 +240,13 @@ export class MqttConnection extends EventEmitter {
         let bytes = 0
         while (n < this.out.length && this.out[n].ready) bytes += this.out[n++].buf.length
         if (n > 0) {
-            const buf = n === 1 ? this.out[0].buf : Buffer.concat(this.out.slice(0, n).map((p) => p.buf), bytes)
+            const buf =
+                n === 1
+                    ? this.out[0].buf
+                    : Buffer.concat(
+                          this.out.slice(0, n).map((p) => p.buf),
+                          bytes
+                      )
             this.out.splice(0, n)
             this.queuedBytes -= bytes
             this.bytesOut += bytes

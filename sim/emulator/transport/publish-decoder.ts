@@ -21,7 +21,15 @@ export function decodePublish(frame: Buffer): IPublishPacket | { error: string }
     if (pos + topicLen > frame.length) return { error: "Cannot parse topic" }
     const topic = frame.toString("utf8", pos, pos + topicLen)
     pos += topicLen
-    const packet: IPublishPacket = { cmd: "publish", retain: (flags & 1) !== 0, qos: qos as 0 | 1 | 2, dup: (flags & 8) !== 0, length: h.remaining, topic, payload: frame }
+    const packet: IPublishPacket = {
+        cmd: "publish",
+        retain: (flags & 1) !== 0,
+        qos: qos as 0 | 1 | 2,
+        dup: (flags & 8) !== 0,
+        length: h.remaining,
+        topic,
+        payload: frame,
+    }
     if (qos > 0) {
         if (pos + 2 > frame.length) return { error: "Cannot parse messageId" }
         packet.messageId = frame.readUInt16BE(pos)

@@ -13,7 +13,13 @@ import { RestApi, requestHostName } from "../rest-dispatch"
 import { attestationBody, enrollmentBody, enrollmentRaw, registrationBody } from "./enrollment-shape"
 
 /** DPS's numbers for the failures the service API answers (the emulator's CA routes use the same). */
-const DPS_CODES: Record<string, number> = { ArgumentInvalid: 400004, IotHubUnauthorizedAccess: 401002, NotFound: 404000, PreconditionFailed: 412000, RequestEntityTooLarge: 413000 }
+const DPS_CODES: Record<string, number> = {
+    ArgumentInvalid: 400004,
+    IotHubUnauthorizedAccess: 401002,
+    NotFound: 404000,
+    PreconditionFailed: 412000,
+    RequestEntityTooLarge: 413000,
+}
 
 export function dpsRestError(e: unknown, now: Date): { status: number; json: unknown } {
     let status = 500
@@ -58,7 +64,11 @@ export class DpsRest {
                     return { status: 204 }
                 },
             ],
-            ["POST", new RegExp(`^/${segment}/${id}/attestationmechanism$`), async (r) => ({ status: 200, json: attestationBody(this.find(kind, r.ids[0]), true) })],
+            [
+                "POST",
+                new RegExp(`^/${segment}/${id}/attestationmechanism$`),
+                async (r) => ({ status: 200, json: attestationBody(this.find(kind, r.ids[0]), true) }),
+            ],
         ])
         this.routes.push(
             ["GET", new RegExp(`^/registrations/${id}$`), async (r) => this.registration(r.ids[0])],

@@ -35,17 +35,23 @@ function attestationRaw(a: any, individual: boolean, existing?: Enrollment): obj
         const c = x.clientCertificates
         if (!c?.primary?.certificate) throw bad("an individual X.509 enrollment needs attestation.x509.clientCertificates.primary.certificate")
         const secondary = c.secondary?.certificate
-        return { type, certificate: pemOf(c.primary.certificate, "clientCertificates.primary"), ...(secondary ? { secondaryCertificate: pemOf(secondary, "clientCertificates.secondary") } : {}) }
+        return {
+            type,
+            certificate: pemOf(c.primary.certificate, "clientCertificates.primary"),
+            ...(secondary ? { secondaryCertificate: pemOf(secondary, "clientCertificates.secondary") } : {}),
+        }
     }
     if (x.caReferences?.primary) return { type, caCertificate: x.caReferences.primary }
-    if (x.signingCertificates?.primary?.certificate) return { type, certificate: pemOf(x.signingCertificates.primary.certificate, "signingCertificates.primary") }
+    if (x.signingCertificates?.primary?.certificate)
+        return { type, certificate: pemOf(x.signingCertificates.primary.certificate, "signingCertificates.primary") }
     throw bad("an X.509 enrollment group needs attestation.x509.caReferences.primary or signingCertificates.primary.certificate")
 }
 
 /** A DPS request body as the config file's enrollment (then validated by its rules); `existing`: the one it replaces. */
 export function enrollmentRaw(body: any, kind: Enrollment["kind"], id: string, existing?: Enrollment): object {
     const idField = kind === "individual" ? "registrationId" : "enrollmentGroupId"
-    if (body[idField] !== undefined && String(body[idField]).toLowerCase() !== id.toLowerCase()) throw bad(`${idField} ${JSON.stringify(body[idField])} in the body is not ${id} of the path`)
+    if (body[idField] !== undefined && String(body[idField]).toLowerCase() !== id.toLowerCase())
+        throw bad(`${idField} ${JSON.stringify(body[idField])} in the body is not ${id} of the path`)
     if (body.capabilities?.iotEdge === true) throw bad("IoT Edge devices come from the emulator's config (edges)")
     const tags = body.initialTwin?.tags
     if (tags && Object.keys(tags).length) throw bad("initialTwin.tags are not emulated (desired properties are)")
@@ -83,7 +89,14 @@ function certInfo(c: X509Certificate) {
 
 function enrolledCert(c: X509EnrolledCert | undefined) {
     if (!c) return undefined
-    return "certificate" in c ? { info: certInfo(c.certificate) } : { info: { sha1Thumbprint: c.thumbprint.length === 40 ? c.thumbprint : undefined, sha256Thumbprint: c.thumbprint.length === 64 ? c.thumbprint : undefined } }
+    return "certificate" in c
+        ? { info: certInfo(c.certificate) }
+        : {
+              info: {
+                  sha1Thumbprint: c.thumbprint.length === 40 ? c.thumbprint : undefined,
+                  sha256Thumbprint: c.thumbprint.length === 64 ? c.thumbprint : undefined,
+              },
+          }
 }
 
 /** The attestation as DPS shows it: keys only when `withKeys` (the attestationmechanism call). */
@@ -91,10 +104,16 @@ export function attestationBody(e: Enrollment, withKeys: boolean) {
     const a = e.attestation
     if (a.type === "symmetricKey") return { type: "symmetricKey", symmetricKey: withKeys ? { primaryKey: a.primaryKey, secondaryKey: a.secondaryKey } : {} }
     if (e.kind === "individual" && e.attestation.type === "x509")
-        return { type: "x509", x509: { clientCertificates: { primary: enrolledCert(e.attestation.primary), secondary: enrolledCert(e.attestation.secondary) } } }
+        return {
+            type: "x509",
+            x509: { clientCertificates: { primary: enrolledCert(e.attestation.primary), secondary: enrolledCert(e.attestation.secondary) } },
+        }
     if (e.kind === "group" && e.attestation.type === "x509") {
         const ca = e.attestation.ca
-        return { type: "x509", x509: "caName" in ca ? { caReferences: { primary: ca.caName } } : { signingCertificates: { primary: { info: certInfo(ca.certificate) } } } }
+        return {
+            type: "x509",
+            x509: "caName" in ca ? { caReferences: { primary: ca.caName } } : { signingCertificates: { primary: { info: certInfo(ca.certificate) } } },
+        }
     }
     throw new Error("unreachable attestation")
 }

@@ -37,7 +37,10 @@ export function hubRestError(e: unknown, now: Date): { status: number; json: unk
         name = String(e.code)
     }
     const message = e instanceof Error ? e.message : String(e)
-    const stamp = now.toISOString().replace("T", " ").replace(/\.\d+Z$/, "")
+    const stamp = now
+        .toISOString()
+        .replace("T", " ")
+        .replace(/\.\d+Z$/, "")
     return { status, json: { Message: `ErrorCode:${name};${message}`, ExceptionMessage: `Tracking ID:${randomUUID().replace(/-/g, "")}-TimeStamp:${stamp}` } }
 }
 
@@ -56,7 +59,10 @@ function edgeScope(deviceId: string, generation: string): string {
 export class HubRest {
     readonly routes: RestRoute[]
 
-    constructor(private readonly service: HubService, private readonly hubs: string[]) {
+    constructor(
+        private readonly service: HubService,
+        private readonly hubs: string[]
+    ) {
         const id = "([^/]+)"
         this.routes = [
             ["GET", /^\/devices\/?$/, async () => ({ status: 200, json: service.listDevices().map((d) => this.device(d.deviceId)) })],
@@ -71,7 +77,11 @@ export class HubRest {
                     return { status: 204 }
                 },
             ],
-            ["POST", /^\/devices\/query$/, async (r) => this.query(restObject(await r.body(), "the query"), r.header("x-ms-max-item-count"), r.header("x-ms-continuation"))],
+            [
+                "POST",
+                /^\/devices\/query$/,
+                async (r) => this.query(restObject(await r.body(), "the query"), r.header("x-ms-max-item-count"), r.header("x-ms-continuation")),
+            ],
             ["GET", /^\/statistics\/devices$/, async () => ({ status: 200, json: this.statistics() })],
             ["GET", new RegExp(`^/twins/${id}$`), async (r) => this.answerTwin(r.ids[0])],
             ["PATCH", new RegExp(`^/twins/${id}$`), async (r) => this.patchTwin(r.ids[0], restObject(await r.body(), "the twin patch"), r.ifMatch, false)],
@@ -108,7 +118,9 @@ export class HubRest {
             authentication,
             capabilities: { iotEdge: v.iotEdge },
             ...(v.iotEdge ? { deviceScope: edgeScope(deviceId, generation) } : {}),
-            ...(parent ? { deviceScope: edgeScope(parent.deviceId, generationId(parent)), parentScopes: [edgeScope(parent.deviceId, generationId(parent))] } : {}),
+            ...(parent
+                ? { deviceScope: edgeScope(parent.deviceId, generationId(parent)), parentScopes: [edgeScope(parent.deviceId, generationId(parent))] }
+                : {}),
         }
     }
 
@@ -123,7 +135,8 @@ export class HubRest {
      * thumbprints of the same authentication type.
      */
     private putDevice(deviceId: string, body: Record<string, any>, ifMatch: string | undefined, audience: string): RestAnswer {
-        if (body.deviceId !== undefined && body.deviceId !== deviceId) throw new RestError(400, "ArgumentInvalid", `deviceId ${JSON.stringify(body.deviceId)} in the body is not ${deviceId} of the path`)
+        if (body.deviceId !== undefined && body.deviceId !== deviceId)
+            throw new RestError(400, "ArgumentInvalid", `deviceId ${JSON.stringify(body.deviceId)} in the body is not ${deviceId} of the path`)
         const status = body.status ?? "enabled"
         if (status !== "enabled" && status !== "disabled") throw new RestError(400, "ArgumentInvalid", 'status must be "enabled" or "disabled"')
         const authentication = authenticationRequest(body.authentication)
@@ -215,7 +228,10 @@ export class HubRest {
         if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw new RestError(400, "ArgumentInvalid", "x-ms-max-item-count must be 1..1000")
         const from = continuation === undefined ? 0 : Number(Buffer.from(continuation, "base64").toString())
         if (!Number.isInteger(from) || from < 0) throw new RestError(400, "ArgumentInvalid", "x-ms-continuation is not a token this hub gave")
-        const all = this.service.listDevices().map((d) => this.twin(d.deviceId)).filter((t) => twinMatches(t, conditions))
+        const all = this.service
+            .listDevices()
+            .map((d) => this.twin(d.deviceId))
+            .filter((t) => twinMatches(t, conditions))
         const page = all.slice(from, from + pageSize)
         const next = from + pageSize < all.length ? { "x-ms-continuation": Buffer.from(String(from + pageSize)).toString("base64") } : undefined
         return { status: 200, json: page, headers: next }
@@ -234,9 +250,16 @@ export class HubRest {
 /** Whether a PUT's credentials differ from the identity's (a body without keys keeps them). */
 function authenticationChanges(r: AuthenticationRequest, current: ReturnType<HubRest["device"]>["authentication"]): boolean {
     if (r.type !== current.type) return true
-    if (r.type === "sas") return r.keys.primaryKey !== undefined && (r.keys.primaryKey !== current.symmetricKey.primaryKey || (r.keys.secondaryKey ?? null) !== current.symmetricKey.secondaryKey)
+    if (r.type === "sas")
+        return (
+            r.keys.primaryKey !== undefined &&
+            (r.keys.primaryKey !== current.symmetricKey.primaryKey || (r.keys.secondaryKey ?? null) !== current.symmetricKey.secondaryKey)
+        )
     if (r.type === "selfSigned")
-        return r.primaryThumbprint.toUpperCase() !== current.x509Thumbprint.primaryThumbprint || (r.secondaryThumbprint?.toUpperCase() ?? null) !== current.x509Thumbprint.secondaryThumbprint
+        return (
+            r.primaryThumbprint.toUpperCase() !== current.x509Thumbprint.primaryThumbprint ||
+            (r.secondaryThumbprint?.toUpperCase() ?? null) !== current.x509Thumbprint.secondaryThumbprint
+        )
     return false
 }
 

@@ -42,7 +42,20 @@ function svg(tag, attrs, ...children) {
 
 function table(headers, rows) {
     if (!rows.length) return el("p", { class: "muted" }, "none")
-    return el("table", {}, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))), el("tbody", {}, rows))
+    return el(
+        "table",
+        {},
+        el(
+            "thead",
+            {},
+            el(
+                "tr",
+                {},
+                headers.map((h) => el("th", {}, h))
+            )
+        ),
+        el("tbody", {}, rows)
+    )
 }
 
 const badge = (text, kind) => el("span", { class: `badge ${kind || text}` }, text)
@@ -219,7 +232,15 @@ function renderEdges() {
                     el("td", {}, badge(e.uplinkUp ? "up" : "down")),
                     el("td", {}, e.storedMessages),
                     el("td", {}, e.children.length ? e.children.map((c) => el("span", { class: "child" }, c, " ", badge(state(c)), " ")) : "—"),
-                    el("td", {}, el("button", { class: "uplink", onclick: () => act(() => api("PUT", `/edges/${enc(e.edgeId)}/uplink`, { up: !e.uplinkUp })) }, e.uplinkUp ? "Take uplink down" : "Bring uplink up"))
+                    el(
+                        "td",
+                        {},
+                        el(
+                            "button",
+                            { class: "uplink", onclick: () => act(() => api("PUT", `/edges/${enc(e.edgeId)}/uplink`, { up: !e.uplinkUp })) },
+                            e.uplinkUp ? "Take uplink down" : "Bring uplink up"
+                        )
+                    )
                 )
             )
         )
@@ -232,7 +253,17 @@ function renderDps() {
         table(
             ["kind", "id", "device id", "attestation", "allocation", "hub", "enabled"],
             enrollments.map((e) =>
-                el("tr", {}, el("td", {}, e.kind), el("td", {}, e.id), el("td", {}, e.deviceId || "—"), el("td", {}, e.attestation), el("td", {}, e.allocationPolicy), el("td", {}, e.iotHubHostName), el("td", {}, badge(e.enabled ? "enabled" : "disabled", e.enabled ? "on" : "disabled")))
+                el(
+                    "tr",
+                    {},
+                    el("td", {}, e.kind),
+                    el("td", {}, e.id),
+                    el("td", {}, e.deviceId || "—"),
+                    el("td", {}, e.attestation),
+                    el("td", {}, e.allocationPolicy),
+                    el("td", {}, e.iotHubHostName),
+                    el("td", {}, badge(e.enabled ? "enabled" : "disabled", e.enabled ? "on" : "disabled"))
+                )
             )
         )
     )
@@ -272,7 +303,14 @@ function renderDps() {
                         {},
                         el("button", { class: "generate-code", onclick: () => generateCode(c.name) }, "Generate verification code"),
                         " ",
-                        el("button", { class: "delete", onclick: () => confirm(`Delete CA certificate ${c.name}?`) && act(() => api("DELETE", `/certificates/${enc(c.name)}`)) }, "Delete")
+                        el(
+                            "button",
+                            {
+                                class: "delete",
+                                onclick: () => confirm(`Delete CA certificate ${c.name}?`) && act(() => api("DELETE", `/certificates/${enc(c.name)}`)),
+                            },
+                            "Delete"
+                        )
                     )
                 )
             )
@@ -367,17 +405,24 @@ function renderChart() {
     const points = S.series.get(S.selected) || []
     const fields = [...new Set(points.flatMap((p) => Object.keys(p.values)))]
     if (!fields.length) return $("chart").replaceChildren(el("p", { class: "muted" }, "no JSON telemetry with numbers yet"))
-    const W = 300, H = 120, L = 34, R = 6, T = 16, B = 16
+    const W = 300,
+        H = 120,
+        L = 34,
+        R = 6,
+        T = 16,
+        B = 16
     $("chart").replaceChildren(
         ...fields.map((f) => {
             const pts = points.filter((p) => f in p.values)
             const vs = pts.map((p) => p.values[f])
-            let lo = Math.min(...vs), hi = Math.max(...vs)
+            let lo = Math.min(...vs),
+                hi = Math.max(...vs)
             if (lo === hi) {
                 lo -= 1
                 hi += 1
             }
-            const t0 = Date.parse(pts[0].time), span = Date.parse(pts[pts.length - 1].time) - t0
+            const t0 = Date.parse(pts[0].time),
+                span = Date.parse(pts[pts.length - 1].time) - t0
             const x = (i) => L + (span > 0 ? ((Date.parse(pts[i].time) - t0) * (W - L - R)) / span : (W - L - R) / 2)
             const y = (v) => T + ((hi - v) * (H - T - B)) / (hi - lo)
             const last = pts[pts.length - 1]
@@ -394,7 +439,11 @@ function renderChart() {
                     svg("text", { x: W - R, y: H - 3, "text-anchor": "end" }, new Date(last.time).toLocaleTimeString()),
                     svg("polyline", { points: pts.map((p, i) => `${x(i).toFixed(1)},${y(p.values[f]).toFixed(1)}`).join(" ") }),
                     ...pts.map((p, i) =>
-                        svg("circle", { class: "point", cx: x(i).toFixed(1), cy: y(p.values[f]).toFixed(1), r: 2, "data-seq": p.seq, "data-value": p.values[f] }, svg("title", {}, `#${p.seq} ${f} = ${p.values[f]}`))
+                        svg(
+                            "circle",
+                            { class: "point", cx: x(i).toFixed(1), cy: y(p.values[f]).toFixed(1), r: 2, "data-seq": p.seq, "data-value": p.values[f] },
+                            svg("title", {}, `#${p.seq} ${f} = ${p.values[f]}`)
+                        )
                     )
                 )
             )
@@ -478,7 +527,10 @@ function wire() {
         return { text: `status ${r.status}\n${JSON.stringify(r.payload, null, 2)}` }
     })
     bind("c2d-send", "c2d-result", async () => {
-        const r = await api("POST", `/devices/${enc(S.selected)}/messages/deviceBound`, { data: $("c2d-body").value, properties: parseProps($("c2d-props").value) })
+        const r = await api("POST", `/devices/${enc(S.selected)}/messages/deviceBound`, {
+            data: $("c2d-body").value,
+            properties: parseProps($("c2d-props").value),
+        })
         return { text: `queued as ${r.messageId}` }
     })
     bind("ca-upload", "ca-result", async () => {
