@@ -1,8 +1,10 @@
 // Cuts whole MQTT packets out of a byte stream however TCP splits or joins them.
-// Memory stays bounded: a packet larger than the limit is skipped byte-exactly
-// (framing intact) and reported instead of buffered. Work per packet is
-// constant: a chunk holding thousands of small packets is read from an offset,
-// never copied again after each one.
+// Memory stays bounded and adds up: a received chunk is read in place from an
+// offset (never copied again after each packet), and a packet split across
+// chunks gets one buffer of its known size that later chunks are copied into,
+// so a big packet trickled in small pieces costs its size once, not a fresh
+// concatenation per piece. A packet larger than the limit is skipped
+// byte-exactly (framing intact) and reported instead of buffered.
 import { MqttFrame } from "./packet"
 
 export interface MqttSkipped {
@@ -10,10 +12,20 @@ export interface MqttSkipped {
     skipped: number
 }
 
+/** The fixed header: a type byte and 1 to 4 remaining-length bytes. */
+const HEAD_MAX = 5
+
 export class MqttFrameReader {
-    private pending: Buffer = Buffer.alloc(0)
-    /** Where the next packet starts in `pending`. */
+    /** The chunk being read (null once read to its end) and where its unread bytes start. */
+    private chunk: Buffer = null
     private pos = 0
+    /** A fixed header split across chunks. */
+    private head = Buffer.alloc(HEAD_MAX)
+    private headLen = 0
+    /** The body of a packet split across chunks, allocated at its full length, and the bytes in it so far. */
+    private body: Buffer = null
+    private bodyLen = 0
+    private bodyHeader = 0
     private skipLeft = 0
 
     /** Bytes discarded from oversized packets since creation. */
@@ -21,20 +33,11 @@ export class MqttFrameReader {
 
     constructor(readonly maxPacketSize: number) {}
 
-    /** Adds received bytes; returns how many of them were discarded as part of an oversized packet. */
-    push(chunk: Buffer): number {
-        let skipped = 0
-        if (this.skipLeft > 0) {
-            skipped = Math.min(this.skipLeft, chunk.length)
-            this.skipLeft -= skipped
-            this.droppedBytes += skipped
-            if (skipped === chunk.length) return skipped
-            chunk = chunk.slice(skipped)
-        }
-        const rest = this.pending.length - this.pos
-        this.pending = rest > 0 ? this.pending.slice(this.pos).concat(chunk) : chunk
+    /** Adds received bytes: read next() until it returns null first, or the unread rest is copied. */
+    push(chunk: Buffer) {
+        const c = this.chunk
+        this.chunk = c !== null && this.pos < c.length ? c.slice(this.pos).concat(chunk) : chunk
         this.pos = 0
-        return skipped
     }
 
     /**
@@ -42,50 +45,75 @@ export class MqttFrameReader {
      * null when more bytes are needed. Throws on a malformed length.
      */
     next(): MqttFrame | MqttSkipped | null {
-        if (this.skipLeft > 0) return null
-        const p = this.pending
-        const start = this.pos
-        if (p.length - start < 2) return null
+        const c = this.chunk
+        if (c === null) return null
+        if (this.skipLeft > 0) {
+            const n = Math.min(this.skipLeft, c.length - this.pos)
+            this.skipLeft -= n
+            this.droppedBytes += n
+            this.pos += n
+            if (this.skipLeft > 0) return this.used()
+        }
+        if (this.body !== null) {
+            const n = Math.min(this.body.length - this.bodyLen, c.length - this.pos)
+            this.body.blitAt(this.bodyLen, c, this.pos, n)
+            this.bodyLen += n
+            this.pos += n
+            if (this.bodyLen < this.body.length) return this.used()
+            const done: MqttFrame = { header: this.bodyHeader, body: this.body }
+            this.body = null
+            return done
+        }
+        const head = this.head
+        for (;;) {
+            if (this.pos >= c.length) return this.used()
+            const b = c[this.pos]
+            this.pos++
+            head[this.headLen] = b
+            this.headLen++
+            if (this.headLen > 1 && (b & 128) === 0) break
+            if (this.headLen === HEAD_MAX) throw new Error("mqtt: malformed remaining length")
+        }
         let len = 0
         let mult = 1
-        let i = start + 1
-        for (;;) {
-            if (i >= p.length) return null
-            if (i > start + 4) throw new Error("mqtt: malformed remaining length")
-            const b = p[i]
-            len += (b & 127) * mult
+        for (let i = 1; i < this.headLen; i++) {
+            len += (head[i] & 127) * mult
             mult *= 128
-            i++
-            if ((b & 128) === 0) break
         }
-        const header = p[start]
-        const total = i - start + len
+        const header = head[0]
+        const total = this.headLen + len
+        this.headLen = 0
         if (total > this.maxPacketSize) {
-            const have = p.length - i
-            if (have >= len) {
-                this.pos = i + len
-            } else {
-                this.skipLeft = len - have
-                this.pending = Buffer.alloc(0)
-                this.pos = 0
-            }
-            this.droppedBytes += Math.min(have, len)
+            // Skipped from the next call on, within this chunk and the following ones.
+            this.skipLeft = len
             const rec: MqttSkipped = { header, skipped: total }
             return rec
         }
-        if (p.length < i + len) return null
-        const frame: MqttFrame = { header, body: p.slice(i, i + len) }
-        this.pos = i + len
-        if (this.pos === p.length) {
-            this.pending = Buffer.alloc(0)
-            this.pos = 0
+        const have = c.length - this.pos
+        if (have >= len) {
+            const frame: MqttFrame = { header, body: c.slice(this.pos, this.pos + len) }
+            this.pos += len
+            return frame
         }
-        return frame
+        this.body = Buffer.alloc(len)
+        this.body.blitAt(0, c, this.pos, have)
+        this.bodyLen = have
+        this.bodyHeader = header
+        return this.used()
+    }
+
+    /** The chunk is read to its end: let it go. */
+    private used(): null {
+        this.chunk = null
+        this.pos = 0
+        return null
     }
 
     reset() {
-        this.pending = Buffer.alloc(0)
+        this.chunk = null
         this.pos = 0
+        this.headLen = 0
+        this.body = null
         this.skipLeft = 0
     }
 }
