@@ -49,7 +49,17 @@ export class HubAuthError extends FirmwareError {
     }
 }
 
-const MAX_PACKET = 8192
+/**
+ * The heap budget of a session (64 KB VM heap; test/hostile/heap-budget.test.ts runs the worst case in a
+ * heap cut to 56 KB). At most, at once: the live set ~15 KB; the socket chunk being read 2 KB; the frame
+ * reader's one buffer for a split packet, MAX_PACKET; its PUBLISH payload copy, MAX_PACKET; the inbox,
+ * MAX_PACKET; the document being handled (payload, its text, JSON.parse's values) ~3 x MAX_PACKET.
+ * That is 15 + 2 + 6 x 4 = 41 KB. The rest is not spare: the heap never moves a block, so each big
+ * buffer or string needs one free run of its size (at an out-of-memory in a 48 KB heap, 23 KB were free
+ * but the largest run was 4.4 KB). With 8 KB packets and a 12 KB inbox the same traffic panicked at 64 KB.
+ * Larger twin documents and messages are skipped and logged by the MQTT client.
+ */
+const MAX_PACKET = 4096
 /** Reconnect with a new token at 80 % of its life (MQTT 3.1.1 cannot re-authenticate in place). */
 const RENEW_AT = 0.8
 
@@ -120,7 +130,7 @@ export class HubSession {
             ackTimeoutMs: 10000,
             connectTimeoutMs: 15000,
             inboxSize: 8,
-            inboxBytes: MAX_PACKET + 4096,
+            inboxBytes: MAX_PACKET,
         })
         try {
             await this.mqtt.connect()

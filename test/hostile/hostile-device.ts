@@ -34,19 +34,27 @@ export interface Watched {
 
 const EXCEPTION = /^\* (Exception|\s+message:)|^! /
 
-export async function bootAgainst(ports: { mqttPort: number; timePort: number }, pki: PeerPki, settings: DeviceSettings): Promise<Watched> {
-    const device = new SimulatedDevice({
-        bytecode: await firmwareBytecode(),
-        settings: {
-            ID_SCOPE: "0ne00000F00",
-            DEVICE_KEY: crypto.randomBytes(32).toString("base64"),
-            DPS_HOST: `localhost:${ports.mqttPort}`,
-            TIME_HOST: `localhost:${ports.timePort}`,
-            INTERVAL: 1,
-            ...settings,
+export async function bootAgainst(
+    ports: { mqttPort: number; timePort: number },
+    pki: PeerPki,
+    settings: DeviceSettings,
+    onVmStep?: (memory: Uint8Array) => void
+): Promise<Watched> {
+    const device = new SimulatedDevice(
+        {
+            bytecode: await firmwareBytecode(),
+            settings: {
+                ID_SCOPE: "0ne00000F00",
+                DEVICE_KEY: crypto.randomBytes(32).toString("base64"),
+                DPS_HOST: `localhost:${ports.mqttPort}`,
+                TIME_HOST: `localhost:${ports.timePort}`,
+                INTERVAL: 1,
+                ...settings,
+            },
+            trustAnchors: [pki.ca.cert],
         },
-        trustAnchors: [pki.ca.cert],
-    })
+        { onVmStep }
+    )
     const lines: string[] = []
     const failures: string[] = []
     device.on("console", (l) => {
