@@ -53,8 +53,9 @@ export class HubAuthError extends FirmwareError {
  * The heap budget of a session (64 KB VM heap; test/hostile/heap-budget.test.ts runs the worst case in a
  * heap cut to 56 KB). At most, at once: the live set ~15 KB; the socket chunk being read 2 KB; the frame
  * reader's one buffer for a split packet, MAX_PACKET; its PUBLISH payload copy, MAX_PACKET; the inbox,
- * MAX_PACKET; the document being handled (payload, its text, JSON.parse's values) ~3 x MAX_PACKET.
- * That is 15 + 2 + 6 x 4 = 41 KB. The rest is not spare: the heap never moves a block, so each big
+ * 2 x MAX_PACKET (a desired patch right behind the twin document must not be dropped: both are QoS 0);
+ * the document being handled (payload, its text, JSON.parse's values) ~3 x MAX_PACKET.
+ * That is 15 + 2 + 7 x 4 = 45 KB. The rest is not spare: the heap never moves a block, so each big
  * buffer or string needs one free run of its size (at an out-of-memory in a 48 KB heap, 23 KB were free
  * but the largest run was 4.4 KB). With 8 KB packets and a 12 KB inbox the same traffic panicked at 64 KB.
  * Larger twin documents and messages are skipped and logged by the MQTT client.
@@ -130,7 +131,7 @@ export class HubSession {
             ackTimeoutMs: 10000,
             connectTimeoutMs: 15000,
             inboxSize: 8,
-            inboxBytes: MAX_PACKET,
+            inboxBytes: 2 * MAX_PACKET,
         })
         try {
             await this.mqtt.connect()
