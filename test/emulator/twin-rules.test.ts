@@ -1,7 +1,17 @@
 // Device twin documents as plain values: RFC 7386 merge patches, one version per section, and IoT
 // Hub's limits at their boundaries (names, 1 KB keys, 4 KB strings, 10 levels, 32 KB per section).
 import * as assert from "assert"
-import { TWIN_SECTION_MAX_BYTES, Twin, jsonMergePatch, twinApplyPatch, twinDocument, twinNew, twinParsePatch } from "../../sim/emulator/state/twin"
+import {
+    TWIN_SECTION_MAX_BYTES,
+    TWIN_TAGS_MAX_BYTES,
+    Twin,
+    jsonMergePatch,
+    twinApplyPatch,
+    twinApplyTags,
+    twinDocument,
+    twinNew,
+    twinParsePatch,
+} from "../../sim/emulator/state/twin"
 
 function applied(twin: Twin, section: "desired" | "reported", patch: unknown): Twin {
     const r = twinApplyPatch(twin, section, patch)
@@ -80,6 +90,28 @@ describe("twin rules", () => {
         assert.deepStrictEqual({ status: over.status, errorCode: over.errorCode }, { status: 413, errorCode: 413002 })
         // The same patch fits once a property is deleted in it.
         applied(t, "reported", { k7: full.k7 + "x", k0: null })
+    })
+
+    it("merges tags as the service sets them, with the properties' name rules and an 8 KB bound of their own", () => {
+        const t0 = twinNew()
+        const ok = twinApplyTags(t0, { site: "lab", floor: { n: 2 } })
+        assert.ok(ok.ok)
+        assert.deepStrictEqual([ok.twin.tags, ok.version], [{ site: "lab", floor: { n: 2 } }, 1])
+        const removed = twinApplyTags(ok.twin, { floor: null })
+        assert.ok(removed.ok)
+        assert.deepStrictEqual([removed.twin.tags, removed.version], [{ site: "lab" }, 2])
+        for (const bad of [null, [1], "x", 3]) {
+            const r = twinApplyTags(t0, bad)
+            assert.ok(!r.ok && r.status === 400 && r.errorCode === 400004, `tags ${JSON.stringify(bad)} refused`)
+        }
+        const badName = twinApplyTags(t0, { "a.b": 1 })
+        assert.ok(!badName.ok && badName.status === 400 && badName.errorCode === 400004 && /a\.b/.test(badName.message))
+        const half = "x".repeat(TWIN_TAGS_MAX_BYTES / 2)
+        const first = twinApplyTags(t0, { a: half.slice(0, 4000) })
+        assert.ok(first.ok)
+        const over = twinApplyTags(first.twin, { b: half.slice(0, 4000), c: "y".repeat(200) })
+        assert.ok(!over.ok && over.status === 413 && over.errorCode === 413002, "what is there already counts")
+        assert.deepStrictEqual(first.twin.tags, { a: half.slice(0, 4000) }, "a refused patch changes nothing")
     })
 
     it("reads a device's patch body as JSON, or nothing", () => {
