@@ -54,6 +54,15 @@ async function dashboardCli(emu: RunningEmulator): Promise<{ url: string; connec
     return { url: /^dashboard: (\S+)$/m.exec(stdout)![1], connectionString: /^sign in with: (\S+)$/m.exec(stdout)![1] }
 }
 
+/** The outcome an action shows in `#id`, once its request has answered (the page shows "…" meanwhile). */
+async function settledResult(page: Page, id: string): Promise<string> {
+    const shown = await page.waitForFunction((i) => {
+        const text = document.getElementById(i)!.textContent!
+        return text !== "" && text !== "…" && text
+    }, id)
+    return (await shown.jsonValue()) as string
+}
+
 /** Shows the device in the page, its retained telemetry and twin loaded. */
 async function select(page: Page): Promise<void> {
     await page.click(`tr[data-device="${DEVICE}"]`)
@@ -183,7 +192,7 @@ describe("dashboard in a headless browser", function () {
             const r = (emu.emulator.service.getTwin(DEVICE).properties as any).reported.telemetryInterval
             return r?.value === target && r.ac === 200 ? r : undefined
         })
-        assert.match((await page.textContent("#desired-result"))!, new RegExp(`desired version ${ack.av}`))
+        assert.match(await settledResult(page, "desired-result"), new RegExp(`desired version ${ack.av}`))
         // The page follows the twin: the device's acknowledgement shows up there too.
         await page.waitForFunction((v) => {
             const reported = JSON.parse(document.getElementById("reported")!.textContent!)
@@ -200,8 +209,8 @@ describe("dashboard in a headless browser", function () {
         await page.fill("#method-timeout", "10")
         await page.click("#method-invoke")
         await device.line(new RegExp(`^app: telemetry interval ${current} s -> ${target} s`))
-        await page.waitForFunction(() => /^status 200/.test(document.getElementById("method-result")!.textContent!))
-        const text = (await page.textContent("#method-result"))!
+        const text = await settledResult(page, "method-result")
+        assert.match(text, /^status 200/)
         assert.deepStrictEqual(JSON.parse(text.slice(text.indexOf("\n"))), { telemetryInterval: target })
     })
 
@@ -211,12 +220,12 @@ describe("dashboard in a headless browser", function () {
         await page.fill("#c2d-props", "color=green")
         await page.click("#c2d-send")
         await device.line(/^hub: c2d message .*color=green body hello from the dashboard/)
-        assert.match((await page.textContent("#c2d-result"))!, /^queued as \S+/)
+        assert.match(await settledResult(page, "c2d-result"), /^queued as \S+/)
     })
 
     it("shows the edge gateway with its child and switches its uplink", async () => {
         const row = `tr[data-edge="${EDGE}"]`
-        assert.match((await page.textContent(row))!, new RegExp(LEAF))
+        await page.waitForSelector(`${row}:has-text("${LEAF}")`)
         await page.click(`${row} button.uplink`)
         await page.waitForSelector(`${row} .badge.down`)
         assert.strictEqual(emu.emulator.edges.get(EDGE)!.uplinkUp, false)
