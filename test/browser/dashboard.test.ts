@@ -1,8 +1,9 @@
 // The dashboard in a real browser (Debian's Chromium driven by playwright-core): the page signs in
 // with the connection string `npm run dashboard` prints and drives the real firmware through its
 // life — it provisions and shows as connected, its telemetry lands on the chart, a desired-property
-// edit, a method call and a C2D message made in the page reach it — plus the IoT Edge uplink switch
-// and a CA's proof of possession. Without the service credentials there is no data. Ends with a screenshot.
+// edit, a method call and a C2D message made in the page reach it — plus the IoT Edge uplink switch,
+// a CA's proof of possession, and DPS enrollments managed in the page (a second firmware provisions
+// with the key the page shows). Without the service credentials there is no data. Ends with a screenshot.
 import * as assert from "assert"
 import * as fs from "fs"
 import * as https from "https"
@@ -19,18 +20,29 @@ import { hubDevice } from "../emulator/hub-fixtures"
 import { cliFiles } from "../emulator/service-cli-runner"
 import { BootedDevice, bootDevice, until } from "../e2e/harness"
 import { ROOT } from "../../sim/paths"
+import { ServiceClient } from "../../sim/emulator/service/service-client"
+import { clientCert } from "../emulator/x509-fixtures"
 
 const CHROMIUM = "/usr/bin/chromium"
 const SCREENSHOT = path.join(__dirname, "..", "..", "reports", "dashboard.png")
 const DEVICE = "dash-dev-01"
 const EDGE = "dash-edge-01"
 const LEAF = "dash-leaf-01"
+/** Enrolled in the page, not in the config. */
+const ENROLLED = "dash-dev-02"
+const X509_ENROLLED = "dash-x509-01"
+const GROUP = "dash-group-02"
 
-/** GET on the service endpoint: status and JSON, with `authorization` if given. */
-function get(emu: RunningEmulator, pathname: string, authorization?: string): Promise<{ status: number; json: any; headers: Record<string, unknown> }> {
+/** A request without a body to the service endpoint: status and JSON, with `authorization` if given. */
+function request(
+    emu: RunningEmulator,
+    method: string,
+    pathname: string,
+    authorization?: string
+): Promise<{ status: number; json: any; headers: Record<string, unknown> }> {
     return new Promise((resolve, reject) => {
         const headers = authorization ? { Authorization: authorization } : undefined
-        const req = https.get({ host: "localhost", port: emu.servicePort, path: pathname, ca: emu.ca, headers }, (res) => {
+        const req = https.request({ method, host: "localhost", port: emu.servicePort, path: pathname, ca: emu.ca, headers }, (res) => {
             const chunks: Buffer[] = []
             res.on("data", (c) => chunks.push(c))
             res.on("end", () => {
@@ -43,6 +55,7 @@ function get(emu: RunningEmulator, pathname: string, authorization?: string): Pr
             })
         })
         req.on("error", reject)
+        req.end()
     })
 }
 
@@ -129,14 +142,18 @@ describe("dashboard in a headless browser", function () {
     })
 
     it("serves the page to anyone but no data without the service credentials", async () => {
-        const pageAnswer = await get(emu, "/dashboard/")
+        const pageAnswer = await request(emu, "GET", "/dashboard/")
         assert.strictEqual(pageAnswer.status, 200)
         assert.match(String(pageAnswer.headers["content-security-policy"]), /script-src 'self'/)
-        for (const p of ["/dashboard/api/overview", "/dashboard/api/stream", `/dashboard/api/telemetry/${LEAF}`]) {
-            assert.strictEqual((await get(emu, p)).status, 401, `${p} without a token`)
-            assert.strictEqual((await get(emu, p, serviceToken(randomKey()))).status, 401, `${p} signed by another key`)
+        const keys = `/dashboard/api/enrollments/individual/${DEVICE}/keys`
+        for (const p of ["/dashboard/api/overview", "/dashboard/api/stream", `/dashboard/api/telemetry/${LEAF}`, keys]) {
+            assert.strictEqual((await request(emu, "GET", p)).status, 401, `${p} without a token`)
+            assert.strictEqual((await request(emu, "GET", p, serviceToken(randomKey()))).status, 401, `${p} signed by another key`)
         }
-        const signed = await get(emu, "/dashboard/api/overview", serviceToken(emu.serviceKey))
+        const deletion = await request(emu, "DELETE", `/dashboard/api/enrollments/individual/${DEVICE}`, serviceToken(randomKey()))
+        assert.strictEqual(deletion.status, 401)
+        assert.ok(emu.emulator.enrollments.get("individual", DEVICE), "the enrollment stays")
+        const signed = await request(emu, "GET", "/dashboard/api/overview", serviceToken(emu.serviceKey))
         assert.strictEqual(signed.status, 200)
         assert.deepStrictEqual(signed.json.hubs, ["localhost"])
         // No key of any enrollment or device leaves the endpoint.
@@ -248,6 +265,78 @@ describe("dashboard in a headless browser", function () {
         await page.click("#verify-send")
         await page.waitForSelector(`${row} .badge.verified`)
         assert.strictEqual(emu.emulator.dps.getCaCertificate("fleet-ca").isVerified, true)
+    })
+
+    it("enrolls a device in the page, whose firmware provisions with the key only Show keys reveals", async () => {
+        await page.selectOption("#enroll-kind", "individual")
+        await page.selectOption("#enroll-attestation", "symmetricKey")
+        // Adding never replaces: the config's enrollment and its keys stay.
+        await page.fill("#enroll-id", DEVICE)
+        await page.click("#enroll-create")
+        assert.match(await settledResult(page, "enrollment-result"), new RegExp(`^409 .*enrollment ${DEVICE} already exists`))
+        assert.deepStrictEqual(emu.emulator.enrollments.get("individual", DEVICE)!.attestation, enrollment.attestation)
+        await page.fill("#enroll-id", ENROLLED)
+        await page.click("#enroll-create")
+        assert.strictEqual(await settledResult(page, "enrollment-result"), `created enrollment ${ENROLLED}`)
+        const row = `tr[data-kind="individual"][data-enrollment="${ENROLLED}"]`
+        await page.waitForSelector(row)
+        await page.click(`${row} button.show-keys`)
+        assert.match(await settledResult(page, "enrollment-result"), new RegExp(`^keys of enrollment ${ENROLLED}: primary `))
+        const key = (await page.textContent("#enrollment-primary-key"))!
+        // Generated as DPS does (64 random bytes), and never part of the list.
+        assert.strictEqual(Buffer.from(key, "base64").length, 64)
+        assert.ok(!(await page.textContent("#enrollments"))!.includes(key))
+        const second = await bootDevice(emu, { REG_ID: ENROLLED, DEVICE_KEY: key, INTERVAL: 5 })
+        try {
+            await page.waitForSelector(`tr[data-registration="${ENROLLED}"] .badge.assigned`)
+            await page.waitForSelector(`tr[data-device="${ENROLLED}"] .badge.Connected`)
+        } finally {
+            await second.stop()
+        }
+    })
+
+    it("enrolls an X.509 device from its certificate's PEM in the page, which then provisions with that certificate", async () => {
+        const cert = await issueClientCert(undefined, { commonName: X509_ENROLLED })
+        await page.selectOption("#enroll-kind", "individual")
+        await page.selectOption("#enroll-attestation", "x509")
+        await page.fill("#enroll-id", X509_ENROLLED)
+        await page.fill("#enroll-cert", certToPem(cert.cert))
+        await page.click("#enroll-create")
+        assert.strictEqual(await settledResult(page, "enrollment-result"), `created enrollment ${X509_ENROLLED}`)
+        const row = `tr[data-kind="individual"][data-enrollment="${X509_ENROLLED}"]`
+        assert.strictEqual(await page.textContent(`${row} td:nth-child(4)`), "x509")
+        assert.strictEqual(await page.$(`${row} button.show-keys`), null, "a certificate has no keys to show")
+        const x509 = await bootDevice(emu, { REG_ID: X509_ENROLLED, ATTESTATION: "x509", INTERVAL: 5 }, { clientIdentity: await clientCert(cert) })
+        try {
+            await page.waitForSelector(`tr[data-registration="${X509_ENROLLED}"] .badge.assigned`)
+        } finally {
+            await x509.stop()
+        }
+    })
+
+    it("creates and deletes an enrollment group in the page, and drops an enrollment deleted elsewhere live", async () => {
+        const groupKey = randomKey()
+        await page.selectOption("#enroll-kind", "group")
+        await page.selectOption("#enroll-attestation", "symmetricKey")
+        await page.fill("#enroll-id", GROUP)
+        await page.fill("#enroll-primary", groupKey)
+        await page.click("#enroll-create")
+        assert.strictEqual(await settledResult(page, "enrollment-result"), `created enrollment group ${GROUP}`)
+        const row = `tr[data-kind="group"][data-enrollment="${GROUP}"]`
+        await page.click(`${row} button.show-keys`)
+        await settledResult(page, "enrollment-result")
+        assert.strictEqual(await page.textContent("#enrollment-primary-key"), groupKey)
+        page.once("dialog", (d) => d.accept())
+        await page.click(`${row} button.delete`)
+        assert.strictEqual(await settledResult(page, "enrollment-result"), `deleted enrollment group ${GROUP}`)
+        await page.waitForSelector(row, { state: "detached" })
+        assert.strictEqual(emu.emulator.enrollments.get("group", GROUP), undefined)
+
+        // Deleted through DPS's service API, not the page: only the live stream can tell the page.
+        const client = new ServiceClient({ host: "localhost", port: emu.servicePort, ca: emu.ca, hub: "localhost", serviceKey: emu.serviceKey })
+        await client.azure("dps", "DELETE", `/enrollments/${ENROLLED}`)
+        await page.waitForSelector(`tr[data-kind="individual"][data-enrollment="${ENROLLED}"]`, { state: "detached" })
+        await page.waitForSelector(`tr[data-registration="${ENROLLED}"]`)
     })
 
     it("leaves a screenshot a person can look at", async () => {

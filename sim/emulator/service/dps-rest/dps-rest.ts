@@ -57,18 +57,11 @@ export class DpsRest {
                 "DELETE",
                 new RegExp(`^/${segment}/${id}$`),
                 async (r) => {
-                    restCheckEtag(r.ifMatch, this.etag(this.find(kind, r.ids[0])), "PreconditionFailed")
-                    const gone = this.find(kind, r.ids[0])
-                    enrollments.delete(kind, r.ids[0])
-                    emit("dps.enrollment", { enrollmentId: enrollmentId(gone), kind, change: "deleted" })
+                    this.delete(kind, r.ids[0], r.ifMatch)
                     return { status: 204 }
                 },
             ],
-            [
-                "POST",
-                new RegExp(`^/${segment}/${id}/attestationmechanism$`),
-                async (r) => ({ status: 200, json: attestationBody(this.find(kind, r.ids[0]), true) }),
-            ],
+            ["POST", new RegExp(`^/${segment}/${id}/attestationmechanism$`), async (r) => ({ status: 200, json: this.keys(kind, r.ids[0]) })],
         ])
         this.routes.push(
             ["GET", new RegExp(`^/registrations/${id}$`), async (r) => this.registration(r.ids[0])],
@@ -126,6 +119,25 @@ export class DpsRest {
         this.enrollments.put(e, raw, { etag: restEtag({ raw, now }), createdDateTimeUtc, lastUpdatedDateTimeUtc: now })
         this.emit("dps.enrollment", { enrollmentId: id, kind, change: existing ? "updated" : "created" })
         return this.answer(e)
+    }
+
+    /** Creates an enrollment that must not exist yet (the portal's "Add enrollment" never replaces one). */
+    create(kind: EnrollmentKind, id: string, body: Record<string, any>): RestAnswer {
+        if (this.enrollments.get(kind, id))
+            throw new RestError(409, "Conflict", `${kind === "individual" ? "enrollment" : "enrollment group"} ${id} already exists`)
+        return this.put(kind, id, body, undefined)
+    }
+
+    delete(kind: EnrollmentKind, id: string, ifMatch: string | undefined): void {
+        const gone = this.find(kind, id)
+        restCheckEtag(ifMatch, this.etag(gone), "PreconditionFailed")
+        this.enrollments.delete(kind, id)
+        this.emit("dps.enrollment", { enrollmentId: enrollmentId(gone), kind, change: "deleted" })
+    }
+
+    /** The attestation mechanism with its keys: the only answer that shows them. */
+    keys(kind: EnrollmentKind, id: string) {
+        return attestationBody(this.find(kind, id), true)
     }
 
     private registrationRecord(id: string) {
