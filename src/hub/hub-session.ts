@@ -4,12 +4,12 @@
 // the token is due for renewal.
 import * as ds from "@devicescript/core"
 import { MqttClient, MqttError, mqttIsAuthRefusal } from "../mqtt/client"
-import { MqttPublish } from "../mqtt/packet"
+import { MqttPublish, mqttPayloadLength } from "../mqtt/packet"
 import { sasBuildHubToken } from "../sas"
 import { WallClock } from "../time/clock"
 import { FirmwareError } from "../errors"
 import { JsonLimits, jsonParseBounded } from "../encoding/json-bounds"
-import { logClip } from "../log-text"
+import { logClip, logClipBytes } from "../log-text"
 import { HubProperty, propertyBagGet } from "./property-bag"
 import {
     HUB_DESIRED_FILTER,
@@ -212,25 +212,28 @@ export class HubSession {
         await this.mqtt.publish(hubGetReportedPatchTopic(this.nextRid()), Buffer.from(json), 0)
     }
 
-    /** Reads the topic and hands the message to its handler: each reads its payload, decides, then acts. */
+    /**
+     * Reads the topic and hands the message to its handler: each reads its payload, decides, then acts. Handlers
+     * get the message, not its body, so a document parser can let the body go (jsonParseBounded).
+     */
     private async handle(msg: MqttPublish) {
         const t = msg.topic
         // A method is answered whatever its name (the service waits for it); parsing it takes native string calls only.
         const method = hubParseMethodTopic(t)
-        if (method !== null) return await this.onMethod(method.name, method.rid, msg.payload)
+        if (method !== null) return await this.onMethod(method.name, method.rid, msg)
         if (t.length > MAX_TOPIC) {
             console.log("hub: dropped a message with a " + t.length + "-character topic: " + logClip(t, 60))
             return
         }
         const twin = hubParseTwinTopic(t)
-        if (twin !== null) return twin.kind === TwinKind.Desired ? await this.onDesired(msg.payload) : await this.onTwinAnswer(twin, msg.payload)
+        if (twin !== null) return twin.kind === TwinKind.Desired ? await this.onDesired(msg) : await this.onTwinAnswer(twin, msg)
         const c2d = hubParseC2dTopic(this.o.deviceId, t)
-        if (c2d !== null) return this.onC2d(c2d, msg.payload)
+        if (c2d !== null) return this.onC2d(c2d, msg)
         console.log("hub: ignored message on " + logClip(t, 120))
     }
 
-    private async onDesired(payload: Buffer) {
-        const patch = await jsonParseBounded(payload, DOCUMENT_LIMITS)
+    private async onDesired(msg: MqttPublish) {
+        const patch = await jsonParseBounded(msg, DOCUMENT_LIMITS)
         if (patch.error !== null) {
             console.log("hub: desired update refused: " + patch.error)
             return
@@ -238,16 +241,16 @@ export class HubSession {
         for (const r of this.app.applyDesiredPatch(patch.value)) await this.report(r)
     }
 
-    private onC2d(props: HubProperty[], payload: Buffer) {
+    private onC2d(props: HubProperty[], msg: MqttPublish) {
         this.app.c2dReceived++
         let text = ""
         for (const p of props) text += " " + p.name + "=" + p.value
-        console.log("hub: c2d message" + logClip(text, 200) + " body " + logClip(payload.toString("utf-8"), 120))
+        console.log("hub: c2d message" + logClip(text, 200) + " body " + logClipBytes(msg.body, msg.payloadStart, 120))
         const mid = propertyBagGet(props, "$.mid")
         if (mid !== null) console.log("hub: c2d " + logClip(mid, 64) + " completed")
     }
 
-    private async onTwinAnswer(res: TwinMessage, payload: Buffer) {
+    private async onTwinAnswer(res: TwinMessage, msg: MqttPublish) {
         this.answers++
         const answer = hubTwinAnswer(res, this.getRid)
         if (answer === TwinAnswer.ReportedStored) {
@@ -255,14 +258,14 @@ export class HubSession {
             return
         }
         if (answer === TwinAnswer.RequestFailed) {
-            console.log("hub: twin request " + logClip(res.rid, MAX_RID) + " failed with " + res.status + " " + logClip(payload.toString("utf-8"), 120))
+            console.log("hub: twin request " + logClip(res.rid, MAX_RID) + " failed with " + res.status + " " + logClipBytes(msg.body, msg.payloadStart, 120))
             return
         }
         if (answer === TwinAnswer.GetFailed) {
             console.log("hub: twin GET failed with " + res.status)
             return
         }
-        const twin = await jsonParseBounded(payload, DOCUMENT_LIMITS)
+        const twin = await jsonParseBounded(msg, DOCUMENT_LIMITS)
         // A twin the device cannot take must not stop it: it reports itself and runs on its settings.
         const reports = twin.error === null ? this.app.applyTwin(twin.value !== null && typeof twin.value === "object" ? twin.value.desired : null) : []
         if (twin.error !== null) console.log("hub: twin document refused: " + twin.error)
@@ -271,12 +274,12 @@ export class HubSession {
         for (const r of reports) await this.report(r)
     }
 
-    private async onMethod(name: string, rid: string, payload: Buffer) {
+    private async onMethod(name: string, rid: string, msg: MqttPublish) {
         if (rid.length > MAX_RID) {
             console.log("hub: method request with a " + rid.length + "-character $rid dropped: no answer can carry it")
             return
         }
-        const request = payload.length === 0 ? null : await jsonParseBounded(payload, DOCUMENT_LIMITS)
+        const request = mqttPayloadLength(msg) === 0 ? null : await jsonParseBounded(msg, DOCUMENT_LIMITS)
         if (request !== null && request.error !== null) console.log("hub: method payload refused: " + request.error)
         const res = this.app.invokeMethod(name, request === null ? null : request.error === null ? request.value : undefined)
         await this.mqtt.publish(hubGetMethodResponseTopic(res.status, rid), Buffer.from(res.body), 0)

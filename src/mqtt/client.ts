@@ -267,7 +267,7 @@ export class MqttClient {
         for (;;) {
             if (this.inbox.length > 0) {
                 const m = this.inbox.shift()
-                this.inboxUsed -= m.payload.length + m.topic.length
+                this.inboxUsed -= m.body.length + m.topic.length
                 return m
             }
             if (this.closedReason !== null) throw new MqttError(this.closedReason, 0)
@@ -408,7 +408,7 @@ export class MqttClient {
 
     private async onPublish(msg: MqttPublish) {
         if (msg.qos > 1) throw new Error("QoS 2 PUBLISH not supported")
-        const size = msg.payload.length + msg.topic.length
+        const size = msg.body.length + msg.topic.length
         if (this.inbox.length >= this.opts.inboxSize || this.inboxUsed + size > this.opts.inboxBytes) {
             // Not acknowledging makes the server deliver a QoS 1 message again later.
             console.log("mqtt: inbox full, message on " + logClip(msg.topic, 80) + " not accepted")

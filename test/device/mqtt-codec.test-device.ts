@@ -11,6 +11,7 @@ import {
     mqttEncodeSubscribe,
     mqttParsePacketId,
     mqttParsePublish,
+    mqttPayloadLength,
 } from "../../src/mqtt/packet"
 import { mqttTopicMatches } from "../../src/mqtt/topic"
 import { KEEPALIVE_DEAD, KEEPALIVE_PING, KEEPALIVE_WAIT, mqttKeepaliveAction, mqttNextPacketId } from "../../src/mqtt/client"
@@ -97,7 +98,7 @@ describe("frame reader", () => {
                 got++
                 const m = mqttParsePublish(f as MqttFrame)
                 expect(m.topic).toBe("a/b")
-                expect(m.payload.length).toBe(300)
+                expect(mqttPayloadLength(m)).toBe(300)
                 expect(m.packetId).toBe(7)
                 expect(i).toBe(pkt.length - 1)
             }
@@ -115,7 +116,7 @@ describe("frame reader", () => {
         r.push(a.slice(4))
         const rest = frames(r)
         expect(rest.length).toBe(1)
-        expect(mqttParsePublish(rest[0] as MqttFrame).payload.length).toBe(3)
+        expect(mqttPayloadLength(mqttParsePublish(rest[0] as MqttFrame))).toBe(3)
     })
     test("oversized packet skipped across chunks, framing kept", () => {
         const big = publish("big", 3000)
@@ -143,7 +144,7 @@ describe("frame reader", () => {
         r.push(exact.concat(over).concat(exact))
         const got = frames(r)
         expect(got.length).toBe(3)
-        expect(mqttParsePublish(got[0] as MqttFrame).payload.length).toBe(93)
+        expect(mqttPayloadLength(mqttParsePublish(got[0] as MqttFrame))).toBe(93)
         expect((got[1] as MqttSkipped).skipped).toBe(101)
         expect(mqttParsePublish(got[2] as MqttFrame).packetId).toBe(1)
     })
