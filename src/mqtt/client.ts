@@ -351,7 +351,7 @@ export class MqttClient {
                 this.reader.push(data)
                 let n = 0
                 for (;;) {
-                    const f = this.reader.next()
+                    const f = this.reader.next(this.inboxRoom())
                     if (f === null) break
                     await this.dispatch(f)
                     if (++n % DISPATCH_SLICE === 0) await ds.sleep(0)
@@ -373,10 +373,17 @@ export class MqttClient {
         await ds.sleep(RECV_SETTLE_MS)
     }
 
+    /** Body bytes a received PUBLISH may have: larger ones are skipped before they take any heap. */
+    private inboxRoom(): number {
+        return this.inbox.length >= this.opts.inboxSize ? 0 : this.opts.inboxBytes - this.inboxUsed
+    }
+
     private async dispatch(f: MqttFrame | MqttSkipped) {
-        const skipped = (f as MqttSkipped).skipped
-        if (skipped !== undefined) {
-            console.log("mqtt: dropped oversized packet type " + (f.header >> 4) + " (" + skipped + " bytes)")
+        const s = f as MqttSkipped
+        if (s.skipped !== undefined) {
+            // Not acknowledging makes the server deliver a QoS 1 message again later.
+            if (s.oversized) console.log("mqtt: dropped oversized packet type " + (f.header >> 4) + " (" + s.skipped + " bytes)")
+            else console.log("mqtt: inbox full, message of " + s.skipped + " bytes not accepted")
             return
         }
         const frame = f as MqttFrame
@@ -409,7 +416,8 @@ export class MqttClient {
     private async onPublish(msg: MqttPublish) {
         if (msg.qos > 1) throw new Error("QoS 2 PUBLISH not supported")
         const size = msg.body.length + msg.topic.length
-        if (this.inbox.length >= this.opts.inboxSize || this.inboxUsed + size > this.opts.inboxBytes) {
+        // The reader checked the count and the body; the topic's string is more.
+        if (this.inboxUsed + size > this.opts.inboxBytes) {
             // Not acknowledging makes the server deliver a QoS 1 message again later.
             console.log("mqtt: inbox full, message on " + logClip(msg.topic, 80) + " not accepted")
             return

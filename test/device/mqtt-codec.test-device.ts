@@ -23,10 +23,13 @@ function publish(topic: string, size: number): Buffer {
     return mqttEncodePublish(topic, p, 1, 7)
 }
 
+/** Room for any PUBLISH: the receiver's inbox is empty. */
+const ROOM = 100000
+
 function frames(r: MqttFrameReader): (MqttFrame | MqttSkipped)[] {
     const out: (MqttFrame | MqttSkipped)[] = []
     for (;;) {
-        const f = r.next()
+        const f = r.next(ROOM)
         if (f === null) return out
         out.push(f)
     }
@@ -70,7 +73,7 @@ describe("remaining length", () => {
     test("a 5-byte length is a protocol error", () => {
         const r = new MqttFrameReader(1000)
         r.push(Buffer.from("30ffffffff01", "hex"))
-        expect(() => r.next()).toThrow()
+        expect(() => r.next(ROOM)).toThrow()
     })
 })
 
@@ -93,7 +96,7 @@ describe("frame reader", () => {
         let got = 0
         for (let i = 0; i < pkt.length; i++) {
             r.push(pkt.slice(i, i + 1))
-            const f = r.next()
+            const f = r.next(ROOM)
             if (f !== null) {
                 got++
                 const m = mqttParsePublish(f as MqttFrame)
@@ -132,6 +135,7 @@ describe("frame reader", () => {
         }
         expect(got.length).toBe(3)
         expect((got[1] as MqttSkipped).skipped).toBe(big.length)
+        expect((got[1] as MqttSkipped).oversized).toBe(true)
         expect(mqttParsePublish(got[2] as MqttFrame).topic).toBe("ok")
         expect(r.droppedBytes > 2999).toBe(true)
     })
@@ -148,6 +152,20 @@ describe("frame reader", () => {
         expect((got[1] as MqttSkipped).skipped).toBe(101)
         expect(mqttParsePublish(got[2] as MqttFrame).packetId).toBe(1)
     })
+    test("a PUBLISH over the room left is skipped at its header; other packets and smaller PUBLISHes are not", () => {
+        // Bodies: 2 + 3 + 2 + 300 = 307 bytes, and 2 + 1 + 2 + 5 = 10.
+        const big = publish("big", 300)
+        const small = publish("s", 5)
+        const r = new MqttFrameReader(1000)
+        r.push(big.concat(Buffer.from("40020001", "hex")).concat(small).concat(big))
+        const skipped = r.next(306) as MqttSkipped
+        expect(skipped.skipped).toBe(big.length)
+        expect(skipped.oversized).toBe(false)
+        expect(mqttParsePacketId(r.next(0) as MqttFrame)).toBe(1)
+        expect(mqttParsePublish(r.next(10) as MqttFrame).topic).toBe("s")
+        expect(mqttPayloadLength(mqttParsePublish(r.next(307) as MqttFrame))).toBe(300)
+        expect(r.next(0)).toBe(null)
+    })
     test("thousands of tiny packets in one chunk come out one by one, in order", async () => {
         const n = 2000
         const chunk = Buffer.alloc(n * 4)
@@ -160,7 +178,7 @@ describe("frame reader", () => {
         const r = new MqttFrameReader(100)
         r.push(chunk)
         for (let i = 0; i < 20; i++) {
-            const f = r.next() as MqttFrame
+            const f = r.next(ROOM) as MqttFrame
             expect(mqttParsePacketId(f)).toBe(i)
         }
         // The rest stays readable after more bytes arrive.
@@ -168,7 +186,7 @@ describe("frame reader", () => {
         let last = -1
         let count = 20
         for (;;) {
-            const f = r.next() as MqttFrame
+            const f = r.next(ROOM) as MqttFrame
             if (f === null) break
             if (f.header === 0xd0) break
             last = mqttParsePacketId(f)
@@ -181,7 +199,7 @@ describe("frame reader", () => {
     test("malformed PUBLISH is an error, not a crash", () => {
         const r = new MqttFrameReader(100)
         r.push(Buffer.from("3205ffff616263", "hex"))
-        const f = r.next() as MqttFrame
+        const f = r.next(ROOM) as MqttFrame
         expect(() => mqttParsePublish(f)).toThrow()
     })
 })

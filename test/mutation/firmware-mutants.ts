@@ -120,8 +120,8 @@ export const FIRMWARE_MUTANTS: FirmwareMutant[] = [
     {
         name: "the packet-size limit ignores the fixed header",
         file: "src/mqtt/frame-reader.ts",
-        from: "if (total > this.maxPacketSize) {",
-        to: "if (len > this.maxPacketSize) {",
+        from: "const oversized = total > this.maxPacketSize",
+        to: "const oversized = len > this.maxPacketSize",
         tests: [SUITES],
         grep: "mqtt-codec suite",
     },
