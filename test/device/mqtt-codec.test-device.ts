@@ -166,6 +166,22 @@ describe("frame reader", () => {
         expect(mqttPayloadLength(mqttParsePublish(r.next(307) as MqttFrame))).toBe(300)
         expect(r.next(0)).toBe(null)
     })
+    test("a packet other than PUBLISH is skipped as oversized past 64 bytes, whatever the limit", () => {
+        const ack = (id: number, len: number) => {
+            const b = Buffer.alloc(2 + len)
+            b[0] = 0x40
+            b[1] = len
+            b[3] = id
+            return b
+        }
+        const r = new MqttFrameReader(1000)
+        r.push(ack(1, 62).concat(ack(2, 63)).concat(ack(3, 2)))
+        expect(mqttParsePacketId(r.next(ROOM) as MqttFrame)).toBe(1)
+        const skipped = r.next(ROOM) as MqttSkipped
+        expect(skipped.skipped).toBe(65)
+        expect(skipped.oversized).toBe(true)
+        expect(mqttParsePacketId(r.next(ROOM) as MqttFrame)).toBe(3)
+    })
     test("thousands of tiny packets in one chunk come out one by one, in order", async () => {
         const n = 2000
         const chunk = Buffer.alloc(n * 4)
