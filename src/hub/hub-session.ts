@@ -163,16 +163,20 @@ export class HubSession {
             // Wake just after the sampler's next reading to send it.
             const untilTelemetry = app.msUntilTelemetry() + 20
             const wait = Math.max(20, renews ? Math.min(untilTelemetry, this.renewAtMs - now) : untilTelemetry)
-            const msg = await this.mqtt.receive(wait)
-            if (msg !== undefined) {
-                try {
-                    await this.handle(msg)
-                } catch (e) {
-                    if (e instanceof MqttError) throw e
-                    // A malformed message from the server must not take the device down.
-                    console.log("hub: could not handle message on " + msg.topic + ": " + (e as Error).message)
-                }
-            }
+            await this.receiveOne(wait)
+        }
+    }
+
+    /** A method of its own so the message, body and all, is let go when it returns, not held through the next wait. */
+    private async receiveOne(waitMs: number) {
+        const msg = await this.mqtt.receive(waitMs)
+        if (msg === undefined) return
+        try {
+            await this.handle(msg)
+        } catch (e) {
+            if (e instanceof MqttError) throw e
+            // A malformed message from the server must not take the device down.
+            console.log("hub: could not handle message on " + msg.topic + ": " + (e as Error).message)
         }
     }
 

@@ -339,7 +339,7 @@ export class MqttClient {
         try {
             for (;;) {
                 const held = this.heldAcks !== null
-                const data = await sock.recv(held ? Math.max(1, this.heldAtMs + ACK_HOLD_MS - ds.millis()) : RECV_POLL_MS)
+                let data = await sock.recv(held ? Math.max(1, this.heldAtMs + ACK_HOLD_MS - ds.millis()) : RECV_POLL_MS)
                 if (this.sock !== sock) break
                 // Nothing of the application's came to carry them in time: write the held PUBACKs alone.
                 if (this.heldAcks !== null && ds.millis() >= this.heldAtMs + ACK_HOLD_MS) await this.sendHeldAcks()
@@ -349,6 +349,8 @@ export class MqttClient {
                     break
                 }
                 this.reader.push(data)
+                // The reader lets the chunk go once read; this fiber would otherwise hold it while it waits for the next.
+                data = null
                 let n = 0
                 for (;;) {
                     const f = this.reader.next(this.inboxRoom())
