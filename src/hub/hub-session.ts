@@ -50,17 +50,19 @@ export class HubAuthError extends FirmwareError {
 }
 
 /**
- * The heap budget of a session (64 KB VM heap; test/hostile/heap-budget.test.ts runs the worst case in a
- * heap cut to 56 KB). At most, at once: the live set ~15 KB; the socket chunk being read 2 KB; the frame
- * reader's one buffer for a split packet, MAX_PACKET; its PUBLISH payload copy, MAX_PACKET; the inbox,
- * 2 x MAX_PACKET (a desired patch right behind the twin document must not be dropped: both are QoS 0);
- * the document being handled (payload, its text, JSON.parse's values) ~3 x MAX_PACKET.
- * That is 15 + 2 + 7 x 4 = 45 KB. The rest is not spare: the heap never moves a block, so each big
- * buffer or string needs one free run of its size (at an out-of-memory in a 48 KB heap, 23 KB were free
- * but the largest run was 4.4 KB). With 8 KB packets and a 12 KB inbox the same traffic panicked at 64 KB.
- * Larger twin documents and messages are skipped and logged by the MQTT client.
+ * The heap budget of a session (64 KB VM heap; test/hostile/heap-budget.test.ts runs the worst case in a heap cut
+ * to 56 KB). At most, at once: the live set ~15 KB; the socket chunk being read 2 KB; the inbox, MAX_PACKET +
+ * MAX_TOPIC, which also bounds the PUBLISH being read (the frame reader skips one the inbox has no room for before
+ * buffering any of it, and the packet's body becomes the inbox entry uncopied); the document being handled: its
+ * bytes and its text, then (the bytes let go) its text and JSON.parse's values, each string an eighth larger for
+ * the index the runtime keeps in it: 8 + 9, then 9 + 9 KB. That is 15 + 2 + 9 + 18 = 44 KB in use. The rest is not
+ * spare: the heap never moves a block, so each big buffer or string needs one free run of its size, and the values'
+ * 9 KB string does not fit the hole the bytes left. Measured with that test: every run completes in 56 KB, 54 KB
+ * and 53 KB, none in 52 KB (out of memory in JSON.parse); at 64 KB that is a margin of 11 KB. The inbox holds one
+ * message of up to 8 KB with any topic the session takes, or two of up to 4 KB (a desired patch right behind the
+ * twin document: both are QoS 0). Larger documents and messages are skipped and logged by the MQTT client.
  */
-const MAX_PACKET = 4096
+const MAX_PACKET = 8192
 /** Reconnect with a new token at 80 % of its life (MQTT 3.1.1 cannot re-authenticate in place). */
 const RENEW_AT = 0.8
 
@@ -131,7 +133,7 @@ export class HubSession {
             ackTimeoutMs: 10000,
             connectTimeoutMs: 15000,
             inboxSize: 8,
-            inboxBytes: 2 * MAX_PACKET,
+            inboxBytes: MAX_PACKET + MAX_TOPIC,
         })
         try {
             await this.mqtt.connect()
