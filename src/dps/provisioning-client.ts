@@ -4,6 +4,7 @@
 // retry soon can help.
 import * as ds from "@devicescript/core"
 import { MqttClient, mqttIsAuthRefusal } from "../mqtt/client"
+import { mqttPayloadLength } from "../mqtt/packet"
 import { sasBuildDpsToken } from "../sas"
 import { retryDescribeMs } from "../retry"
 import { WallClock } from "../time/clock"
@@ -133,6 +134,6 @@ async function receiveResponse(client: MqttClient, rid: string, timeoutMs: numbe
         if (msg === undefined) return null
         const resp = dpsParseResponseTopic(msg.topic)
         if (resp === null || resp.rid !== rid) continue
-        return dpsParseResponseBody(resp, msg.payload.length > 0 ? await jsonParseBounded(msg.payload, BODY_LIMITS) : null)
+        return dpsParseResponseBody(resp, mqttPayloadLength(msg) > 0 ? await jsonParseBounded(msg, BODY_LIMITS) : null)
     }
 }

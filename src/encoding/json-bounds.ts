@@ -26,14 +26,28 @@ function refused(why: string): JsonParsed {
     return { value: undefined, error: why }
 }
 
-export async function jsonParseBounded(data: Buffer, limits: JsonLimits): Promise<JsonParsed> {
-    if (data.length > limits.maxBytes) return refused(data.length + " bytes, more than " + limits.maxBytes)
+/** A document in a buffer from `payloadStart` on, as a received MqttPublish holds it. */
+export interface JsonSource {
+    body: Buffer | null
+    payloadStart: number
+}
+
+/**
+ * Parses the document of `src`. Once it passes the limits its bytes are taken (src.body becomes null): the
+ * runtime parses only strings, so the bytes are let go as soon as their text is made, and the bytes, the text
+ * and the parsed values never share the heap all three.
+ */
+export async function jsonParseBounded(src: JsonSource, limits: JsonLimits): Promise<JsonParsed> {
+    let data = src.body
+    const start = src.payloadStart
+    const size = data.length - start
+    if (size > limits.maxBytes) return refused(size + " bytes, more than " + limits.maxBytes)
     let depth = 0
     let values = 1
     let inString = false
     let escaped = false
     let slice = 0
-    for (let i = 0; i < data.length; i++) {
+    for (let i = start; i < data.length; i++) {
         if (++slice === SLICE) {
             slice = 0
             await ds.sleep(0)
@@ -51,8 +65,14 @@ export async function jsonParseBounded(data: Buffer, limits: JsonLimits): Promis
         else if (c === 44) values++
         if (values > limits.maxValues) return refused("more than " + limits.maxValues + " values")
     }
+    // What precedes the document becomes spaces, which JSON allows before a value: the text is made from the
+    // whole buffer in place, without a copy of the document's bytes first.
+    data.fillAt(0, start, 32)
+    const text = data.toString("utf-8")
+    data = null
+    src.body = null
     try {
-        return { value: JSON.parse(data.toString("utf-8")), error: null }
+        return { value: JSON.parse(text), error: null }
     } catch (e) {
         return refused("not valid JSON")
     }

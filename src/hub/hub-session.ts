@@ -4,12 +4,12 @@
 // the token is due for renewal.
 import * as ds from "@devicescript/core"
 import { MqttClient, MqttError, mqttIsAuthRefusal } from "../mqtt/client"
-import { MqttPublish } from "../mqtt/packet"
+import { MqttPublish, mqttPayloadLength } from "../mqtt/packet"
 import { sasBuildHubToken } from "../sas"
 import { WallClock } from "../time/clock"
 import { FirmwareError } from "../errors"
 import { JsonLimits, jsonParseBounded } from "../encoding/json-bounds"
-import { logClip } from "../log-text"
+import { logClip, logClipBytes } from "../log-text"
 import { HubProperty, propertyBagGet } from "./property-bag"
 import {
     HUB_DESIRED_FILTER,
@@ -50,17 +50,19 @@ export class HubAuthError extends FirmwareError {
 }
 
 /**
- * The heap budget of a session (64 KB VM heap; test/hostile/heap-budget.test.ts runs the worst case in a
- * heap cut to 56 KB). At most, at once: the live set ~15 KB; the socket chunk being read 2 KB; the frame
- * reader's one buffer for a split packet, MAX_PACKET; its PUBLISH payload copy, MAX_PACKET; the inbox,
- * 2 x MAX_PACKET (a desired patch right behind the twin document must not be dropped: both are QoS 0);
- * the document being handled (payload, its text, JSON.parse's values) ~3 x MAX_PACKET.
- * That is 15 + 2 + 7 x 4 = 45 KB. The rest is not spare: the heap never moves a block, so each big
- * buffer or string needs one free run of its size (at an out-of-memory in a 48 KB heap, 23 KB were free
- * but the largest run was 4.4 KB). With 8 KB packets and a 12 KB inbox the same traffic panicked at 64 KB.
- * Larger twin documents and messages are skipped and logged by the MQTT client.
+ * The heap budget of a session (64 KB VM heap; test/hostile/heap-budget.test.ts runs the worst case in a heap cut
+ * to 56 KB). At most, at once: the live set ~15 KB; the socket chunk being read 2 KB; the inbox, MAX_PACKET +
+ * MAX_TOPIC, which also bounds the PUBLISH being read (the frame reader skips one the inbox has no room for before
+ * buffering any of it, and the packet's body becomes the inbox entry uncopied); the document being handled: its
+ * bytes and its text, then (the bytes let go) its text and JSON.parse's values, each string an eighth larger for
+ * the index the runtime keeps in it: 8 + 9, then 9 + 9 KB. That is 15 + 2 + 9 + 18 = 44 KB in use. The rest is not
+ * spare: the heap never moves a block, so each big buffer or string needs one free run of its size, and the values'
+ * 9 KB string does not fit the hole the bytes left. Measured with that test: every run completes in 56 KB, 54 KB
+ * and 53 KB, none in 52 KB (out of memory in JSON.parse); at 64 KB that is a margin of 11 KB. The inbox holds one
+ * message of up to 8 KB with any topic the session takes, or two of up to 4 KB (a desired patch right behind the
+ * twin document: both are QoS 0). Larger documents and messages are skipped and logged by the MQTT client.
  */
-const MAX_PACKET = 4096
+const MAX_PACKET = 8192
 /** Reconnect with a new token at 80 % of its life (MQTT 3.1.1 cannot re-authenticate in place). */
 const RENEW_AT = 0.8
 
@@ -131,7 +133,7 @@ export class HubSession {
             ackTimeoutMs: 10000,
             connectTimeoutMs: 15000,
             inboxSize: 8,
-            inboxBytes: 2 * MAX_PACKET,
+            inboxBytes: MAX_PACKET + MAX_TOPIC,
         })
         try {
             await this.mqtt.connect()
@@ -163,16 +165,20 @@ export class HubSession {
             // Wake just after the sampler's next reading to send it.
             const untilTelemetry = app.msUntilTelemetry() + 20
             const wait = Math.max(20, renews ? Math.min(untilTelemetry, this.renewAtMs - now) : untilTelemetry)
-            const msg = await this.mqtt.receive(wait)
-            if (msg !== undefined) {
-                try {
-                    await this.handle(msg)
-                } catch (e) {
-                    if (e instanceof MqttError) throw e
-                    // A malformed message from the server must not take the device down.
-                    console.log("hub: could not handle message on " + msg.topic + ": " + (e as Error).message)
-                }
-            }
+            await this.receiveOne(wait)
+        }
+    }
+
+    /** A method of its own so the message, body and all, is let go when it returns, not held through the next wait. */
+    private async receiveOne(waitMs: number) {
+        const msg = await this.mqtt.receive(waitMs)
+        if (msg === undefined) return
+        try {
+            await this.handle(msg)
+        } catch (e) {
+            if (e instanceof MqttError) throw e
+            // A malformed message from the server must not take the device down.
+            console.log("hub: could not handle message on " + msg.topic + ": " + (e as Error).message)
         }
     }
 
@@ -212,25 +218,28 @@ export class HubSession {
         await this.mqtt.publish(hubGetReportedPatchTopic(this.nextRid()), Buffer.from(json), 0)
     }
 
-    /** Reads the topic and hands the message to its handler: each reads its payload, decides, then acts. */
+    /**
+     * Reads the topic and hands the message to its handler: each reads its payload, decides, then acts. Handlers
+     * get the message, not its body, so a document parser can let the body go (jsonParseBounded).
+     */
     private async handle(msg: MqttPublish) {
         const t = msg.topic
         // A method is answered whatever its name (the service waits for it); parsing it takes native string calls only.
         const method = hubParseMethodTopic(t)
-        if (method !== null) return await this.onMethod(method.name, method.rid, msg.payload)
+        if (method !== null) return await this.onMethod(method.name, method.rid, msg)
         if (t.length > MAX_TOPIC) {
             console.log("hub: dropped a message with a " + t.length + "-character topic: " + logClip(t, 60))
             return
         }
         const twin = hubParseTwinTopic(t)
-        if (twin !== null) return twin.kind === TwinKind.Desired ? await this.onDesired(msg.payload) : await this.onTwinAnswer(twin, msg.payload)
+        if (twin !== null) return twin.kind === TwinKind.Desired ? await this.onDesired(msg) : await this.onTwinAnswer(twin, msg)
         const c2d = hubParseC2dTopic(this.o.deviceId, t)
-        if (c2d !== null) return this.onC2d(c2d, msg.payload)
+        if (c2d !== null) return this.onC2d(c2d, msg)
         console.log("hub: ignored message on " + logClip(t, 120))
     }
 
-    private async onDesired(payload: Buffer) {
-        const patch = await jsonParseBounded(payload, DOCUMENT_LIMITS)
+    private async onDesired(msg: MqttPublish) {
+        const patch = await jsonParseBounded(msg, DOCUMENT_LIMITS)
         if (patch.error !== null) {
             console.log("hub: desired update refused: " + patch.error)
             return
@@ -238,16 +247,16 @@ export class HubSession {
         for (const r of this.app.applyDesiredPatch(patch.value)) await this.report(r)
     }
 
-    private onC2d(props: HubProperty[], payload: Buffer) {
+    private onC2d(props: HubProperty[], msg: MqttPublish) {
         this.app.c2dReceived++
         let text = ""
         for (const p of props) text += " " + p.name + "=" + p.value
-        console.log("hub: c2d message" + logClip(text, 200) + " body " + logClip(payload.toString("utf-8"), 120))
+        console.log("hub: c2d message" + logClip(text, 200) + " body " + logClipBytes(msg.body, msg.payloadStart, 120))
         const mid = propertyBagGet(props, "$.mid")
         if (mid !== null) console.log("hub: c2d " + logClip(mid, 64) + " completed")
     }
 
-    private async onTwinAnswer(res: TwinMessage, payload: Buffer) {
+    private async onTwinAnswer(res: TwinMessage, msg: MqttPublish) {
         this.answers++
         const answer = hubTwinAnswer(res, this.getRid)
         if (answer === TwinAnswer.ReportedStored) {
@@ -255,14 +264,14 @@ export class HubSession {
             return
         }
         if (answer === TwinAnswer.RequestFailed) {
-            console.log("hub: twin request " + logClip(res.rid, MAX_RID) + " failed with " + res.status + " " + logClip(payload.toString("utf-8"), 120))
+            console.log("hub: twin request " + logClip(res.rid, MAX_RID) + " failed with " + res.status + " " + logClipBytes(msg.body, msg.payloadStart, 120))
             return
         }
         if (answer === TwinAnswer.GetFailed) {
             console.log("hub: twin GET failed with " + res.status)
             return
         }
-        const twin = await jsonParseBounded(payload, DOCUMENT_LIMITS)
+        const twin = await jsonParseBounded(msg, DOCUMENT_LIMITS)
         // A twin the device cannot take must not stop it: it reports itself and runs on its settings.
         const reports = twin.error === null ? this.app.applyTwin(twin.value !== null && typeof twin.value === "object" ? twin.value.desired : null) : []
         if (twin.error !== null) console.log("hub: twin document refused: " + twin.error)
@@ -271,12 +280,12 @@ export class HubSession {
         for (const r of reports) await this.report(r)
     }
 
-    private async onMethod(name: string, rid: string, payload: Buffer) {
+    private async onMethod(name: string, rid: string, msg: MqttPublish) {
         if (rid.length > MAX_RID) {
             console.log("hub: method request with a " + rid.length + "-character $rid dropped: no answer can carry it")
             return
         }
-        const request = payload.length === 0 ? null : await jsonParseBounded(payload, DOCUMENT_LIMITS)
+        const request = mqttPayloadLength(msg) === 0 ? null : await jsonParseBounded(msg, DOCUMENT_LIMITS)
         if (request !== null && request.error !== null) console.log("hub: method payload refused: " + request.error)
         const res = this.app.invokeMethod(name, request === null ? null : request.error === null ? request.value : undefined)
         await this.mqtt.publish(hubGetMethodResponseTopic(res.status, rid), Buffer.from(res.body), 0)

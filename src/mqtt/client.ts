@@ -267,7 +267,7 @@ export class MqttClient {
         for (;;) {
             if (this.inbox.length > 0) {
                 const m = this.inbox.shift()
-                this.inboxUsed -= m.payload.length + m.topic.length
+                this.inboxUsed -= m.body.length + m.topic.length
                 return m
             }
             if (this.closedReason !== null) throw new MqttError(this.closedReason, 0)
@@ -339,7 +339,7 @@ export class MqttClient {
         try {
             for (;;) {
                 const held = this.heldAcks !== null
-                const data = await sock.recv(held ? Math.max(1, this.heldAtMs + ACK_HOLD_MS - ds.millis()) : RECV_POLL_MS)
+                let data = await sock.recv(held ? Math.max(1, this.heldAtMs + ACK_HOLD_MS - ds.millis()) : RECV_POLL_MS)
                 if (this.sock !== sock) break
                 // Nothing of the application's came to carry them in time: write the held PUBACKs alone.
                 if (this.heldAcks !== null && ds.millis() >= this.heldAtMs + ACK_HOLD_MS) await this.sendHeldAcks()
@@ -349,9 +349,11 @@ export class MqttClient {
                     break
                 }
                 this.reader.push(data)
+                // The reader lets the chunk go once read; this fiber would otherwise hold it while it waits for the next.
+                data = null
                 let n = 0
                 for (;;) {
-                    const f = this.reader.next()
+                    const f = this.reader.next(this.inboxRoom())
                     if (f === null) break
                     await this.dispatch(f)
                     if (++n % DISPATCH_SLICE === 0) await ds.sleep(0)
@@ -373,10 +375,17 @@ export class MqttClient {
         await ds.sleep(RECV_SETTLE_MS)
     }
 
+    /** Body bytes a received PUBLISH may have: larger ones are skipped before they take any heap. */
+    private inboxRoom(): number {
+        return this.inbox.length >= this.opts.inboxSize ? 0 : this.opts.inboxBytes - this.inboxUsed
+    }
+
     private async dispatch(f: MqttFrame | MqttSkipped) {
-        const skipped = (f as MqttSkipped).skipped
-        if (skipped !== undefined) {
-            console.log("mqtt: dropped oversized packet type " + (f.header >> 4) + " (" + skipped + " bytes)")
+        const s = f as MqttSkipped
+        if (s.skipped !== undefined) {
+            // Not acknowledging makes the server deliver a QoS 1 message again later.
+            if (s.oversized) console.log("mqtt: dropped oversized packet type " + (f.header >> 4) + " (" + s.skipped + " bytes)")
+            else console.log("mqtt: inbox full, message of " + s.skipped + " bytes not accepted")
             return
         }
         const frame = f as MqttFrame
@@ -408,8 +417,9 @@ export class MqttClient {
 
     private async onPublish(msg: MqttPublish) {
         if (msg.qos > 1) throw new Error("QoS 2 PUBLISH not supported")
-        const size = msg.payload.length + msg.topic.length
-        if (this.inbox.length >= this.opts.inboxSize || this.inboxUsed + size > this.opts.inboxBytes) {
+        const size = msg.body.length + msg.topic.length
+        // The reader checked the count and the body; the topic's string is more.
+        if (this.inboxUsed + size > this.opts.inboxBytes) {
             // Not acknowledging makes the server deliver a QoS 1 message again later.
             console.log("mqtt: inbox full, message on " + logClip(msg.topic, 80) + " not accepted")
             return

@@ -3,17 +3,26 @@
 // offset (never copied again after each packet), and a packet split across
 // chunks gets one buffer of its known size that later chunks are copied into,
 // so a big packet trickled in small pieces costs its size once, not a fresh
-// concatenation per piece. A packet larger than the limit is skipped
-// byte-exactly (framing intact) and reported instead of buffered.
-import { MqttFrame } from "./packet"
+// concatenation per piece. A packet larger than the limit (for packets other
+// than PUBLISH, a few bytes), or a PUBLISH larger than the room its receiver
+// has left, is skipped byte-exactly (framing intact) and reported instead of
+// buffered.
+import { MqttFrame, PUBLISH } from "./packet"
 
 export interface MqttSkipped {
     header: number
     skipped: number
+    /** Over the packet limit; otherwise a PUBLISH there was no room for. */
+    oversized: boolean
 }
 
 /** The fixed header: a type byte and 1 to 4 remaining-length bytes. */
 const HEAD_MAX = 5
+/**
+ * The largest packet other than PUBLISH a client is sent is a SUBACK of a few bytes: a larger one is a peer's
+ * garbage that must not take a packet's worth of heap.
+ */
+const CONTROL_MAX = 64
 
 export class MqttFrameReader {
     /** The chunk being read (null once read to its end) and where its unread bytes start. */
@@ -41,10 +50,11 @@ export class MqttFrameReader {
     }
 
     /**
-     * The next whole packet, an MqttSkipped record for an oversized one, or
-     * null when more bytes are needed. Throws on a malformed length.
+     * The next whole packet, an MqttSkipped record for an oversized one or a
+     * PUBLISH whose body is larger than `publishRoom`, or null when more bytes
+     * are needed. Throws on a malformed length.
      */
-    next(): MqttFrame | MqttSkipped | null {
+    next(publishRoom: number): MqttFrame | MqttSkipped | null {
         const c = this.chunk
         if (c === null) return null
         if (this.skipLeft > 0) {
@@ -83,10 +93,13 @@ export class MqttFrameReader {
         const header = head[0]
         const total = this.headLen + len
         this.headLen = 0
-        if (total > this.maxPacketSize) {
+        const publish = header >> 4 === PUBLISH
+        const oversized = total > this.maxPacketSize || (!publish && total > CONTROL_MAX)
+        // Deciding at the header, before the body is buffered, keeps a packet the receiver must drop out of the heap.
+        if (oversized || (publish && len > publishRoom)) {
             // Skipped from the next call on, within this chunk and the following ones.
             this.skipLeft = len
-            const rec: MqttSkipped = { header, skipped: total }
+            const rec: MqttSkipped = { header, skipped: total, oversized }
             return rec
         }
         const have = c.length - this.pos

@@ -18,9 +18,15 @@ export interface MqttConnectOptions {
     cleanSession: boolean
 }
 
+/**
+ * A received PUBLISH. Its payload stays where it arrived, in the packet's body from `payloadStart` on: the
+ * runtime's Buffer.slice copies, and a copy would hold a large packet twice in the heap.
+ */
 export interface MqttPublish {
     topic: string
-    payload: Buffer
+    /** null once a parser took it (see jsonParseBounded). */
+    body: Buffer | null
+    payloadStart: number
     qos: number
     packetId: number
     dup: boolean
@@ -141,6 +147,10 @@ export function mqttParseSubackCode(frame: MqttFrame): number {
     return frame.body[2]
 }
 
+export function mqttPayloadLength(m: MqttPublish): number {
+    return m.body.length - m.payloadStart
+}
+
 export function mqttParsePublish(frame: MqttFrame): MqttPublish {
     const qos = (frame.header >> 1) & 3
     const b = frame.body
@@ -157,7 +167,8 @@ export function mqttParsePublish(frame: MqttFrame): MqttPublish {
     }
     return {
         topic,
-        payload: b.slice(o),
+        body: b,
+        payloadStart: o,
         qos,
         packetId,
         dup: (frame.header & 8) !== 0,

@@ -5,7 +5,8 @@ import { base64Decode, base64Encode } from "../../src/encoding/base64"
 import { urlDecode, urlEncode } from "../../src/encoding/url"
 import { jsonQuote } from "../../src/encoding/json"
 import { textSplit, textTrim } from "../../src/encoding/text"
-import { jsonParseBounded } from "../../src/encoding/json-bounds"
+import { JsonSource, jsonParseBounded } from "../../src/encoding/json-bounds"
+import { logClipBytes } from "../../src/log-text"
 import { sasBuildDpsToken, sasBuildHubToken, sasBuildToken, sasDeriveDeviceKey, sasSign } from "../../src/sas"
 
 const GROUP_KEY = "8isrFI1sGsIlvvFSSFRiMfCNzv21fjbE/+ah/lSh3lF8e2YG1Te7w1KpZhJFFXJrqYKi9yegxkqIChbqOS9Egw=="
@@ -86,23 +87,28 @@ function nested(depth: number): Buffer {
 
 const LIMITS = { maxBytes: 8192, maxDepth: 16, maxValues: 256 }
 
+/** A document alone in its buffer. */
+function whole(b: Buffer): JsonSource {
+    return { body: b, payloadStart: 0 }
+}
+
 describe("json within limits", () => {
     yieldBetweenTests()
     test("parses a document at the depth limit, refuses one level more", async () => {
-        const ok = await jsonParseBounded(nested(16), LIMITS)
+        const ok = await jsonParseBounded(whole(nested(16)), LIMITS)
         expect(ok.error).toBe(null)
         expect(ok.value.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a).toBe(1)
-        expect((await jsonParseBounded(nested(17), LIMITS)).error).toBe("nested deeper than 16 levels")
+        expect((await jsonParseBounded(whole(nested(17)), LIMITS)).error).toBe("nested deeper than 16 levels")
     })
     test("refuses nesting a thousand deep without crashing the VM", async () => {
-        const r = await jsonParseBounded(nested(1000), { maxBytes: 8192, maxDepth: 16, maxValues: 256 })
+        const r = await jsonParseBounded(whole(nested(1000)), { maxBytes: 8192, maxDepth: 16, maxValues: 256 })
         expect(r.error).toBe("nested deeper than 16 levels")
         const arrays = Buffer.alloc(3000)
         arrays.fillAt(0, 3000, 91)
-        expect((await jsonParseBounded(arrays, LIMITS)).error).toBe("nested deeper than 16 levels")
+        expect((await jsonParseBounded(whole(arrays), LIMITS)).error).toBe("nested deeper than 16 levels")
     })
     test("brackets, commas and escaped quotes inside strings do not count", async () => {
-        const r = await jsonParseBounded(Buffer.from('{"k":"[[[[{{{{,,,,\\"[[[[","n":[1,2]}'), { maxBytes: 100, maxDepth: 2, maxValues: 6 })
+        const r = await jsonParseBounded(whole(Buffer.from('{"k":"[[[[{{{{,,,,\\"[[[[","n":[1,2]}')), { maxBytes: 100, maxDepth: 2, maxValues: 6 })
         expect(r.error).toBe(null)
         expect(r.value.n[1]).toBe(2)
     })
@@ -110,19 +116,40 @@ describe("json within limits", () => {
         let many = "["
         for (let i = 0; i < 300; i++) many += "0,"
         many += "0]"
-        expect((await jsonParseBounded(Buffer.from(many), LIMITS)).error).toBe("more than 256 values")
-        expect((await jsonParseBounded(Buffer.alloc(9000), LIMITS)).error).toBe("9000 bytes, more than 8192")
-        expect((await jsonParseBounded(Buffer.from('{"a":'), LIMITS)).error).toBe("not valid JSON")
-        expect((await jsonParseBounded(Buffer.from(""), LIMITS)).error).toBe("not valid JSON")
+        expect((await jsonParseBounded(whole(Buffer.from(many)), LIMITS)).error).toBe("more than 256 values")
+        expect((await jsonParseBounded(whole(Buffer.alloc(9000)), LIMITS)).error).toBe("9000 bytes, more than 8192")
+        expect((await jsonParseBounded(whole(Buffer.from('{"a":')), LIMITS)).error).toBe("not valid JSON")
+        expect((await jsonParseBounded(whole(Buffer.from("")), LIMITS)).error).toBe("not valid JSON")
     })
     test("scans 8 KB in slices without tripping the VM's loop guard", async () => {
         const big = Buffer.alloc(8190)
         big.fillAt(0, 8190, 32)
         big[0] = 34
         big[8188] = 34
-        const r = await jsonParseBounded(big, LIMITS)
+        const r = await jsonParseBounded(whole(big), LIMITS)
         expect(r.error).toBe(null)
         expect(r.value.length).toBe(8187)
+    })
+    test("reads the document after a header in the same buffer, and takes the buffer once it has the text", async () => {
+        // As in a PUBLISH body: topic length, a topic with brackets, packet id, then the document.
+        const head = Buffer.from("\u0000\u0005[[{,x\u0000\u0007")
+        const msg: JsonSource = { body: head.concat(Buffer.from('{"n":[1,2]}')), payloadStart: head.length }
+        const r = await jsonParseBounded(msg, { maxBytes: 11, maxDepth: 2, maxValues: 4 })
+        expect(r.error).toBe(null)
+        expect(r.value.n[1]).toBe(2)
+        expect(msg.body).toBe(null)
+        const over = { body: head.concat(Buffer.from('{"n":[1,2] }')), payloadStart: head.length }
+        expect((await jsonParseBounded(over, { maxBytes: 11, maxDepth: 2, maxValues: 4 })).error).toBe("12 bytes, more than 11")
+    })
+})
+
+describe("log text", () => {
+    yieldBetweenTests()
+    test("a payload clipped in bytes from where it starts", () => {
+        const b = Buffer.from("..hello world")
+        expect(logClipBytes(b, 2, 11)).toBe("hello world")
+        expect(logClipBytes(b, 2, 5)).toBe("hello...(11 bytes)")
+        expect(logClipBytes(b, 13, 5)).toBe("")
     })
 })
 

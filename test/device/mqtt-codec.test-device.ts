@@ -11,6 +11,7 @@ import {
     mqttEncodeSubscribe,
     mqttParsePacketId,
     mqttParsePublish,
+    mqttPayloadLength,
 } from "../../src/mqtt/packet"
 import { mqttTopicMatches } from "../../src/mqtt/topic"
 import { KEEPALIVE_DEAD, KEEPALIVE_PING, KEEPALIVE_WAIT, mqttKeepaliveAction, mqttNextPacketId } from "../../src/mqtt/client"
@@ -22,10 +23,13 @@ function publish(topic: string, size: number): Buffer {
     return mqttEncodePublish(topic, p, 1, 7)
 }
 
+/** Room for any PUBLISH: the receiver's inbox is empty. */
+const ROOM = 100000
+
 function frames(r: MqttFrameReader): (MqttFrame | MqttSkipped)[] {
     const out: (MqttFrame | MqttSkipped)[] = []
     for (;;) {
-        const f = r.next()
+        const f = r.next(ROOM)
         if (f === null) return out
         out.push(f)
     }
@@ -69,7 +73,7 @@ describe("remaining length", () => {
     test("a 5-byte length is a protocol error", () => {
         const r = new MqttFrameReader(1000)
         r.push(Buffer.from("30ffffffff01", "hex"))
-        expect(() => r.next()).toThrow()
+        expect(() => r.next(ROOM)).toThrow()
     })
 })
 
@@ -92,12 +96,12 @@ describe("frame reader", () => {
         let got = 0
         for (let i = 0; i < pkt.length; i++) {
             r.push(pkt.slice(i, i + 1))
-            const f = r.next()
+            const f = r.next(ROOM)
             if (f !== null) {
                 got++
                 const m = mqttParsePublish(f as MqttFrame)
                 expect(m.topic).toBe("a/b")
-                expect(m.payload.length).toBe(300)
+                expect(mqttPayloadLength(m)).toBe(300)
                 expect(m.packetId).toBe(7)
                 expect(i).toBe(pkt.length - 1)
             }
@@ -115,7 +119,7 @@ describe("frame reader", () => {
         r.push(a.slice(4))
         const rest = frames(r)
         expect(rest.length).toBe(1)
-        expect(mqttParsePublish(rest[0] as MqttFrame).payload.length).toBe(3)
+        expect(mqttPayloadLength(mqttParsePublish(rest[0] as MqttFrame))).toBe(3)
     })
     test("oversized packet skipped across chunks, framing kept", () => {
         const big = publish("big", 3000)
@@ -131,6 +135,7 @@ describe("frame reader", () => {
         }
         expect(got.length).toBe(3)
         expect((got[1] as MqttSkipped).skipped).toBe(big.length)
+        expect((got[1] as MqttSkipped).oversized).toBe(true)
         expect(mqttParsePublish(got[2] as MqttFrame).topic).toBe("ok")
         expect(r.droppedBytes > 2999).toBe(true)
     })
@@ -143,9 +148,39 @@ describe("frame reader", () => {
         r.push(exact.concat(over).concat(exact))
         const got = frames(r)
         expect(got.length).toBe(3)
-        expect(mqttParsePublish(got[0] as MqttFrame).payload.length).toBe(93)
+        expect(mqttPayloadLength(mqttParsePublish(got[0] as MqttFrame))).toBe(93)
         expect((got[1] as MqttSkipped).skipped).toBe(101)
         expect(mqttParsePublish(got[2] as MqttFrame).packetId).toBe(1)
+    })
+    test("a PUBLISH over the room left is skipped at its header; other packets and smaller PUBLISHes are not", () => {
+        // Bodies: 2 + 3 + 2 + 300 = 307 bytes, and 2 + 1 + 2 + 5 = 10.
+        const big = publish("big", 300)
+        const small = publish("s", 5)
+        const r = new MqttFrameReader(1000)
+        r.push(big.concat(Buffer.from("40020001", "hex")).concat(small).concat(big))
+        const skipped = r.next(306) as MqttSkipped
+        expect(skipped.skipped).toBe(big.length)
+        expect(skipped.oversized).toBe(false)
+        expect(mqttParsePacketId(r.next(0) as MqttFrame)).toBe(1)
+        expect(mqttParsePublish(r.next(10) as MqttFrame).topic).toBe("s")
+        expect(mqttPayloadLength(mqttParsePublish(r.next(307) as MqttFrame))).toBe(300)
+        expect(r.next(0)).toBe(null)
+    })
+    test("a packet other than PUBLISH is skipped as oversized past 64 bytes, whatever the limit", () => {
+        const ack = (id: number, len: number) => {
+            const b = Buffer.alloc(2 + len)
+            b[0] = 0x40
+            b[1] = len
+            b[3] = id
+            return b
+        }
+        const r = new MqttFrameReader(1000)
+        r.push(ack(1, 62).concat(ack(2, 63)).concat(ack(3, 2)))
+        expect(mqttParsePacketId(r.next(ROOM) as MqttFrame)).toBe(1)
+        const skipped = r.next(ROOM) as MqttSkipped
+        expect(skipped.skipped).toBe(65)
+        expect(skipped.oversized).toBe(true)
+        expect(mqttParsePacketId(r.next(ROOM) as MqttFrame)).toBe(3)
     })
     test("thousands of tiny packets in one chunk come out one by one, in order", async () => {
         const n = 2000
@@ -159,7 +194,7 @@ describe("frame reader", () => {
         const r = new MqttFrameReader(100)
         r.push(chunk)
         for (let i = 0; i < 20; i++) {
-            const f = r.next() as MqttFrame
+            const f = r.next(ROOM) as MqttFrame
             expect(mqttParsePacketId(f)).toBe(i)
         }
         // The rest stays readable after more bytes arrive.
@@ -167,7 +202,7 @@ describe("frame reader", () => {
         let last = -1
         let count = 20
         for (;;) {
-            const f = r.next() as MqttFrame
+            const f = r.next(ROOM) as MqttFrame
             if (f === null) break
             if (f.header === 0xd0) break
             last = mqttParsePacketId(f)
@@ -180,7 +215,7 @@ describe("frame reader", () => {
     test("malformed PUBLISH is an error, not a crash", () => {
         const r = new MqttFrameReader(100)
         r.push(Buffer.from("3205ffff616263", "hex"))
-        const f = r.next() as MqttFrame
+        const f = r.next(ROOM) as MqttFrame
         expect(() => mqttParsePublish(f)).toThrow()
     })
 })

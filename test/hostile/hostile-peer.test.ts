@@ -7,7 +7,7 @@ import { CloudPeer, Connection, Script, Step, dpsResponseTopic, gen, pubackIfQos
 import { until } from "../../sim/wait"
 import { Case, defineCases, sleep } from "./hostile-device"
 
-/** Arrays, two bytes a level: 1000 levels still fit in one hub packet (4 KB). */
+/** Arrays, two bytes a level: 1000 levels still fit in one hub packet (8 KB). */
 function nested(depth: number): unknown {
     let v: unknown = 1
     for (let i = 0; i < depth; i++) v = [v]
