@@ -131,6 +131,42 @@ describe("CA store (proof of possession)", () => {
     })
     beforeEach(() => (store = new CaStore()))
 
+    it("takes names of 1-256 letters, digits, dots, dashes and underscores, and one CA certificate of valid PEM", async () => {
+        const name = "Fleet_Root-1.a".padEnd(256, "x")
+        assert.strictEqual(store.upload(name, pem(root)).name, name)
+        for (const bad of ["", name + "x", "fleet root", "fleet/root", "-fleet root", "fleet root-"])
+            assert.throws(() => store.upload(bad, pem(root)), refused(/must be 1-256 of/), JSON.stringify(bad))
+        assert.throws(() => store.upload("fleet", "not a certificate"), refused(/no PEM certificate/))
+        assert.throws(() => store.upload("fleet", pem(root) + pem(other)), refused(/upload one certificate, not 2/))
+        const missing = (e: unknown) => e instanceof CaStoreError && e.status === 404
+        assert.throws(() => store.generateVerificationCode("nothing"), missing)
+        assert.throws(() => store.verify("nothing", pem(root)), missing)
+    })
+
+    it("keeps when a CA was first uploaded when it is replaced, and whether it is verified as the replacement says", () => {
+        let clock = new Date("2026-06-01T00:00:00Z")
+        const timed = new CaStore(() => clock)
+        timed.upload("fleet", pem(root), true)
+        clock = new Date("2026-06-02T00:00:00Z")
+        const replaced = timed.upload("FLEET", pem(other))
+        assert.deepStrictEqual(
+            [replaced.created, replaced.updated, replaced.isVerified, replaced.subject],
+            ["2026-06-01T00:00:00.000Z", "2026-06-02T00:00:00.000Z", false, "CN=Other Root"]
+        )
+        assert.deepStrictEqual(
+            timed.list().map((c) => c.name),
+            ["FLEET"]
+        )
+    })
+
+    it("verifies with the code in any case, and not with an expired proof", async () => {
+        store.upload("fleet", pem(root))
+        const { verificationCode } = store.generateVerificationCode("fleet")
+        const old = await issueClientCert(root, { commonName: verificationCode, ...expired() })
+        assert.throws(() => store.verify("fleet", pem(old)), refused(/^verification .*expired/))
+        assert.ok(store.verify("fleet", pem(await issueClientCert(root, { commonName: verificationCode.toLowerCase() }))).isVerified)
+    })
+
     it("refuses a certificate that is not a CA", async () => {
         const device = await issueClientCert(root, { commonName: "dev" })
         assert.throws(() => store.upload("dev", pem(device)), refused(/not a CA certificate/))
