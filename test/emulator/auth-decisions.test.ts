@@ -9,9 +9,11 @@ import { HubAuthContext, hubAuthenticate } from "../../sim/emulator/auth/hub-aut
 import { SAS_SKEW_SEC, sasBuildToken, sasDeriveDeviceKey, sasParse, sasSign, sasVerify } from "../../sim/emulator/auth/sas"
 import { X509_MAX_CN_LENGTH, x509CommonName, x509Thumbprints } from "../../sim/emulator/auth/x509"
 import { EmulatorConfig, enrollmentId, validateConfig } from "../../sim/emulator/config"
-import { CertifiedKey, createRootCa, issueClientCert, issueIntermediateCa } from "../../sim/pki/certificates"
+import { CertifiedKey, createRootCa, generateKeyPair, issueClientCert, issueIntermediateCa, signingAlgorithmFor } from "../../sim/pki/certificates"
 import { CaStore } from "../../sim/emulator/state/ca-store"
 import { HubRegistry } from "../../sim/emulator/state/hub-registry"
+// After the PKI module, which loads the reflect-metadata polyfill @peculiar/x509 needs.
+import * as x509 from "@peculiar/x509"
 import { ID_SCOPE, randomKey } from "../support/emulator"
 import { expired, nodeCert, pem } from "./x509-fixtures"
 
@@ -62,6 +64,8 @@ describe("CONNECT decisions", () => {
                 ["the group key itself for a group device", user("fleet-7"), token("fleet-7", groupKey)],
                 ["a key that signs nothing enrolled", user("stranger"), token("stranger", randomKey())],
                 ["a SAS token for an X.509 individual enrollment", user("cert-dev"), token("cert-dev", individualKey)],
+                // Only groups derive device keys: an individual enrollment's key admits no other id.
+                ["a key derived from an individual enrollment's key", user("stranger"), token("stranger", sasDeriveDeviceKey(individualKey, "stranger"))],
             ]
             for (const [what, username, password] of refusals) {
                 const r = connect(username?.split("/")[2] ?? "dev-1", username, password)
@@ -69,6 +73,17 @@ describe("CONNECT decisions", () => {
             }
         })
     })
+
+    /** A self-signed certificate whose subject has no CN (the test PKI always writes one). */
+    async function withoutCommonName(): Promise<X509Certificate> {
+        const keys = await generateKeyPair()
+        const cert = await x509.X509CertificateGenerator.createSelfSigned({
+            name: "O=No Common Name",
+            keys,
+            signingAlgorithm: signingAlgorithmFor(keys.privateKey),
+        })
+        return new X509Certificate(Buffer.from(cert.rawData))
+    }
 
     describe("DPS X.509", () => {
         let root: CertifiedKey
@@ -133,6 +148,7 @@ describe("CONNECT decisions", () => {
                 ["a CN too long", long, chain(await issue(intermediate, long), intermediate)],
                 ["an expired leaf", "x-old", chain(await issueClientCert(intermediate, { commonName: "x-old", ...expired() }), intermediate)],
                 ["no certificate", "x-dev-1", []],
+                ["a certificate without a CN", "x-dev-1", [await withoutCommonName()]],
             ]
             for (const [what, registrationId, presented] of refusals) assert.strictEqual(decide(registrationId, presented).ok, false, what)
             const longest = "x".repeat(X509_MAX_CN_LENGTH)
@@ -188,6 +204,7 @@ describe("CONNECT decisions", () => {
                 ["no user name", "dev-a", undefined, token("hub-a.local%2Fdevices%2Fdev-a")],
                 ["a malformed user name", "dev-a", "hub-a.local", token("hub-a.local%2Fdevices%2Fdev-a")],
                 ["a module of the device", "dev-a", "hub-a.local/dev-a/mod-1/?api-version=2021-04-12", token("hub-a.local%2Fdevices%2Fdev-a")],
+                ["a module whose id holds `=`, before `?`", "dev-a", "hub-a.local/dev-a/m=1/?api-version=2021-04-12", token("hub-a.local%2Fdevices%2Fdev-a")],
                 [
                     "a device of another hub, signed with its own key",
                     "dev-b",
@@ -304,6 +321,7 @@ describe("CONNECT decisions", () => {
                 signed("&=x"),
                 signed("&junk"),
                 signed("&skn=%E0"),
+                signed("").replace("sr=h%2Fdevices%2Fd", "sr=h%2Fdevices%2Fd%E0"),
                 "garbage",
             ])
                 assert.strictEqual(sasVerify(bad, resource, { primaryKey: key }, NOW_SEC).ok, false, bad)

@@ -320,15 +320,17 @@ describe("state records across a restart", () => {
 
     it("queues a C2D message sent after a restart behind those still pending, without replacing one", async () => {
         let s = await start()
-        const d = s.hub.assignDevice("d", "hub.local", { type: "sas", keys }, NOW)
+        // "ce" is also a slice of its own record's key (`device/ce`), as C2D keys are read (`c2d/ce/...`).
+        const d = s.hub.assignDevice("ce", "hub.local", { type: "sas", keys }, NOW)
         for (const body of ["a", "b", "c"]) d.c2d.enqueue(c2d(body))
         d.c2d.delivered(d.c2d.undelivered()[0], 1)
+        assert.deepStrictEqual(pending(s, "ce"), ["b", "c"], "a message in flight is not handed out again")
         d.c2d.complete(1)
         s = await start()
-        s.hub.device("d")!.c2d.enqueue(c2d("d"))
-        assert.deepStrictEqual(pending(s, "d"), ["b", "c", "d"])
+        s.hub.device("ce")!.c2d.enqueue(c2d("d"))
+        assert.deepStrictEqual(pending(s, "ce"), ["b", "c", "d"])
         s = await start()
-        assert.deepStrictEqual(pending(s, "d"), ["b", "c", "d"])
+        assert.deepStrictEqual(pending(s, "ce"), ["b", "c", "d"])
     })
 
     it("re-provisions an identity with new credentials and hub, keeping its status and twin across a restart", async () => {
@@ -375,6 +377,10 @@ describe("state records across a restart", () => {
         assert.deepStrictEqual(kept(s, all), ["op-b", "op-a", "op-e", "op-f", "other"])
         s = await start()
         assert.deepStrictEqual(kept(s, all), ["op-b", "op-a", "op-e", "op-f", "other"])
+        // Numbering goes on from the newest kept: op-e and op-f stay newer than op-a.
+        s.addOperation(op("op-g"))
+        s.addOperation(op("op-h"))
+        assert.deepStrictEqual(kept(s, [...all, "op-g", "op-h"]), ["op-e", "op-f", "other", "op-g", "op-h"])
     })
 
     it("forgets a deleted registration and its operations, across a restart too", async () => {
@@ -559,6 +565,20 @@ describe("state records across a restart", () => {
         assert.deepStrictEqual(
             s.hub.telemetry.forDevice("d").map((m) => m.body.toString()),
             ["m2", "m3", "m4"]
+        )
+    })
+
+    it("keeps only the newest telemetry, at the right size, after more than a thousand messages were dropped", () => {
+        // Past 1024 dropped messages the log lets go of them in memory; nothing dropped may come back.
+        const big = telemetry("x".repeat(5000))
+        const small = telemetryCost({ ...telemetry("m"), sequenceNumber: 1 })
+        const log = new EmulatorState(2 * small).hub.telemetry
+        log.add(big)
+        for (let n = 1; n <= 1100; n++) log.add(telemetry("m"))
+        assert.deepStrictEqual(log.size, { messages: 2, bytes: 2 * small })
+        assert.deepStrictEqual(
+            log.forDevice("d").map((m) => m.sequenceNumber),
+            [1100, 1101]
         )
     })
 

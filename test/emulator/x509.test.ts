@@ -24,6 +24,12 @@ describe("X.509 checks", () => {
         assert.throws(() => x509ParsePem("not a certificate"), /no PEM certificate/)
     })
 
+    it("reads the CN among other subject fields", async () => {
+        // The PKI writes `CN=<commonName>`: this one makes the subject CN, O, OU.
+        const named = await issueClientCert(intermediate, { commonName: "unit-dev-03, O=Contoso, OU=Line 2" })
+        assert.deepStrictEqual([nodeCert(named).subject.split("\n").length, x509CommonName(nodeCert(named))], [3, "unit-dev-03"])
+    })
+
     it("gives SHA-1 and SHA-256 thumbprints in upper hex and matches them in any usual spelling", () => {
         const c = nodeCert(leaf)
         const t = x509Thumbprints(c)
