@@ -9,13 +9,11 @@ import { HubAuthContext, hubAuthenticate } from "../../sim/emulator/auth/hub-aut
 import { SAS_SKEW_SEC, sasBuildToken, sasDeriveDeviceKey, sasParse, sasSign, sasVerify } from "../../sim/emulator/auth/sas"
 import { X509_MAX_CN_LENGTH, x509CommonName, x509Thumbprints } from "../../sim/emulator/auth/x509"
 import { EmulatorConfig, enrollmentId, validateConfig } from "../../sim/emulator/config"
-import { CertifiedKey, createRootCa, generateKeyPair, issueClientCert, issueIntermediateCa, signingAlgorithmFor } from "../../sim/pki/certificates"
+import { CertifiedKey, createRootCa, issueClientCert, issueIntermediateCa } from "../../sim/pki/certificates"
 import { CaStore } from "../../sim/emulator/state/ca-store"
 import { HubRegistry } from "../../sim/emulator/state/hub-registry"
-// After the PKI module, which loads the reflect-metadata polyfill @peculiar/x509 needs.
-import * as x509 from "@peculiar/x509"
 import { ID_SCOPE, randomKey } from "../support/emulator"
-import { expired, nodeCert, pem } from "./x509-fixtures"
+import { expired, nodeCert, pem, withoutCommonName } from "./x509-fixtures"
 
 const NOW = new Date("2026-06-01T00:00:00Z")
 const NOW_SEC = NOW.getTime() / 1000
@@ -74,17 +72,6 @@ describe("CONNECT decisions", () => {
         })
     })
 
-    /** A self-signed certificate whose subject has no CN (the test PKI always writes one). */
-    async function withoutCommonName(): Promise<X509Certificate> {
-        const keys = await generateKeyPair()
-        const cert = await x509.X509CertificateGenerator.createSelfSigned({
-            name: "O=No Common Name",
-            keys,
-            signingAlgorithm: signingAlgorithmFor(keys.privateKey),
-        })
-        return new X509Certificate(Buffer.from(cert.rawData))
-    }
-
     describe("DPS X.509", () => {
         let root: CertifiedKey
         let intermediate: CertifiedKey
@@ -96,11 +83,13 @@ describe("CONNECT decisions", () => {
         const chosen = (r: DpsX509Result) => (r.ok ? enrollmentId(r.enrollment) : `refused: ${r.reason}`)
         const issue = (issuer: CertifiedKey | undefined, commonName: string) => issueClientCert(issuer, { commonName })
         let ind: { primary: CertifiedKey; secondary: CertifiedKey }
+        let oldInd: CertifiedKey
 
         before(async () => {
             root = await createRootCa({ commonName: "Decision Root" })
             intermediate = await issueIntermediateCa(root, { commonName: "Decision Intermediate" })
             ind = { primary: await issue(undefined, "x-ind"), secondary: await issue(undefined, "x-ind") }
+            oldInd = await issueClientCert(undefined, { commonName: "x-old-ind", ...expired() })
             config = validateConfig({
                 tls: { cert: "s.pem", key: "s.key" },
                 dps: { idScope: ID_SCOPE },
@@ -110,6 +99,7 @@ describe("CONNECT decisions", () => {
                         registrationId: "x-ind",
                         attestation: { type: "x509", certificate: pem(ind.primary), secondaryThumbprint: x509Thumbprints(nodeCert(ind.secondary)).sha1 },
                     },
+                    { registrationId: "x-old-ind", attestation: { type: "x509", thumbprint: x509Thumbprints(nodeCert(oldInd)).sha1 } },
                     { registrationId: "sym-dev", attestation: { type: "symmetricKey", primaryKey: randomKey() } },
                     // Listed first: a group with keys and one whose CA was never uploaded are passed over.
                     { enrollmentGroupId: "keys", attestation: { type: "symmetricKey", primaryKey: randomKey() } },
@@ -159,6 +149,7 @@ describe("CONNECT decisions", () => {
             const r = decide("x-ind", chain(ind.primary))
             assert.ok(r.ok && r.enrollment.kind === "individual" && r.anchor === undefined)
             assert.strictEqual(chosen(decide("x-ind", chain(ind.secondary))), "x-ind")
+            assert.match(chosen(decide("x-old-ind", chain(oldInd))), /^refused: .*expired/, "its own certificate, expired")
             assert.match(chosen(decide("x-ind", chain(await issue(intermediate, "x-ind"), intermediate))), /^refused: .*matches neither certificate/)
             assert.match(chosen(decide("sym-dev", chain(await issue(intermediate, "sym-dev"), intermediate))), /^refused: .*symmetric key/)
         })

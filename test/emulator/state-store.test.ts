@@ -513,18 +513,22 @@ describe("state records across a restart", () => {
             ])
             assert.strictEqual(e.get("group", "fleet")?.kind === "group" && e.get("group", "fleet")?.iotHubHostName, "other.local")
             assert.strictEqual(e.metaOf(e.get("group", "SHARED")!)?.createdDateTimeUtc, "g1")
-            // Deleted and then made again: the new one counts.
-            e.delete("group", "shared")
+            assert.strictEqual(e.get("individual", "SHARED")?.kind, "individual")
+            // Deleting one of the two "shared" leaves the other; a config group deleted stays deleted;
+            // one deleted and then made again counts.
+            e.delete("individual", "shared")
+            e.delete("group", "untouched")
             put(e, { registrationId: "dev-1", attestation: { type: "symmetricKey", primaryKey: individualKey } }, "i2")
+            const expected = {
+                individual: [["dev-1", "i2"]],
+                group: [
+                    ["FLEET", "g2"],
+                    ["shared", "g1"],
+                ],
+            }
+            assert.deepStrictEqual({ individual: ids(e, "individual"), group: ids(e, "group") }, expected)
             e = await startDps()
-            assert.deepStrictEqual(ids(e, "individual"), [
-                ["dev-1", "i2"],
-                ["Shared", "i1"],
-            ])
-            assert.deepStrictEqual(ids(e, "group"), [
-                ["FLEET", "g2"],
-                ["untouched", undefined],
-            ])
+            assert.deepStrictEqual({ individual: ids(e, "individual"), group: ids(e, "group") }, expected)
         })
 
         it("refuses to start when a kept enrollment no longer fits the config, naming it", async () => {

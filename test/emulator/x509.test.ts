@@ -4,7 +4,7 @@ import { createHash } from "crypto"
 import { CaStore, CaStoreError } from "../../sim/emulator/state/ca-store"
 import { x509BuildChain, x509CommonName, x509MatchesThumbprint, x509ParsePem, x509Thumbprints, x509ValidityProblem } from "../../sim/emulator/auth/x509"
 import { CertifiedKey, createRootCa, issueClientCert, issueIntermediateCa } from "../../sim/pki/certificates"
-import { DAY_MS, expired, nodeCert, pem } from "./x509-fixtures"
+import { DAY_MS, expired, nodeCert, pem, withoutCommonName } from "./x509-fixtures"
 
 describe("X.509 checks", () => {
     let root: CertifiedKey
@@ -170,6 +170,8 @@ describe("CA store (proof of possession)", () => {
         const { verificationCode } = store.generateVerificationCode("fleet")
         const old = await issueClientCert(root, { commonName: verificationCode, ...expired() })
         assert.throws(() => store.verify("fleet", pem(old)), refused(/^verification .*expired/))
+        const nameless = (await withoutCommonName()).toString()
+        assert.throws(() => store.verify("fleet", nameless), refused(/CN undefined is not the verification code/))
         assert.ok(store.verify("fleet", pem(await issueClientCert(root, { commonName: verificationCode.toLowerCase() }))).isVerified)
     })
 
