@@ -64,6 +64,7 @@ describe("protocol parsing", () => {
             })
             for (const topic of [
                 "$dps/registrations/PUT/iotdps-register/$rid=1",
+                "$dps/registrations/PUT/iotdps-register/x$rid=1",
                 "$dps/registrations/PUT/iotdps-register/?rid=1",
                 "$dps/registrations/PUT/iotdps-register/?$rid=",
                 "$dps/registrations/PUT/iotdps-register",
@@ -140,6 +141,9 @@ describe("protocol parsing", () => {
                 "h/a/b/c/?api-version=1",
                 "h/a//",
                 "h//m/",
+                // Nothing before `?`, and parameters from the first segment on.
+                "?h/dev/?api-version=1",
+                "a=b/dev/api-version=1",
             ])
                 assert.strictEqual(hubParseUsername(u), undefined, u)
         })

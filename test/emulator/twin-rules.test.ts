@@ -112,6 +112,11 @@ describe("twin rules", () => {
         const over = twinApplyTags(first.twin, { b: half.slice(0, 4000), c: "y".repeat(200) })
         assert.ok(!over.ok && over.status === 413 && over.errorCode === 413002, "what is there already counts")
         assert.deepStrictEqual(first.twin.tags, { a: half.slice(0, 4000) }, "a refused patch changes nothing")
+        // {"a":"…","b":"…"} of exactly 8 KB fits, one byte more does not (a string holds at most 4 KB).
+        const exact = (extra: number) => ({ a: "x".repeat(4096), b: "y".repeat(TWIN_TAGS_MAX_BYTES - 15 - 4096 + extra) })
+        assert.strictEqual(JSON.stringify(exact(0)).length, TWIN_TAGS_MAX_BYTES)
+        assert.ok(twinApplyTags(t0, exact(0)).ok)
+        assert.strictEqual(twinApplyTags(t0, exact(1)).ok, false)
     })
 
     it("reads a device's patch body as JSON, or nothing", () => {

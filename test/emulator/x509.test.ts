@@ -4,7 +4,7 @@ import { createHash } from "crypto"
 import { CaStore, CaStoreError } from "../../sim/emulator/state/ca-store"
 import { x509BuildChain, x509CommonName, x509MatchesThumbprint, x509ParsePem, x509Thumbprints, x509ValidityProblem } from "../../sim/emulator/auth/x509"
 import { CertifiedKey, createRootCa, issueClientCert, issueIntermediateCa } from "../../sim/pki/certificates"
-import { DAY_MS, expired, nodeCert, pem } from "./x509-fixtures"
+import { DAY_MS, expired, nodeCert, pem, withoutCommonName } from "./x509-fixtures"
 
 describe("X.509 checks", () => {
     let root: CertifiedKey
@@ -22,6 +22,12 @@ describe("X.509 checks", () => {
         const certs = x509ParsePem(pem(leaf) + pem(intermediate))
         assert.deepStrictEqual(certs.map(x509CommonName), ["unit-dev-01", "Unit Intermediate"])
         assert.throws(() => x509ParsePem("not a certificate"), /no PEM certificate/)
+    })
+
+    it("reads the CN among other subject fields", async () => {
+        // The PKI writes `CN=<commonName>`: this one makes the subject CN, O, OU.
+        const named = await issueClientCert(intermediate, { commonName: "unit-dev-03, O=Contoso, OU=Line 2" })
+        assert.deepStrictEqual([nodeCert(named).subject.split("\n").length, x509CommonName(nodeCert(named))], [3, "unit-dev-03"])
     })
 
     it("gives SHA-1 and SHA-256 thumbprints in upper hex and matches them in any usual spelling", () => {
@@ -130,6 +136,44 @@ describe("CA store (proof of possession)", () => {
         other = await createRootCa({ commonName: "Other Root" })
     })
     beforeEach(() => (store = new CaStore()))
+
+    it("takes names of 1-256 letters, digits, dots, dashes and underscores, and one CA certificate of valid PEM", async () => {
+        const name = "Fleet_Root-1.a".padEnd(256, "x")
+        assert.strictEqual(store.upload(name, pem(root)).name, name)
+        for (const bad of ["", name + "x", "fleet root", "fleet/root", "-fleet root", "fleet root-"])
+            assert.throws(() => store.upload(bad, pem(root)), refused(/must be 1-256 of/), JSON.stringify(bad))
+        assert.throws(() => store.upload("fleet", "not a certificate"), refused(/no PEM certificate/))
+        assert.throws(() => store.upload("fleet", pem(root) + pem(other)), refused(/upload one certificate, not 2/))
+        const missing = (e: unknown) => e instanceof CaStoreError && e.status === 404
+        assert.throws(() => store.generateVerificationCode("nothing"), missing)
+        assert.throws(() => store.verify("nothing", pem(root)), missing)
+    })
+
+    it("keeps when a CA was first uploaded when it is replaced, and whether it is verified as the replacement says", () => {
+        let clock = new Date("2026-06-01T00:00:00Z")
+        const timed = new CaStore(() => clock)
+        timed.upload("fleet", pem(root), true)
+        clock = new Date("2026-06-02T00:00:00Z")
+        const replaced = timed.upload("FLEET", pem(other))
+        assert.deepStrictEqual(
+            [replaced.created, replaced.updated, replaced.isVerified, replaced.subject],
+            ["2026-06-01T00:00:00.000Z", "2026-06-02T00:00:00.000Z", false, "CN=Other Root"]
+        )
+        assert.deepStrictEqual(
+            timed.list().map((c) => c.name),
+            ["FLEET"]
+        )
+    })
+
+    it("verifies with the code in any case, and not with an expired proof", async () => {
+        store.upload("fleet", pem(root))
+        const { verificationCode } = store.generateVerificationCode("fleet")
+        const old = await issueClientCert(root, { commonName: verificationCode, ...expired() })
+        assert.throws(() => store.verify("fleet", pem(old)), refused(/^verification .*expired/))
+        const nameless = (await withoutCommonName()).toString()
+        assert.throws(() => store.verify("fleet", nameless), refused(/CN undefined is not the verification code/))
+        assert.ok(store.verify("fleet", pem(await issueClientCert(root, { commonName: verificationCode.toLowerCase() }))).isVerified)
+    })
 
     it("refuses a certificate that is not a CA", async () => {
         const device = await issueClientCert(root, { commonName: "dev" })

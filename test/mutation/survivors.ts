@@ -54,15 +54,20 @@ function textAt(source: string, start: Position, end: Position): string {
 
 const key = (r: { file: string; mutator: string; original: string; replacement: string }) => [r.file, r.mutator, r.original, r.replacement].join("\u0000")
 
-/** The accepted table of docs/mutation.md: `| file:line | mutator | status | `before` → `after` | reason |`. */
-function acceptedReasons(doc: string): Map<string, string> {
-    const reasons = new Map<string, string>()
-    const row = /^\| ([\w./-]+):\d+ \| (\w+) \| \w+ \| `(.*)` → `(.*)` \| (.*) \|$/
+/**
+ * The accepted table of docs/mutation.md: `| file:line | mutator | status | `before` → `after` | reason |`. Rows that
+ * share file, mutator and code (`true` → `false` twice in a file) keep their lines: a survivor takes the nearest's reason.
+ */
+function acceptedReasons(doc: string): (s: Row) => string | undefined {
+    const reasons = new Map<string, { line: number; reason: string }[]>()
+    const row = /^\| ([\w./-]+):(\d+) \| (\w+) \| \w+ \| `(.*)` → `(.*)` \| (.*) \|$/
     for (const line of section(doc, "accepted").split("\n")) {
         const m = line.match(row)
-        if (m) reasons.set(key({ file: m[1], mutator: m[2], original: m[3], replacement: m[4] }), m[5])
+        if (!m) continue
+        const k = key({ file: m[1], mutator: m[3], original: m[4], replacement: m[5] })
+        reasons.set(k, [...(reasons.get(k) ?? []), { line: Number(m[2]), reason: m[6] }])
     }
-    return reasons
+    return (s) => reasons.get(key(s))?.reduce((a, b) => (Math.abs(b.line - s.line) < Math.abs(a.line - s.line) ? b : a)).reason
 }
 
 function section(doc: string, name: string): string {
@@ -98,9 +103,9 @@ function main() {
     const detected = (counts.Killed ?? 0) + (counts.Timeout ?? 0)
     const scored = detected + (counts.Survived ?? 0) + (counts.NoCoverage ?? 0)
     const doc = fs.readFileSync(DOC, "utf8")
-    const reasons = acceptedReasons(doc)
-    const accepted = survivors.filter((s) => reasons.has(key(s)))
-    const open = survivors.filter((s) => !reasons.has(key(s)))
+    const reasonOf = acceptedReasons(doc)
+    const accepted = survivors.filter((s) => reasonOf(s) !== undefined)
+    const open = survivors.filter((s) => reasonOf(s) === undefined)
 
     const summary = [
         "| mutants | killed | timed out | survived | no coverage | ignored | score |",
@@ -112,7 +117,7 @@ function main() {
     const acceptedTable = [
         "| mutant | mutator | status | code | why it is accepted |",
         "|---|---|---|---|---|",
-        ...accepted.map((s) => `| ${s.file}:${s.line} | ${s.mutator} | ${s.status} | \`${s.original}\` → \`${s.replacement}\` | ${reasons.get(key(s))} |`),
+        ...accepted.map((s) => `| ${s.file}:${s.line} | ${s.mutator} | ${s.status} | \`${s.original}\` → \`${s.replacement}\` | ${reasonOf(s)} |`),
     ].join("\n")
     const byFile = new Map<string, string[]>()
     for (const s of open) byFile.set(s.file, [...(byFile.get(s.file) ?? []), `${s.line}${s.status === "NoCoverage" ? "*" : ""}`])
