@@ -31,7 +31,7 @@ async function live(cfg: DeviceConfig, app: DeviceApp) {
     console.log("clock: " + now + " s since epoch (from " + cfg.time.host + ")")
     const refusals = refusalBackoff(cfg)
     const transport = new Backoff(RECONNECT_BASE_MS, RECONNECT_MAX_MS)
-    await statusLightShow("provisioning")
+    statusLightShow("provisioning")
     let assignment = await provisionForever(cfg, clock, refusals)
     /** Since when no connection to the hub was accepted, or -1. */
     let unreachableSinceMs = -1
@@ -56,13 +56,13 @@ async function live(cfg: DeviceConfig, app: DeviceApp) {
             console.log("hub: connecting to " + (gw ? "gateway " + gw.host + ":" + gw.port : assignment.assignedHub) + " as " + assignment.deviceId)
             await session.connect(clock)
             console.log("hub: connected")
-            await statusLightShow("connected")
+            statusLightShow("connected")
             await session.run()
         } catch (e) {
             failure = e as Error
         }
         await session.close()
-        if (failure !== null) await statusLightShow("offline")
+        if (failure !== null) statusLightShow("offline")
         // Only a session that stayed up and was served resets the waits: a hub (or a twin device
         // sharing the identity) that accepts and drops cannot make the device hammer it.
         if (session.provedHealthy()) {
@@ -83,7 +83,7 @@ async function live(cfg: DeviceConfig, app: DeviceApp) {
             transport.reset()
             unreachableSinceMs = -1
             await storeForgetAssignment()
-            await statusLightShow("provisioning")
+            statusLightShow("provisioning")
             assignment = await provisionForever(cfg, clock, refusals)
             continue
         }

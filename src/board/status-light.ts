@@ -7,10 +7,18 @@ export type DeviceStatus = "provisioning" | "connected" | "offline"
 const COLOURS = { provisioning: 0x0000ff, connected: 0x00ff00, offline: 0xff6000 }
 let shown = ""
 
-/** Blue while provisioning, green on the hub, amber while reconnecting; logged once per change. */
-export async function statusLightShow(status: DeviceStatus) {
+/**
+ * Blue while provisioning, green on the hub, amber while reconnecting; logged once per change. The colour
+ * goes out from a fiber of its own: it is a Jacdac packet, paced by the runtime behind the program's
+ * other packets, and the device's work need not wait for the light. Packets leave in the order sent.
+ */
+export function statusLightShow(status: DeviceStatus) {
     if (status === shown) return
     shown = status
     console.log("status: " + status)
-    await setStatusLight(COLOURS[status])
+    const colour = COLOURS[status]
+    const send = async () => {
+        await setStatusLight(colour)
+    }
+    send.start()
 }

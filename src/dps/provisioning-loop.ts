@@ -47,7 +47,7 @@ export async function provisionForever(cfg: DeviceConfig, clock: WallClock, refu
                 clock
             )
             console.log("dps: assigned to " + a.assignedHub + " as " + a.deviceId)
-            await storeSaveAssignment(owner, a)
+            storeSaveAssignment(owner, a)
             return a
         } catch (e) {
             const pe = e instanceof ProvisioningError ? (e as ProvisioningError) : null

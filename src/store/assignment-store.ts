@@ -2,6 +2,7 @@
 // Each value is a small separate key: the runtime writes an oversized value
 // without complaint and then crashes when reading it back (a boot loop).
 import { deleteSetting, writeSetting } from "@devicescript/settings"
+import { Wake } from "../wake"
 import { settingsReadAhead, settingsReadMany } from "./settings-read"
 
 export interface StoredAssignment {
@@ -30,7 +31,22 @@ export function storeOwnerOf(idScope: string, registrationId: string): string {
     return idScope + "/" + registrationId
 }
 
+/** A save of the assignment: its writes go out from a fiber of their own. */
+interface Save {
+    finished: boolean
+    wake: Wake
+}
+
+/** The latest save; each save writes only after the one before it has finished. */
+let lastSave: Save = null
+
+/** Returns once `save` (and so every save before it) has written its last value. */
+async function saveSettled(save: Save) {
+    while (save !== null && !save.finished) await save.wake.wait(1000)
+}
+
 async function clear() {
+    await saveSettled(lastSave)
     await deleteSetting(KEY_HUB)
     await deleteSetting(KEY_DEVICE)
     await deleteSetting(KEY_OWNER)
@@ -45,6 +61,7 @@ export function storeReadAhead() {
 
 /** The stored assignment for this owner, or null (absent, for another owner, or damaged — then wiped). */
 export async function storeLoadAssignment(owner: string): Promise<StoredAssignment> {
+    await saveSettled(lastSave)
     const [hub, dev, own] = await settingsReadMany(KEYS)
     if (hub === undefined && dev === undefined && own === undefined) return null
     if (!storeIsPlausibleValue(hub) || !storeIsPlausibleValue(dev) || own !== owner) {
@@ -55,15 +72,39 @@ export async function storeLoadAssignment(owner: string): Promise<StoredAssignme
     return { assignedHub: hub, deviceId: dev }
 }
 
-/** Returns false (and stores nothing) when a value would not fit the store safely. */
-export async function storeSaveAssignment(owner: string, a: StoredAssignment): Promise<boolean> {
+/**
+ * Starts writing the assignment and returns at once; false (and stores nothing) when a value would not
+ * fit the store safely. Settings writes are Jacdac packets, and the runtime paces the program's packets
+ * at one per 20 ms, so boot's dozen settings reads leave the next packet waiting about 250 ms (on a
+ * board too): the hub connection need not wait for that. A power cut before "store: assignment kept"
+ * (logged once the values read back) costs one more DPS registration at the next boot: the owner is
+ * deleted first and written last, so a half-written record never passes for a whole one.
+ */
+export function storeSaveAssignment(owner: string, a: StoredAssignment): boolean {
     if (!storeIsPlausibleValue(a.assignedHub) || !storeIsPlausibleValue(a.deviceId) || owner.length > STORE_MAX_VALUE) {
         console.log("store: assignment too large to persist; DPS will run on every boot")
         return false
     }
-    await writeSetting(KEY_HUB, a.assignedHub)
-    await writeSetting(KEY_DEVICE, a.deviceId)
-    await writeSetting(KEY_OWNER, owner)
+    const before = lastSave
+    const save: Save = { finished: false, wake: new Wake() }
+    lastSave = save
+    const write = async () => {
+        try {
+            await saveSettled(before)
+            await deleteSetting(KEY_OWNER)
+            await writeSetting(KEY_HUB, a.assignedHub)
+            await writeSetting(KEY_DEVICE, a.deviceId)
+            await writeSetting(KEY_OWNER, owner)
+            // A write is a packet to the settings service; its answer to a read after it says the writes are in flash.
+            const [hub, dev, own] = await settingsReadMany(KEYS)
+            const kept = hub === a.assignedHub && dev === a.deviceId && own === owner
+            console.log(kept ? "store: assignment kept" : "store: assignment did not read back; DPS runs again at the next boot")
+        } finally {
+            save.finished = true
+            save.wake.notify()
+        }
+    }
+    write.start()
     return true
 }
 

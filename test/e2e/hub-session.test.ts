@@ -188,6 +188,8 @@ describe("firmware hub session end to end", function () {
         const firstConnects = hubConnects(emu, "hub-renew")
         const first = await bootDevice(emu, { REG_ID: "hub-renew", DEVICE_KEY: renew.attestation.primaryKey }, { flashFile: flash })
         await connectedAgain(emu, "hub-renew", firstConnects)
+        // Kept in the background while the hub session starts; a power cut before this line means DPS again.
+        await first.line(/^store: assignment kept/)
         await first.stop()
         // The stored assignment: straight to the hub, no DPS connection.
         const [dpsBefore, connects] = [dpsConnects(emu, "hub-renew"), hubConnects(emu, "hub-renew")]

@@ -86,6 +86,22 @@ export const FIRMWARE_MUTANTS: FirmwareMutant[] = [
         tests: ["test/e2e/hub-session.test.ts"],
     },
     {
+        name: "a stored assignment read before the save still writing it",
+        file: "src/store/assignment-store.ts",
+        from: "    await saveSettled(lastSave)\n    const [hub, dev, own]",
+        to: "    const [hub, dev, own]",
+        tests: [SUITES],
+        grep: "settings suite",
+    },
+    {
+        name: "a forget overtaken by the save still writing",
+        file: "src/store/assignment-store.ts",
+        from: "async function clear() {\n    await saveSettled(lastSave)\n",
+        to: "async function clear() {\n",
+        tests: [SUITES],
+        grep: "settings suite",
+    },
+    {
         name: "the SAS token renewed at 100 % of its life",
         file: "src/hub/hub-session.ts",
         from: "const RENEW_AT = 0.8",
