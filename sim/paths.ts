@@ -8,6 +8,8 @@ export const EMULATOR_ROOT_CA = path.join(TEST_PKI_DIR, "emulator-root.pem")
 export const X509_CERTS_DIR = path.join(ROOT, "certs", "x509")
 export const FIRMWARE_ENTRY = path.join(ROOT, "src", "main.ts")
 export const FIRMWARE_IMAGE = path.join(ROOT, "build", "firmware.devs")
+/** The simulator's VM module, cut from the CLI bundle once (sim/host/vm-loader.ts). */
+export const VM_CACHE_DIR = path.join(ROOT, "build", "vm")
 /** Boards the simulator has part models for (`npm start -- --board <id>`): entry file = models + src/main.ts. */
 export const SIMULATED_BOARDS: Record<string, { entry: string; image: string }> = {
     mxchip_s3: {

@@ -1,6 +1,7 @@
 // The VM is cut out of the CLI bundle by its layout: these fail loudly, naming the CLI version, if it changes.
 import * as assert from "assert"
-import { cliVersion, extractVmFactory, loadVmFactory } from "../../sim/host/vm-loader"
+import * as fs from "fs"
+import { cliBundle, cliVersion, cutVmModule, extractVmFactory, loadVmFactory, vmCacheFile } from "../../sim/host/vm-loader"
 import { SETTINGS_SERVICE_CLASS } from "../../sim/host/device-settings"
 import { jdCrc16, jdFindAnnouncedService } from "../../sim/host/jacdac-frame"
 
@@ -16,6 +17,13 @@ describe("VM loader", () => {
         const [a, b] = await Promise.all([factory(), factory()])
         assert.notStrictEqual(a, b)
         assert.notStrictEqual(a.HEAPU8.buffer, b.HEAPU8.buffer)
+    })
+
+    it("keeps the VM module cut from the bundle in build/vm, exactly as cut, for the next process", async () => {
+        await loadVmFactory()()
+        const file = vmCacheFile(cliBundle(), cliVersion())
+        assert.ok(fs.existsSync(file), `${file} was not written`)
+        assert.strictEqual(fs.readFileSync(file, "utf8"), cutVmModule(fs.readFileSync(cliBundle(), "utf8"), cliVersion()))
     })
 
     it("names the CLI version when the bundle no longer has the VM module", () => {
