@@ -18,6 +18,8 @@ async function firstTelemetry(): Promise<{ fresh: number[]; stored: number[] }> 
             const d = await bootDevice(emu, { REG_ID: e.registrationId, DEVICE_KEY: e.attestation.primaryKey, INTERVAL: 1 })
             await d.line(/^hub: telemetry #1 acknowledged/, 30000)
             fresh.push(performance.now() - t0)
+            // Kept in the background after the assignment; a reboot before this line provisions again.
+            await d.line(/^store: assignment kept/, 30000)
             t0 = performance.now()
             await d.device.reboot()
             await d.line(/^dps: using stored assignment/, 30000)
