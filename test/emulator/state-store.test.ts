@@ -14,7 +14,7 @@ import { SAS_SKEW_SEC, sasDeriveDeviceKey } from "../../sim/emulator/auth/sas"
 import { x509CommonName } from "../../sim/emulator/auth/x509"
 import { createRootCa, issueClientCert, issueIntermediateCa } from "../../sim/pki/certificates"
 import { nodeCert, pem } from "./x509-fixtures"
-import { enrollmentId, validateConfig, validateEnrollment } from "../../sim/emulator/config"
+import { enrollmentId, individualEnrollment, validateConfig, validateEnrollment } from "../../sim/emulator/config"
 import { EnrollmentStore } from "../../sim/emulator/state/enrollments"
 import { EmulatorState } from "../../sim/emulator/state/state"
 import { StateStore } from "../../sim/emulator/state/store"
@@ -529,6 +529,24 @@ describe("state records across a restart", () => {
             assert.deepStrictEqual({ individual: ids(e, "individual"), group: ids(e, "group") }, expected)
             e = await startDps()
             assert.deepStrictEqual({ individual: ids(e, "individual"), group: ids(e, "group") }, expected)
+        })
+
+        it("DPS authentication sees enrollments created, replaced and deleted at run time at once", async () => {
+            const config = configOf()
+            const e = await startDps(config)
+            assert.strictEqual(individualEnrollment(config, "DEV-1")?.registrationId, "dev-1")
+            assert.strictEqual(individualEnrollment(config, "new-1"), undefined)
+            put(e, { registrationId: "New-1", attestation: { type: "symmetricKey", primaryKey: randomKey() } }, "i1")
+            assert.strictEqual(individualEnrollment(config, "new-1")?.registrationId, "New-1")
+            const key = randomKey()
+            put(e, { registrationId: "new-1", attestation: { type: "symmetricKey", primaryKey: key } }, "i2")
+            const replaced = individualEnrollment(config, "NEW-1")?.attestation
+            assert.strictEqual(replaced?.type === "symmetricKey" && replaced.primaryKey, key)
+            e.delete("individual", "dev-1")
+            assert.strictEqual(individualEnrollment(config, "dev-1"), undefined)
+            // Deleted, then another made: the list has its old length with a new member.
+            put(e, { registrationId: "new-2", attestation: { type: "symmetricKey", primaryKey: randomKey() } }, "i3")
+            assert.strictEqual(individualEnrollment(config, "new-2")?.registrationId, "new-2")
         })
 
         it("refuses to start when a kept enrollment no longer fits the config, naming it", async () => {

@@ -3,7 +3,7 @@
 // or deleted through the service is a store record (`enrollment/<i|g>/<id>`: the enrollment as the
 // config file would write it, or a deletion), applied over the config at every start, so the
 // config's enrollments that were never touched still follow the file.
-import { EmulatorConfig, Enrollment, enrollmentId, validateEnrollment } from "../config"
+import { EmulatorConfig, Enrollment, enrollmentId, enrollmentsEdited, validateEnrollment } from "../config"
 import { Journal, NO_JOURNAL } from "./store"
 
 const KEY_PREFIX = "enrollment/"
@@ -81,6 +81,7 @@ export class EnrollmentStore {
         const i = list.findIndex((x) => x.kind === e.kind && enrollmentId(x).toLowerCase() === enrollmentId(e).toLowerCase())
         if (i >= 0) list[i] = e
         else list.push(e)
+        enrollmentsEdited(this.config)
         this.meta.set(keyOf(e.kind, enrollmentId(e)), meta)
     }
 
@@ -88,6 +89,7 @@ export class EnrollmentStore {
         const list = this.config.enrollments
         const i = list.findIndex((x) => x.kind === kind && enrollmentId(x).toLowerCase() === id.toLowerCase())
         if (i >= 0) list.splice(i, 1)
+        enrollmentsEdited(this.config)
         this.meta.delete(keyOf(kind, id))
     }
 }
