@@ -1,4 +1,4 @@
-// The emulator under N connected devices, load from a separate process (bench/hub-load-client.ts),
+// The emulator under N connected (and enrolled) devices, load from a separate process (bench/hub-load-client.ts),
 // the emulator in this process recording no events: provisioning flows/s with distinct devices,
 // p50/p99 latency of a provisioning flow and of a QoS 1 publish, server CPU per message in a
 // window with no TLS handshakes (all connected and warmed up first), memory per idle and per
@@ -52,8 +52,10 @@ export async function scaleRow(n: number): Promise<ScaleFigures> {
     const files = await testPki()
     const devices = [...Array(n).keys()].map((i) => ({ deviceId: `scale-${i}`, primaryKey: randomKey(), secondaryKey: randomKey() }))
     const enrollments = [...Array(WARMUP_FLOWS + FLOWS).keys()].map((i) => individual(`scale-dps-${i}`, { faults: { pollsBeforeAssigned: 0 } }))
+    // DPS holds an enrollment for each connected device too, as a fleet of N that provisioned would leave it.
+    const fleet = devices.map((d) => individual(d.deviceId, { attestation: { type: "symmetricKey" as const, primaryKey: d.primaryKey, secondaryKey: d.secondaryKey } }))
     // No service key: the management endpoint stays off, as in a device-only run.
-    const emulator = new Emulator(await testConfig({ enrollments, devices, service: {} }))
+    const emulator = new Emulator(await testConfig({ enrollments: [...fleet, ...enrollments], devices, service: {} }))
     const { mqttPort: port } = await emulator.start()
     const ca = fs.readFileSync(files.rootCertFile, "utf8")
     const load = startLoad()
@@ -121,7 +123,7 @@ export async function floorCpuUsPerMsg(n: number): Promise<number> {
 export async function benchScaling(full: boolean) {
     const sizes = full ? [100, 1000, 2000, 5000, 10000] : [100, 1000, 2000, 5000]
     console.log(
-        `emulator scaling (load from a separate process; ${FLOWS} flows at ${FLOW_CONCURRENCY} at once after ${WARMUP_FLOWS} warm-up; ${MESSAGES} QoS 1 messages after one each)`
+        `emulator scaling (load from a separate process; N devices connected and enrolled; ${FLOWS} flows at ${FLOW_CONCURRENCY} at once after ${WARMUP_FLOWS} warm-up; ${MESSAGES} QoS 1 messages after one each)`
     )
     console.log(
         `  ${"devices".padStart(8)} ${"flows/s".padStart(8)} ${"prov p50/p99 ms".padStart(16)} ${"pub p50/p99 ms".padStart(16)} ${"CPU µs/msg".padStart(11)} ${"KiB idle/active per device".padStart(27)} ${"CPU µs/flow".padStart(12)} ${"load µs/msg, /flow".padStart(19)}`
