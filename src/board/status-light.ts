@@ -18,7 +18,12 @@ export function statusLightShow(status: DeviceStatus) {
     console.log("status: " + status)
     const colour = COLOURS[status]
     const send = async () => {
-        await setStatusLight(colour)
+        try {
+            await setStatusLight(colour)
+        } catch (e) {
+            // Uncaught, an error in a fiber of its own would stop the VM; the light is not worth that.
+            console.log("status: light not set: " + (e as Error).message)
+        }
     }
     send.start()
 }

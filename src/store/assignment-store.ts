@@ -99,6 +99,9 @@ export function storeSaveAssignment(owner: string, a: StoredAssignment): boolean
             const [hub, dev, own] = await settingsReadMany(KEYS)
             const kept = hub === a.assignedHub && dev === a.deviceId && own === owner
             console.log(kept ? "store: assignment kept" : "store: assignment did not read back; DPS runs again at the next boot")
+        } catch (e) {
+            // Uncaught, an error in a fiber of its own would stop the VM; unsaved, DPS runs at the next boot.
+            console.log("store: assignment not kept: " + (e as Error).message)
         } finally {
             save.finished = true
             save.wake.notify()
