@@ -53,7 +53,9 @@ export async function scaleRow(n: number): Promise<ScaleFigures> {
     const devices = [...Array(n).keys()].map((i) => ({ deviceId: `scale-${i}`, primaryKey: randomKey(), secondaryKey: randomKey() }))
     const enrollments = [...Array(WARMUP_FLOWS + FLOWS).keys()].map((i) => individual(`scale-dps-${i}`, { faults: { pollsBeforeAssigned: 0 } }))
     // DPS holds an enrollment for each connected device too, as a fleet of N that provisioned would leave it.
-    const fleet = devices.map((d) => individual(d.deviceId, { attestation: { type: "symmetricKey" as const, primaryKey: d.primaryKey, secondaryKey: d.secondaryKey } }))
+    const fleet = devices.map((d) =>
+        individual(d.deviceId, { attestation: { type: "symmetricKey" as const, primaryKey: d.primaryKey, secondaryKey: d.secondaryKey } })
+    )
     // No service key: the management endpoint stays off, as in a device-only run.
     const emulator = new Emulator(await testConfig({ enrollments: [...fleet, ...enrollments], devices, service: {} }))
     const { mqttPort: port } = await emulator.start()
