@@ -7,7 +7,7 @@ import * as fs from "fs"
 import { Emulator } from "../sim/emulator"
 import { individual } from "../test/emulator/fixtures"
 import { randomKey, testConfig, testPki } from "../test/support/emulator"
-import { startLoad } from "./load"
+import { LoadClient, startLoad } from "./load"
 import { startMqttFloor } from "./mqtt-floor"
 import { LoadResult } from "./hub-load-client"
 import { fmt, goalRow, row } from "./stats"
@@ -48,6 +48,18 @@ async function heapNow(): Promise<number> {
     return m.heapUsed + m.external
 }
 
+/**
+ * The message window both servers are measured in: one message per connected device to warm up,
+ * then MESSAGES spread over the N devices, with this process's CPU over the second part.
+ */
+async function publishWindow(load: LoadClient, n: number): Promise<{ pub: LoadResult; cpuUs: number }> {
+    await load.ask({ cmd: "publish", messages: 1 })
+    const cpu0 = process.cpuUsage()
+    const pub = await load.ask<LoadResult>({ cmd: "publish", messages: Math.max(1, Math.ceil(MESSAGES / n)) })
+    const cpu = process.cpuUsage(cpu0)
+    return { pub, cpuUs: cpu.user + cpu.system }
+}
+
 export async function scaleRow(n: number): Promise<ScaleFigures> {
     const files = await testPki()
     const devices = [...Array(n).keys()].map((i) => ({ deviceId: `scale-${i}`, primaryKey: randomKey(), secondaryKey: randomKey() }))
@@ -69,11 +81,7 @@ export async function scaleRow(n: number): Promise<ScaleFigures> {
         const halfIdle = await heapNow()
         await load.ask({ cmd: "connect", port, ca, devices: creds.slice(half) })
         const idle = await heapNow()
-        await load.ask({ cmd: "publish", messages: 1 })
-        const perDevice = Math.max(1, Math.ceil(MESSAGES / n))
-        const cpu0 = process.cpuUsage()
-        const pub = await load.ask<LoadResult>({ cmd: "publish", messages: perDevice })
-        const cpu = process.cpuUsage(cpu0)
+        const { pub, cpuUs } = await publishWindow(load, n)
         const active = await heapNow()
         const flows = enrollments.map((e) => ({ registrationId: e.registrationId, key: e.attestation.primaryKey }))
         await load.ask({ cmd: "provision", port, ca, enrollments: flows.slice(0, WARMUP_FLOWS), concurrency: FLOW_CONCURRENCY })
@@ -87,7 +95,7 @@ export async function scaleRow(n: number): Promise<ScaleFigures> {
             provisionP99: percentile(prov.latencies, 99),
             publishP50: percentile(pub.latencies, 50),
             publishP99: percentile(pub.latencies, 99),
-            cpuUsPerMsg: (cpu.user + cpu.system) / pub.count,
+            cpuUsPerMsg: cpuUs / pub.count,
             loadCpuUsPerMsg: pub.cpuUs / pub.count,
             cpuUsPerFlow: (provCpu.user + provCpu.system) / prov.count,
             loadCpuUsPerFlow: prov.cpuUs / prov.count,
@@ -100,10 +108,7 @@ export async function scaleRow(n: number): Promise<ScaleFigures> {
     }
 }
 
-/**
- * CPU per QoS 1 message of the bare MQTT-over-TLS server (mqtt-floor.ts) under the same load and
- * window as scaleRow: N devices connected, one message each, then MESSAGES spread over them.
- */
+/** CPU per QoS 1 message of the bare MQTT-over-TLS server (mqtt-floor.ts), N devices connected, in scaleRow's window. */
 export async function floorCpuUsPerMsg(n: number): Promise<number> {
     const files = await testPki()
     const floor = await startMqttFloor(files.serverCertFile, files.serverKeyFile)
@@ -111,11 +116,8 @@ export async function floorCpuUsPerMsg(n: number): Promise<number> {
     try {
         const creds = [...Array(n).keys()].map((i) => ({ deviceId: `floor-${i}`, key: randomKey() }))
         await load.ask({ cmd: "connect", port: floor.port, ca: fs.readFileSync(files.rootCertFile, "utf8"), devices: creds })
-        await load.ask({ cmd: "publish", messages: 1 })
-        const cpu0 = process.cpuUsage()
-        const pub = await load.ask<LoadResult>({ cmd: "publish", messages: Math.max(1, Math.ceil(MESSAGES / n)) })
-        const cpu = process.cpuUsage(cpu0)
-        return (cpu.user + cpu.system) / pub.count
+        const { pub, cpuUs } = await publishWindow(load, n)
+        return cpuUs / pub.count
     } finally {
         await load.end()
         await floor.close()

@@ -22,8 +22,10 @@ export function individualEnrollment(config: EmulatorConfig, registrationId: str
     if (index === undefined) {
         index = new Map()
         for (const e of config.enrollments) {
+            if (e.kind !== "individual") continue
+            const id = e.registrationId.toLowerCase()
             // The first of two with one id wins, as a search from the front would find it.
-            if (e.kind === "individual" && !index.has(e.registrationId.toLowerCase())) index.set(e.registrationId.toLowerCase(), e)
+            if (!index.has(id)) index.set(id, e)
         }
         individualIndex.set(config.enrollments, index)
     }
