@@ -34,6 +34,8 @@ export function storeOwnerOf(idScope: string, registrationId: string): string {
 /** A save of the assignment: its writes go out from a fiber of their own. */
 interface Save {
     finished: boolean
+    /** Whether the values read back as written. */
+    kept: boolean
     wake: Wake
 }
 
@@ -54,14 +56,19 @@ async function clear() {
 
 const KEYS = [KEY_HUB, KEY_DEVICE, KEY_OWNER]
 
+/** Boot's read ahead of KEYS, until a load or a save takes it. */
+let readAheadUnused = false
+
 /** Asks for the stored assignment with boot's first settings round (see settingsReadAhead); the first storeLoadAssignment takes it. */
 export function storeReadAhead() {
     settingsReadAhead(KEYS)
+    readAheadUnused = true
 }
 
 /** The stored assignment for this owner, or null (absent, for another owner, or damaged — then wiped). */
 export async function storeLoadAssignment(owner: string): Promise<StoredAssignment> {
     await saveSettled(lastSave)
+    readAheadUnused = false
     const [hub, dev, own] = await settingsReadMany(KEYS)
     if (hub === undefined && dev === undefined && own === undefined) return null
     if (!storeIsPlausibleValue(hub) || !storeIsPlausibleValue(dev) || own !== owner) {
@@ -85,20 +92,24 @@ export function storeSaveAssignment(owner: string, a: StoredAssignment): boolean
         console.log("store: assignment too large to persist; DPS will run on every boot")
         return false
     }
+    // Answers read ahead before this save would be stale for any read after it (REPROVISION leaves them unused).
+    const dropReadAhead = readAheadUnused
+    readAheadUnused = false
     const before = lastSave
-    const save: Save = { finished: false, wake: new Wake() }
+    const save: Save = { finished: false, kept: false, wake: new Wake() }
     lastSave = save
     const write = async () => {
         try {
             await saveSettled(before)
+            if (dropReadAhead) await settingsReadMany(KEYS)
             await deleteSetting(KEY_OWNER)
             await writeSetting(KEY_HUB, a.assignedHub)
             await writeSetting(KEY_DEVICE, a.deviceId)
             await writeSetting(KEY_OWNER, owner)
             // A write is a packet to the settings service; its answer to a read after it says the writes are in flash.
             const [hub, dev, own] = await settingsReadMany(KEYS)
-            const kept = hub === a.assignedHub && dev === a.deviceId && own === owner
-            console.log(kept ? "store: assignment kept" : "store: assignment did not read back; DPS runs again at the next boot")
+            save.kept = hub === a.assignedHub && dev === a.deviceId && own === owner
+            console.log(save.kept ? "store: assignment kept" : "store: assignment did not read back; DPS runs again at the next boot")
         } catch (e) {
             // Uncaught, an error in a fiber of its own would stop the VM; unsaved, DPS runs at the next boot.
             console.log("store: assignment not kept: " + (e as Error).message)
@@ -109,6 +120,12 @@ export function storeSaveAssignment(owner: string, a: StoredAssignment): boolean
     }
     write.start()
     return true
+}
+
+/** Whether the latest save read back as written, once it has finished (false when there was none). */
+export async function storeLastSaveKept(): Promise<boolean> {
+    await saveSettled(lastSave)
+    return lastSave !== null && lastSave.kept
 }
 
 export async function storeForgetAssignment() {

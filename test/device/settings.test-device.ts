@@ -4,7 +4,7 @@ import { describe, expect, test } from "@devicescript/test"
 import { deleteSetting, writeSetting } from "@devicescript/settings"
 import { yieldBetweenTests } from "./vm-yield"
 import { settingsReadAhead, settingsReadMany } from "../../src/store/settings-read"
-import { storeForgetAssignment, storeLoadAssignment, storeSaveAssignment } from "../../src/store/assignment-store"
+import { storeForgetAssignment, storeLastSaveKept, storeLoadAssignment, storeReadAhead, storeSaveAssignment } from "../../src/store/assignment-store"
 
 describe("settings reads", () => {
     yieldBetweenTests()
@@ -70,5 +70,15 @@ describe("the stored assignment", () => {
         await deleteSetting("ASG_OWNER")
         await writeSetting("ASG_HUB", "hub-3.azure-devices.net")
         expect(await storeLoadAssignment(owner)).toBe(null)
+    })
+
+    test("a read ahead left unused (REPROVISION) neither spoils the save's read-back nor a later load", async () => {
+        await storeForgetAssignment()
+        // Boot asks ahead; with REPROVISION nothing takes the answers (nothing stored) before the save.
+        storeReadAhead()
+        storeSaveAssignment(owner, { assignedHub: "hub-4.azure-devices.net", deviceId: "dev-d" })
+        expect(await storeLastSaveKept()).toBe(true)
+        const a = await storeLoadAssignment(owner)
+        expect(a.assignedHub).toBe("hub-4.azure-devices.net")
     })
 })

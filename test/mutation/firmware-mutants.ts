@@ -102,6 +102,14 @@ export const FIRMWARE_MUTANTS: FirmwareMutant[] = [
         grep: "settings suite",
     },
     {
+        name: "a read ahead left unused taken by the save's read-back",
+        file: "src/store/assignment-store.ts",
+        from: "            if (dropReadAhead) await settingsReadMany(KEYS)\n",
+        to: "",
+        tests: [SUITES],
+        grep: "settings suite",
+    },
+    {
         name: "the SAS token renewed at 100 % of its life",
         file: "src/hub/hub-session.ts",
         from: "const RENEW_AT = 0.8",
